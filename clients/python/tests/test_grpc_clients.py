@@ -1,0 +1,176 @@
+"""Real gRPC clients that are not ours: grpcio's health checking and reflection, and the
+Python stubs generated from proto/ by grpcio-tools."""
+
+import subprocess
+import sys
+import time
+import uuid
+
+import grpc
+from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from dropbox_connector.v1 import (
+    cloud_tasks_pb2,
+    cloud_tasks_pb2_grpc,
+    connection_pb2,
+    connection_pb2_grpc,
+)
+
+SERVICES = ["dropbox_connector.v1.CloudTaskService", "dropbox_connector.v1.ConnectionService"]
+
+
+def _channel(address):
+    channel = grpc.insecure_channel(address)
+    grpc.channel_ready_future(channel).result(timeout=30)
+    return channel
+
+
+def _wait_serving(stub, service, deadline_s=30):
+    end = time.monotonic() + deadline_s
+    status = None
+    while time.monotonic() < end:
+        status = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+        if status == health_pb2.HealthCheckResponse.SERVING:
+            return status
+        time.sleep(0.05)
+    return status
+
+
+def test_health_reports_serving_for_server_and_each_service(server_address):
+    stub = health_pb2_grpc.HealthStub(_channel(server_address))
+    for service in [""] + SERVICES:
+        assert _wait_serving(stub, service) == health_pb2.HealthCheckResponse.SERVING, service
+
+
+def test_health_unknown_service_is_not_found(server_address):
+    stub = health_pb2_grpc.HealthStub(_channel(server_address))
+    try:
+        stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5)
+    except grpc.RpcError as err:
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+    else:
+        raise AssertionError("an unknown service must not be reported healthy")
+
+
+def _reflect(stub, request):
+    responses = list(stub.ServerReflectionInfo(iter([request]), timeout=10))
+    assert len(responses) == 1
+    return responses[0]
+
+
+def test_reflection_lists_services_and_describes_methods(server_address):
+    stub = reflection_pb2_grpc.ServerReflectionStub(_channel(server_address))
+    listed = _reflect(stub, reflection_pb2.ServerReflectionRequest(list_services=""))
+    names = {s.name for s in listed.list_services_response.service}
+    for service in SERVICES:
+        assert service in names
+
+    found = _reflect(
+        stub,
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="dropbox_connector.v1.CloudTaskService"
+        ),
+    )
+    methods = {}
+    for raw in found.file_descriptor_response.file_descriptor_proto:
+        fd = descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for svc in fd.service:
+            if svc.name == "CloudTaskService":
+                methods = {m.name: m for m in svc.method}
+    assert set(methods) >= {"UploadFiles", "ListItems", "DownloadFiles", "CreateFolder", "DeleteItems"}
+    assert methods["UploadFiles"].client_streaming and not methods["UploadFiles"].server_streaming
+    assert methods["DownloadFiles"].server_streaming
+
+
+def test_generated_stubs_drive_the_cloud_tasks(server_address):
+    channel = _channel(server_address)
+    connections = connection_pb2_grpc.ConnectionServiceStub(channel)
+    tasks = cloud_tasks_pb2_grpc.CloudTaskServiceStub(channel)
+
+    listed = connections.ListConnections(connection_pb2.ListConnectionsRequest(), timeout=10)
+    assert "demo" in [c.display_name for c in listed.connections]
+
+    folder = f"/py-{uuid.uuid4().hex[:8]}"
+    created = tasks.CreateFolder(
+        cloud_tasks_pb2.CreateFolderRequest(connection="demo", path=folder), timeout=30
+    )
+    assert created.created and created.folder.path_display == folder
+
+    data = b"hello from python\n" * 1000
+
+    def upload_messages():
+        yield cloud_tasks_pb2.UploadFilesRequest(
+            spec=cloud_tasks_pb2.UploadSpec(connection="demo", destination_folder=folder)
+        )
+        yield cloud_tasks_pb2.UploadFilesRequest(
+            file_header=cloud_tasks_pb2.FileHeader(relative_path="greeting.txt", size=len(data))
+        )
+        yield cloud_tasks_pb2.UploadFilesRequest(
+            chunk=cloud_tasks_pb2.DataChunk(offset=0, data=data)
+        )
+        yield cloud_tasks_pb2.UploadFilesRequest(file_end=cloud_tasks_pb2.FileEnd())
+
+    uploaded = tasks.UploadFiles(upload_messages(), timeout=60)
+    assert len(uploaded.results) == 1
+    assert uploaded.results[0].WhichOneof("outcome") == "uploaded"
+    assert uploaded.results[0].uploaded.size == len(data)
+
+    pages = tasks.ListItems(
+        cloud_tasks_pb2.ListItemsRequest(
+            connection="demo", filter=cloud_tasks_pb2.RemoteFileFilter(folder=folder, mask="*.txt")
+        ),
+        timeout=30,
+    )
+    names = [item.name for page in pages for item in page.items]
+    assert names == ["greeting.txt"]
+
+    received = bytearray()
+    end_hash = None
+    for message in tasks.DownloadFiles(
+        cloud_tasks_pb2.DownloadFilesRequest(
+            connection="demo",
+            items=cloud_tasks_pb2.ItemRefs(items=[cloud_tasks_pb2.ItemRef(path=f"{folder}/greeting.txt")]),
+        ),
+        timeout=60,
+    ):
+        kind = message.WhichOneof("message")
+        if kind == "chunk":
+            assert message.chunk.offset == len(received)
+            received += message.chunk.data
+        elif kind == "end":
+            end_hash = message.end.content_hash
+        elif kind == "error":
+            raise AssertionError(message.error)
+    assert bytes(received) == data
+    assert end_hash == uploaded.results[0].uploaded.content_hash
+
+    try:
+        tasks.ListItems(
+            cloud_tasks_pb2.ListItemsRequest(connection="no-such-connection"), timeout=10
+        ).next()
+    except grpc.RpcError as err:
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+    else:
+        raise AssertionError("an unknown connection must fail")
+
+
+def test_committed_stubs_match_the_proto(tmp_path):
+    """The generated code in clients/python is what generate.sh makes from proto/ now."""
+    import pathlib
+
+    here = pathlib.Path(__file__).resolve().parents[1]
+    subprocess.run(
+        ["bash", str(here / "generate.sh"), str(tmp_path)],
+        check=True,
+        env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
+    )
+    generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.py*"))
+    assert generated, "generate.sh produced nothing"
+    for rel in generated:
+        committed = here / rel
+        assert committed.exists(), f"{rel} is not committed: run clients/python/generate.sh"
+        assert committed.read_bytes() == (tmp_path / rel).read_bytes(), (
+            f"{rel} is stale: run clients/python/generate.sh"
+        )
