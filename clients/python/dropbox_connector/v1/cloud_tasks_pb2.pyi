@@ -14,28 +14,28 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ERROR_REASON_UNSPECIFIED: _ClassVar[ErrorReason]
-    CONNECTION_NOT_FOUND: _ClassVar[ErrorReason]
-    CONNECTION_NAME_TAKEN: _ClassVar[ErrorReason]
-    INVALID_ARGUMENT: _ClassVar[ErrorReason]
-    MALFORMED_PATH: _ClassVar[ErrorReason]
-    PATH_NOT_FOUND: _ClassVar[ErrorReason]
-    PATH_CONFLICT: _ClassVar[ErrorReason]
-    PATH_WRONG_KIND: _ClassVar[ErrorReason]
-    DROPBOX_UNAUTHORIZED: _ClassVar[ErrorReason]
-    RATE_LIMITED: _ClassVar[ErrorReason]
-    CONTENT_HASH_MISMATCH: _ClassVar[ErrorReason]
-    STREAM_OUT_OF_ORDER: _ClassVar[ErrorReason]
-    CHUNK_OFFSET_MISMATCH: _ClassVar[ErrorReason]
-    NO_ITEMS_MATCHED: _ClassVar[ErrorReason]
-    CONNECTION_NOT_AUTHORIZED: _ClassVar[ErrorReason]
-    DROPBOX_TIMEOUT: _ClassVar[ErrorReason]
-    DROPBOX_UNAVAILABLE: _ClassVar[ErrorReason]
-    DROPBOX_ERROR: _ClassVar[ErrorReason]
-    INSUFFICIENT_SPACE: _ClassVar[ErrorReason]
-    SKIPPED_BY_OVERWRITE_POLICY: _ClassVar[ErrorReason]
-    CANCELLED: _ClassVar[ErrorReason]
-    SHUTTING_DOWN: _ClassVar[ErrorReason]
-    DROPBOX_PERMISSION_DENIED: _ClassVar[ErrorReason]
+    ERROR_REASON_CONNECTION_NOT_FOUND: _ClassVar[ErrorReason]
+    ERROR_REASON_CONNECTION_NAME_TAKEN: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_ARGUMENT: _ClassVar[ErrorReason]
+    ERROR_REASON_MALFORMED_PATH: _ClassVar[ErrorReason]
+    ERROR_REASON_PATH_NOT_FOUND: _ClassVar[ErrorReason]
+    ERROR_REASON_PATH_CONFLICT: _ClassVar[ErrorReason]
+    ERROR_REASON_PATH_WRONG_KIND: _ClassVar[ErrorReason]
+    ERROR_REASON_DROPBOX_UNAUTHORIZED: _ClassVar[ErrorReason]
+    ERROR_REASON_RATE_LIMITED: _ClassVar[ErrorReason]
+    ERROR_REASON_CONTENT_HASH_MISMATCH: _ClassVar[ErrorReason]
+    ERROR_REASON_STREAM_OUT_OF_ORDER: _ClassVar[ErrorReason]
+    ERROR_REASON_CHUNK_OFFSET_MISMATCH: _ClassVar[ErrorReason]
+    ERROR_REASON_NO_ITEMS_MATCHED: _ClassVar[ErrorReason]
+    ERROR_REASON_CONNECTION_NOT_AUTHORIZED: _ClassVar[ErrorReason]
+    ERROR_REASON_DROPBOX_TIMEOUT: _ClassVar[ErrorReason]
+    ERROR_REASON_DROPBOX_UNAVAILABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_DROPBOX_ERROR: _ClassVar[ErrorReason]
+    ERROR_REASON_INSUFFICIENT_SPACE: _ClassVar[ErrorReason]
+    ERROR_REASON_SKIPPED_BY_OVERWRITE_POLICY: _ClassVar[ErrorReason]
+    ERROR_REASON_CANCELLED: _ClassVar[ErrorReason]
+    ERROR_REASON_SHUTTING_DOWN: _ClassVar[ErrorReason]
+    ERROR_REASON_DROPBOX_PERMISSION_DENIED: _ClassVar[ErrorReason]
 
 class ItemKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -80,28 +80,28 @@ class SizeComparison(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIZE_COMPARISON_SMALLER_OR_LARGER: _ClassVar[SizeComparison]
     SIZE_COMPARISON_DIFFERENT: _ClassVar[SizeComparison]
 ERROR_REASON_UNSPECIFIED: ErrorReason
-CONNECTION_NOT_FOUND: ErrorReason
-CONNECTION_NAME_TAKEN: ErrorReason
-INVALID_ARGUMENT: ErrorReason
-MALFORMED_PATH: ErrorReason
-PATH_NOT_FOUND: ErrorReason
-PATH_CONFLICT: ErrorReason
-PATH_WRONG_KIND: ErrorReason
-DROPBOX_UNAUTHORIZED: ErrorReason
-RATE_LIMITED: ErrorReason
-CONTENT_HASH_MISMATCH: ErrorReason
-STREAM_OUT_OF_ORDER: ErrorReason
-CHUNK_OFFSET_MISMATCH: ErrorReason
-NO_ITEMS_MATCHED: ErrorReason
-CONNECTION_NOT_AUTHORIZED: ErrorReason
-DROPBOX_TIMEOUT: ErrorReason
-DROPBOX_UNAVAILABLE: ErrorReason
-DROPBOX_ERROR: ErrorReason
-INSUFFICIENT_SPACE: ErrorReason
-SKIPPED_BY_OVERWRITE_POLICY: ErrorReason
-CANCELLED: ErrorReason
-SHUTTING_DOWN: ErrorReason
-DROPBOX_PERMISSION_DENIED: ErrorReason
+ERROR_REASON_CONNECTION_NOT_FOUND: ErrorReason
+ERROR_REASON_CONNECTION_NAME_TAKEN: ErrorReason
+ERROR_REASON_INVALID_ARGUMENT: ErrorReason
+ERROR_REASON_MALFORMED_PATH: ErrorReason
+ERROR_REASON_PATH_NOT_FOUND: ErrorReason
+ERROR_REASON_PATH_CONFLICT: ErrorReason
+ERROR_REASON_PATH_WRONG_KIND: ErrorReason
+ERROR_REASON_DROPBOX_UNAUTHORIZED: ErrorReason
+ERROR_REASON_RATE_LIMITED: ErrorReason
+ERROR_REASON_CONTENT_HASH_MISMATCH: ErrorReason
+ERROR_REASON_STREAM_OUT_OF_ORDER: ErrorReason
+ERROR_REASON_CHUNK_OFFSET_MISMATCH: ErrorReason
+ERROR_REASON_NO_ITEMS_MATCHED: ErrorReason
+ERROR_REASON_CONNECTION_NOT_AUTHORIZED: ErrorReason
+ERROR_REASON_DROPBOX_TIMEOUT: ErrorReason
+ERROR_REASON_DROPBOX_UNAVAILABLE: ErrorReason
+ERROR_REASON_DROPBOX_ERROR: ErrorReason
+ERROR_REASON_INSUFFICIENT_SPACE: ErrorReason
+ERROR_REASON_SKIPPED_BY_OVERWRITE_POLICY: ErrorReason
+ERROR_REASON_CANCELLED: ErrorReason
+ERROR_REASON_SHUTTING_DOWN: ErrorReason
+ERROR_REASON_DROPBOX_PERMISSION_DENIED: ErrorReason
 ITEM_KIND_UNSPECIFIED: ItemKind
 ITEM_KIND_FILE: ItemKind
 ITEM_KIND_FOLDER: ItemKind
