@@ -1,0 +1,164 @@
+//! Injected faults: HTTP statuses, connection resets and corrupted download bytes.
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::lock;
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    Status,
+    Reset,
+    Corrupt,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Request,
+    Response,
+}
+
+/// A fault as posted to `/__emulator/faults`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FaultSpec {
+    /// `files/upload_session/append_v2`, `files/*` or `*`.
+    pub route: String,
+    pub kind: FaultKind,
+    /// For `status`: 429 (default), 500, 503, ...
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Seconds for 429's Retry-After (default 1).
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// 429 reason: `too_many_requests` (default) or `too_many_write_operations`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Fire on this share of matching requests (0..100).
+    #[serde(default)]
+    pub percent: Option<f64>,
+    /// Fire on the next N matching requests (default 1 when percent is absent).
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// For `reset`: cut the request body (default when the route takes a body) or the response.
+    #[serde(default)]
+    pub phase: Option<Phase>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct Fault {
+    id: u64,
+    #[serde(flatten)]
+    spec: FaultSpec,
+    remaining: Option<u64>,
+    fired: u64,
+}
+
+#[derive(Default)]
+pub struct Faults {
+    list: Mutex<(u64, Vec<Fault>)>,
+}
+
+fn route_matches(pattern: &str, route: &str) -> bool {
+    let pattern = pattern.trim_start_matches('/').trim_start_matches("2/");
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_suffix('*') {
+        Some(prefix) => route.starts_with(prefix),
+        None => pattern == route,
+    }
+}
+
+impl Faults {
+    pub fn add(&self, spec: FaultSpec) -> Result<u64, String> {
+        if let Some(p) = spec.percent
+            && !(0.0..=100.0).contains(&p)
+        {
+            return Err("percent must be within 0..100".into());
+        }
+        if spec.kind == FaultKind::Status
+            && let Some(s) = spec.status
+            && !(100..=599).contains(&s)
+        {
+            return Err("status must be an HTTP status code".into());
+        }
+        let remaining = match (spec.count, spec.percent) {
+            (Some(c), _) => Some(c),
+            (None, Some(_)) => None,
+            (None, None) => Some(1),
+        };
+        let mut list = lock(&self.list);
+        list.0 += 1;
+        let id = list.0;
+        list.1.push(Fault {
+            id,
+            spec,
+            remaining,
+            fired: 0,
+        });
+        Ok(id)
+    }
+
+    pub fn clear(&self) {
+        lock(&self.list).1.clear();
+    }
+
+    pub fn list(&self) -> serde_json::Value {
+        serde_json::to_value(&lock(&self.list).1).unwrap_or_default()
+    }
+
+    /// The fault to apply to this request, if any (consumes a count).
+    pub fn take(&self, route: &str) -> Option<FaultSpec> {
+        let mut list = lock(&self.list);
+        for fault in list.1.iter_mut() {
+            if !route_matches(&fault.spec.route, route) {
+                continue;
+            }
+            if fault.remaining == Some(0) {
+                continue;
+            }
+            if let Some(p) = fault.spec.percent
+                && rand::random::<f64>() * 100.0 >= p
+            {
+                continue;
+            }
+            if let Some(r) = fault.remaining.as_mut() {
+                *r -= 1;
+            }
+            fault.fired += 1;
+            return Some(fault.spec.clone());
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(route: &str) -> FaultSpec {
+        FaultSpec {
+            route: route.into(),
+            kind: FaultKind::Status,
+            status: Some(503),
+            retry_after: None,
+            reason: None,
+            percent: None,
+            count: Some(2),
+            phase: None,
+        }
+    }
+
+    #[test]
+    fn counts_and_routes() {
+        let f = Faults::default();
+        f.add(spec("files/*")).unwrap();
+        assert!(f.take("users/get_current_account").is_none());
+        assert!(f.take("files/upload").is_some());
+        assert!(f.take("files/list_folder").is_some());
+        assert!(f.take("files/upload").is_none());
+    }
+}

@@ -1,0 +1,306 @@
+//! `dropbox_connector.v1.CloudTaskService`: each RPC validates, resolves the connection's
+//! client, and runs the task; streaming results go through a small bounded channel.
+
+use std::pin::Pin;
+
+use dropbox_connector_proto::v1 as pb;
+use futures::{Stream, StreamExt};
+use pb::cloud_task_service_server::CloudTaskService;
+use pb::upload_files_request::Message as UploadMsg;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
+
+use super::status::{to_item_error, to_status};
+use super::{Ready, convert};
+use crate::tasks::delete::DeleteEvent;
+use crate::tasks::download::{DownloadEvent, Range};
+use crate::tasks::upload::{FileOutcome, UploadMessage};
+use crate::tasks::{self, TaskError};
+
+/// Messages buffered between a task and the gRPC stream. Small: download chunks are up
+/// to 1 MiB each, and a slow reader must slow the Dropbox read down.
+const CHANNEL_DEPTH: usize = 4;
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+pub struct CloudTasks {
+    ready: Ready,
+}
+
+impl CloudTasks {
+    pub fn new(ready: Ready) -> CloudTasks {
+        CloudTasks { ready }
+    }
+
+    async fn client(&self, connection: &str) -> Result<dropbox_client::DropboxClient, Status> {
+        let name = convert::connection_name(connection)?;
+        Ok(self.ready.get().await?.client(name).await?)
+    }
+}
+
+/// Runs `task` in the background and streams what it emits, converted by `to_proto`.
+fn spawn_stream<E, T, F, Fut>(span: tracing::Span, task: F, to_proto: fn(E) -> T) -> BoxStream<T>
+where
+    E: Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(tasks::Events<E>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    tokio::spawn(task(tx).instrument(span));
+    Box::pin(ReceiverStream::new(rx).map(move |r| r.map(to_proto).map_err(|e| to_status(&e))))
+}
+
+fn upload_message(m: pb::UploadFilesRequest) -> Result<UploadMessage, TaskError> {
+    match m.message {
+        Some(UploadMsg::Spec(_)) => Ok(UploadMessage::Spec),
+        Some(UploadMsg::FileHeader(h)) => Ok(UploadMessage::Header(convert::file_header(h)?)),
+        Some(UploadMsg::Chunk(c)) => Ok(UploadMessage::Chunk {
+            offset: c.offset,
+            data: bytes::Bytes::from(c.data),
+        }),
+        Some(UploadMsg::FileEnd(e)) => Ok(UploadMessage::End {
+            content_hash: Some(e.content_hash).filter(|h| !h.is_empty()),
+        }),
+        None => Err(TaskError::invalid(
+            "message",
+            "an UploadFilesRequest must set one of spec, file_header, chunk, file_end",
+        )),
+    }
+}
+
+fn file_result(r: tasks::upload::FileResult) -> pb::FileResult {
+    use pb::file_result::Outcome;
+    let outcome = match r.outcome {
+        FileOutcome::Uploaded(meta) => {
+            Outcome::Uploaded(convert::file_metadata(&meta, r.relative_path.clone()))
+        }
+        FileOutcome::Skipped { reason, existing } => Outcome::Skipped(pb::Skipped {
+            reason,
+            existing: Some(convert::metadata(&existing, r.relative_path.clone())),
+        }),
+        FileOutcome::Failed(e) => Outcome::Error(to_item_error(&e)),
+    };
+    pb::FileResult {
+        relative_path: r.relative_path,
+        outcome: Some(outcome),
+    }
+}
+
+fn download_message(e: DownloadEvent) -> pb::DownloadFilesResponse {
+    use pb::download_files_response::Message;
+    let message = match e {
+        DownloadEvent::Header {
+            metadata,
+            relative_path,
+            offset,
+            length,
+        } => Message::Header(pb::DownloadHeader {
+            metadata: Some(convert::file_metadata(&metadata, relative_path)),
+            offset,
+            length,
+        }),
+        DownloadEvent::Chunk { offset, data } => Message::Chunk(pb::DataChunk {
+            offset,
+            data: data.to_vec(),
+        }),
+        DownloadEvent::End {
+            content_hash,
+            bytes_sent,
+        } => Message::End(pb::DownloadEnd {
+            content_hash,
+            bytes_sent,
+        }),
+        DownloadEvent::Failed { path, error } => Message::Error(pb::DownloadError {
+            path,
+            error: Some(to_item_error(&error)),
+        }),
+    };
+    pb::DownloadFilesResponse {
+        message: Some(message),
+    }
+}
+
+fn delete_message(dry_run: bool) -> impl Fn(DeleteEvent) -> pb::DeleteItemsResponse {
+    use pb::delete_items_response::Outcome;
+    move |e| match e {
+        DeleteEvent::Deleted { path, item } => pb::DeleteItemsResponse {
+            path,
+            outcome: Some(Outcome::Deleted(convert::item(&item))),
+            dry_run,
+        },
+        DeleteEvent::Failed { path, error } => pb::DeleteItemsResponse {
+            path,
+            outcome: Some(Outcome::Error(to_item_error(&error))),
+            dry_run,
+        },
+    }
+}
+
+#[tonic::async_trait]
+impl CloudTaskService for CloudTasks {
+    async fn upload_files(
+        &self,
+        req: Request<Streaming<pb::UploadFilesRequest>>,
+    ) -> Result<Response<pb::UploadFilesResponse>, Status> {
+        let mut stream = req.into_inner();
+        let first = stream.message().await?;
+        let Some(pb::UploadFilesRequest {
+            message: Some(UploadMsg::Spec(spec)),
+        }) = first
+        else {
+            let what = if first.is_none() {
+                "the stream was empty"
+            } else {
+                "the first message was not an UploadSpec"
+            };
+            return Err(
+                TaskError::StreamOutOfOrder(format!("{what}; send the UploadSpec first")).into(),
+            );
+        };
+        let span = tracing::info_span!("UploadFiles", connection = %spec.connection, destination = %spec.destination_folder);
+        async move {
+            let upload = convert::upload_spec(&spec)?;
+            let client = self.client(&spec.connection).await?;
+            // A broken stream (client gone, reset) ends the call; nothing open is committed.
+            let messages = stream.map(|m| match m {
+                Ok(m) => upload_message(m),
+                Err(status) => {
+                    tracing::info!(code = ?status.code(), "upload stream broke");
+                    Err(TaskError::Cancelled)
+                }
+            });
+            let results = tasks::upload::upload_files(&client, &upload, messages).await?;
+            tracing::info!(files = results.len(), "upload finished");
+            Ok(Response::new(pb::UploadFilesResponse {
+                results: results.into_iter().map(file_result).collect(),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
+    type ListItemsStream = BoxStream<pb::ListItemsResponse>;
+
+    async fn list_items(
+        &self,
+        req: Request<pb::ListItemsRequest>,
+    ) -> Result<Response<Self::ListItemsStream>, Status> {
+        let r = req.into_inner();
+        let span = tracing::info_span!("ListItems", connection = %r.connection);
+        let filter = convert::filter(&r.filter.unwrap_or_default())?;
+        let client = self.client(&r.connection).instrument(span.clone()).await?;
+        let stream = spawn_stream(
+            span,
+            move |tx| async move {
+                tasks::run_to_channel(tx.clone(), tasks::list::list_items(&client, &filter, &tx))
+                    .await
+            },
+            |items: Vec<tasks::filter::RemoteItem>| pb::ListItemsResponse {
+                items: items.iter().map(convert::item).collect(),
+            },
+        );
+        Ok(Response::new(stream))
+    }
+
+    type DownloadFilesStream = BoxStream<pb::DownloadFilesResponse>;
+
+    async fn download_files(
+        &self,
+        req: Request<pb::DownloadFilesRequest>,
+    ) -> Result<Response<Self::DownloadFilesStream>, Status> {
+        use pb::download_files_request::Selection as Sel;
+        let r = req.into_inner();
+        let span = tracing::info_span!("DownloadFiles", connection = %r.connection);
+        let selection = match &r.selection {
+            Some(Sel::Filter(f)) => convert::selection(Some(f), None)?,
+            Some(Sel::Items(i)) => convert::selection(None, Some(i))?,
+            None => convert::selection(None, None)?,
+        };
+        // (With a filter, the count is only known after listing: the task checks it.)
+        if r.range.is_some() && matches!(&selection, tasks::Selection::Items(i) if i.len() != 1) {
+            return Err(TaskError::invalid("range", "a byte range needs exactly one item").into());
+        }
+        let range = r.range.map(|b| Range {
+            offset: b.offset,
+            length: b.length,
+        });
+        let client = self.client(&r.connection).instrument(span.clone()).await?;
+        let stream = spawn_stream(
+            span,
+            move |tx| async move {
+                tasks::run_to_channel(
+                    tx.clone(),
+                    tasks::download::download_files(&client, &selection, range, &tx),
+                )
+                .await
+            },
+            download_message,
+        );
+        Ok(Response::new(stream))
+    }
+
+    async fn create_folder(
+        &self,
+        req: Request<pb::CreateFolderRequest>,
+    ) -> Result<Response<pb::CreateFolderResponse>, Status> {
+        let r = req.into_inner();
+        let span = tracing::info_span!("CreateFolder", connection = %r.connection, path = %r.path);
+        async move {
+            if r.path.is_empty() || r.path == "/" {
+                return Err(TaskError::invalid(
+                    "path",
+                    "name the folder to create, e.g. \"/reports/2026\"",
+                )
+                .into());
+            }
+            let client = self.client(&r.connection).await?;
+            let (folder, created) =
+                tasks::create_folder::create_folder(&client, &r.path, r.exist_ok).await?;
+            let name = folder.name.clone();
+            Ok(Response::new(pb::CreateFolderResponse {
+                folder: Some(convert::folder_metadata(&folder, name)),
+                created,
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
+    type DeleteItemsStream = BoxStream<pb::DeleteItemsResponse>;
+
+    async fn delete_items(
+        &self,
+        req: Request<pb::DeleteItemsRequest>,
+    ) -> Result<Response<Self::DeleteItemsStream>, Status> {
+        use pb::delete_items_request::Selection as Sel;
+        let r = req.into_inner();
+        let span =
+            tracing::info_span!("DeleteItems", connection = %r.connection, dry_run = r.dry_run);
+        let selection = match &r.selection {
+            Some(Sel::Filter(f)) => convert::selection(Some(f), None)?,
+            Some(Sel::Items(i)) => convert::selection(None, Some(i))?,
+            None => convert::selection(None, None)?,
+        };
+        let dry_run = r.dry_run;
+        let client = self.client(&r.connection).instrument(span.clone()).await?;
+        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        tokio::spawn(
+            async move {
+                tasks::run_to_channel(
+                    tx.clone(),
+                    tasks::delete::delete_items(&client, &selection, dry_run, &tx),
+                )
+                .await
+            }
+            .instrument(span),
+        );
+        let to_proto = delete_message(dry_run);
+        let stream: Self::DeleteItemsStream = Box::pin(
+            ReceiverStream::new(rx).map(move |r| r.map(&to_proto).map_err(|e| to_status(&e))),
+        );
+        Ok(Response::new(stream))
+    }
+}

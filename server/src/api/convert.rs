@@ -1,0 +1,308 @@
+//! Protobuf <-> task types for the Cloud tasks, with request validation.
+
+use dropbox_client::{FileMetadata, FolderMetadata, Metadata, paths};
+use dropbox_connector_proto::v1 as pb;
+use time::OffsetDateTime;
+
+use crate::tasks::filter::{
+    DateField, Join, KindFilter, MaskError, NameMatcher, RemoteFilter, RemoteItem, SortKey,
+};
+use crate::tasks::overwrite::{OverwritePolicy, SizeComparison};
+use crate::tasks::upload::{FileHeader, UploadSpec};
+use crate::tasks::{ItemRef, Selection, TaskError};
+
+/// Most items a request may name directly.
+pub const MAX_ITEM_REFS: usize = 10_000;
+
+pub fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: t.nanosecond() as i32,
+    }
+}
+
+pub fn from_timestamp(
+    field: &str,
+    t: &prost_types::Timestamp,
+) -> Result<OffsetDateTime, TaskError> {
+    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .map_err(|_| TaskError::invalid(field, "the timestamp is out of range"))
+}
+
+fn opt_timestamp(
+    field: &str,
+    t: Option<&prost_types::Timestamp>,
+) -> Result<Option<OffsetDateTime>, TaskError> {
+    t.map(|t| from_timestamp(field, t)).transpose()
+}
+
+pub fn file_metadata(f: &FileMetadata, relative_path: String) -> pb::ItemMetadata {
+    pb::ItemMetadata {
+        kind: pb::ItemKind::File as i32,
+        name: f.name.clone(),
+        path_display: f.path_display.clone().unwrap_or_default(),
+        path_lower: f.path_lower.clone().unwrap_or_default(),
+        id: f.id.clone(),
+        rev: f.rev.clone(),
+        size: f.size,
+        client_modified: Some(timestamp(f.client_modified)),
+        server_modified: Some(timestamp(f.server_modified)),
+        content_hash: f.content_hash.clone().unwrap_or_default(),
+        relative_path,
+    }
+}
+
+pub fn folder_metadata(f: &FolderMetadata, relative_path: String) -> pb::ItemMetadata {
+    pb::ItemMetadata {
+        kind: pb::ItemKind::Folder as i32,
+        name: f.name.clone(),
+        path_display: f.path_display.clone().unwrap_or_default(),
+        path_lower: f.path_lower.clone().unwrap_or_default(),
+        id: f.id.clone(),
+        relative_path,
+        ..Default::default()
+    }
+}
+
+pub fn metadata(m: &Metadata, relative_path: String) -> pb::ItemMetadata {
+    match m {
+        Metadata::File(f) => file_metadata(f, relative_path),
+        Metadata::Folder(f) => folder_metadata(f, relative_path),
+    }
+}
+
+pub fn item(i: &RemoteItem) -> pb::ItemMetadata {
+    metadata(&i.metadata, i.relative_path.clone())
+}
+
+/// A connection field must name one.
+pub fn connection_name(name: &str) -> Result<&str, TaskError> {
+    if name.trim().is_empty() {
+        return Err(TaskError::invalid(
+            "connection",
+            "name the connection: `connections/{id}` or its display_name",
+        ));
+    }
+    Ok(name)
+}
+
+/// A Dropbox folder as the filter and upload take it: `""`/`"/"` is the root.
+pub fn folder(field: &str, value: &str) -> Result<String, TaskError> {
+    let p = paths::normalize(value).map_err(|e| TaskError::Dropbox {
+        path: Some(value.to_owned()),
+        source: dropbox_client::Error::InvalidPath(e),
+    })?;
+    if p.starts_with("rev:") {
+        return Err(TaskError::invalid(field, "a folder cannot be a rev: path"));
+    }
+    Ok(p)
+}
+
+fn join(v: i32) -> Join {
+    match pb::Join::try_from(v) {
+        Ok(pb::Join::Or) => Join::Or,
+        _ => Join::And,
+    }
+}
+
+fn enum_value<T: TryFrom<i32>>(field: &str, v: i32) -> Result<T, TaskError> {
+    T::try_from(v).map_err(|_| TaskError::invalid(field, format!("{v} is not a known value")))
+}
+
+pub fn filter(f: &pb::RemoteFileFilter) -> Result<RemoteFilter, TaskError> {
+    let matcher = NameMatcher::parse(&f.mask, f.mask_is_regex, f.case_sensitive).map_err(|e| {
+        let field = if matches!(e, MaskError::BadRegex(_)) {
+            "filter.mask (regex)"
+        } else {
+            "filter.mask"
+        };
+        TaskError::invalid(field, e.to_string())
+    })?;
+    let kind = match enum_value::<pb::ItemKind>("filter.kind", f.kind)? {
+        pb::ItemKind::Unspecified | pb::ItemKind::File => KindFilter::Files,
+        pb::ItemKind::Folder => KindFilter::Folders,
+        pb::ItemKind::All => KindFilter::All,
+    };
+    let date_field = match enum_value::<pb::DateField>("filter.date_field", f.date_field)? {
+        pb::DateField::ServerModified => DateField::ServerModified,
+        _ => DateField::ClientModified,
+    };
+    let sort = match enum_value::<pb::SortBy>("filter.sort_by", f.sort_by)? {
+        pb::SortBy::Unspecified => None,
+        pb::SortBy::Name => Some((SortKey::Name, f.sort_descending)),
+        pb::SortBy::Modified => Some((SortKey::Modified, f.sort_descending)),
+        pb::SortBy::Size => Some((SortKey::Size, f.sort_descending)),
+    };
+    enum_value::<pb::Join>("filter.date_join", f.date_join)?;
+    enum_value::<pb::Join>("filter.size_join", f.size_join)?;
+    Ok(RemoteFilter {
+        folder: folder("filter.folder", &f.folder)?,
+        matcher,
+        case_sensitive: f.case_sensitive,
+        kind,
+        include_subfolders: f.include_subfolders,
+        modified_before: opt_timestamp("filter.modified_before", f.modified_before.as_ref())?,
+        modified_after: opt_timestamp("filter.modified_after", f.modified_after.as_ref())?,
+        date_join: join(f.date_join),
+        date_field,
+        size_smaller_than: f.size_smaller_than,
+        size_larger_than: f.size_larger_than,
+        size_join: join(f.size_join),
+        sort,
+        limit: (f.limit > 0).then_some(f.limit as usize),
+        fail_if_empty: f.fail_if_empty,
+    })
+}
+
+pub fn item_refs(refs: &pb::ItemRefs) -> Result<Vec<ItemRef>, TaskError> {
+    if refs.items.is_empty() {
+        return Err(TaskError::invalid("items", "name at least one item"));
+    }
+    if refs.items.len() > MAX_ITEM_REFS {
+        return Err(TaskError::invalid(
+            "items",
+            format!("at most {MAX_ITEM_REFS} items per call"),
+        ));
+    }
+    refs.items
+        .iter()
+        .map(|r| {
+            if r.path.is_empty() {
+                return Err(TaskError::invalid(
+                    "items.path",
+                    "every item needs a path (\"/a/b.txt\" or \"id:...\")",
+                ));
+            }
+            let path = paths::normalize_non_root(&r.path).map_err(|e| TaskError::Dropbox {
+                path: Some(r.path.clone()),
+                source: dropbox_client::Error::InvalidPath(e),
+            })?;
+            let rev = Some(r.rev.trim().to_owned()).filter(|s| !s.is_empty());
+            if let Some(rev) = &rev
+                && !rev.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                return Err(TaskError::invalid(
+                    "items.rev",
+                    format!("{rev:?} is not a Dropbox revision"),
+                ));
+            }
+            Ok(ItemRef { path, rev })
+        })
+        .collect()
+}
+
+/// The `selection` oneof of Download and Delete.
+pub fn selection(
+    filter_sel: Option<&pb::RemoteFileFilter>,
+    items: Option<&pb::ItemRefs>,
+) -> Result<Selection, TaskError> {
+    match (filter_sel, items) {
+        (Some(f), _) => Ok(Selection::Filter(filter(f)?)),
+        (None, Some(i)) => Ok(Selection::Items(item_refs(i)?)),
+        (None, None) => Err(TaskError::invalid(
+            "selection",
+            "give either a filter or items",
+        )),
+    }
+}
+
+pub fn overwrite(p: Option<&pb::OverwritePolicy>) -> Result<OverwritePolicy, TaskError> {
+    let Some(p) = p else {
+        return Ok(OverwritePolicy::Always);
+    };
+    Ok(
+        match enum_value::<pb::OverwriteMode>("overwrite.mode", p.mode)? {
+            pb::OverwriteMode::Unspecified | pb::OverwriteMode::Always => OverwritePolicy::Always,
+            pb::OverwriteMode::IfNewer => OverwritePolicy::IfNewer,
+            pb::OverwriteMode::Never => OverwritePolicy::Never,
+            pb::OverwriteMode::IfSize => OverwritePolicy::IfSize(
+                match enum_value::<pb::SizeComparison>(
+                    "overwrite.size_comparison",
+                    p.size_comparison,
+                )? {
+                    pb::SizeComparison::Same => SizeComparison::Same,
+                    pb::SizeComparison::Smaller => SizeComparison::Smaller,
+                    pb::SizeComparison::Larger => SizeComparison::Larger,
+                    pb::SizeComparison::SmallerOrLarger => SizeComparison::SmallerOrLarger,
+                    pb::SizeComparison::Different => SizeComparison::Different,
+                    pb::SizeComparison::Unspecified => {
+                        return Err(TaskError::invalid(
+                            "overwrite.size_comparison",
+                            "IF_SIZE needs a size_comparison (SAME, SMALLER, LARGER, SMALLER_OR_LARGER or DIFFERENT)",
+                        ));
+                    }
+                },
+            ),
+        },
+    )
+}
+
+pub fn upload_spec(s: &pb::UploadSpec) -> Result<UploadSpec, TaskError> {
+    Ok(UploadSpec {
+        destination_folder: folder("spec.destination_folder", &s.destination_folder)?,
+        overwrite: overwrite(s.overwrite.as_ref())?,
+        keep_modified_date: s.keep_modified_date,
+        autorename: s.autorename,
+    })
+}
+
+pub fn file_header(h: pb::FileHeader) -> Result<FileHeader, TaskError> {
+    Ok(FileHeader {
+        modified_time: opt_timestamp("file_header.modified_time", h.modified_time.as_ref())?,
+        relative_path: h.relative_path,
+        size: h.size,
+        content_hash: Some(h.content_hash).filter(|s| !s.is_empty()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_validation() {
+        let ok = filter(&pb::RemoteFileFilter {
+            folder: "/".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ok.folder, "");
+        assert_eq!(ok.kind, KindFilter::Files);
+        assert!(
+            filter(&pb::RemoteFileFilter {
+                folder: "no-slash".into(),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            filter(&pb::RemoteFileFilter {
+                mask: "(".into(),
+                mask_is_regex: true,
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            filter(&pb::RemoteFileFilter {
+                kind: 42,
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            overwrite(Some(&pb::OverwritePolicy {
+                mode: pb::OverwriteMode::IfSize as i32,
+                size_comparison: 0
+            }))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        assert_eq!(from_timestamp("t", &timestamp(t)).unwrap(), t);
+    }
+}

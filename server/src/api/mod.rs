@@ -1,0 +1,57 @@
+//! The gRPC surface: tonic services that translate protobuf to task calls and back.
+//! Errors become statuses only in [`status`].
+
+mod cloud_task_service;
+mod connection_fields;
+mod connection_service;
+mod convert;
+mod page_token;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use cloud_task_service::CloudTasks;
+pub use connection_service::ConnectionsApi;
+
+use crate::tasks::connections::Connections;
+
+/// How long a call that arrives during start-up waits for the store to open.
+const STARTUP_WAIT: Duration = Duration::from_secs(15);
+
+/// Shared by the services: empty until the connection store is open. A call that arrives
+/// before that waits a little (health says NOT_SERVING meanwhile), then gets UNAVAILABLE.
+#[derive(Clone)]
+pub struct Ready {
+    tx: Arc<tokio::sync::watch::Sender<Option<Arc<Connections>>>>,
+}
+
+impl Default for Ready {
+    fn default() -> Self {
+        Ready {
+            tx: Arc::new(tokio::sync::watch::channel(None).0),
+        }
+    }
+}
+
+impl Ready {
+    /// Makes the services usable.
+    pub fn set(&self, connections: Arc<Connections>) {
+        self.tx.send_replace(Some(connections));
+    }
+
+    async fn get(&self) -> Result<Arc<Connections>, tonic::Status> {
+        let mut rx = self.tx.subscribe();
+        let ready = tokio::time::timeout(STARTUP_WAIT, rx.wait_for(Option::is_some)).await;
+        match ready {
+            Ok(Ok(v)) => v.clone().ok_or_else(starting),
+            _ => Err(starting()),
+        }
+    }
+}
+
+fn starting() -> tonic::Status {
+    tonic::Status::unavailable(
+        "the service is starting (connection store not open yet); retry shortly",
+    )
+}

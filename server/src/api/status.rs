@@ -1,0 +1,456 @@
+//! The one place where failures become gRPC: a code, an `ErrorReason`, a message that says
+//! what went wrong and what to do, metadata, and RetryInfo for rate limits. Both call-level
+//! statuses and per-item errors (`ItemError`) come from [`classify`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use dropbox_client::{AuthError, ConflictKind, Error as DbxError, LookupError};
+use dropbox_connector_proto::ERROR_DOMAIN;
+use dropbox_connector_proto::v1::{ErrorReason, ItemError};
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::tasks::TaskError;
+
+/// A failure, ready for the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub code: Code,
+    pub reason: ErrorReason,
+    pub message: String,
+    pub metadata: HashMap<String, String>,
+    pub retry_after: Option<Duration>,
+}
+
+/// `ERROR_REASON_PATH_NOT_FOUND` -> `PATH_NOT_FOUND`, as ErrorInfo carries it.
+pub fn reason_name(reason: ErrorReason) -> &'static str {
+    let name = reason.as_str_name();
+    name.strip_prefix("ERROR_REASON_").unwrap_or(name)
+}
+
+fn c(code: Code, reason: ErrorReason, message: String) -> Classified {
+    Classified {
+        code,
+        reason,
+        message,
+        metadata: HashMap::new(),
+        retry_after: None,
+    }
+}
+
+impl Classified {
+    fn with(mut self, key: &str, value: impl Into<String>) -> Classified {
+        self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// The mapping table.
+pub fn classify(e: &TaskError) -> Classified {
+    use ErrorReason as R;
+    match e {
+        TaskError::ConnectionNotFound { name } => c(
+            Code::NotFound,
+            R::ConnectionNotFound,
+            format!("no connection is named {name:?}; list them with ListConnections (`dbxc connection list`) or create it"),
+        )
+        .with("connection", name),
+        TaskError::ConnectionNameTaken { name } => c(
+            Code::AlreadyExists,
+            R::ConnectionNameTaken,
+            format!("a connection named {name:?} already exists; choose another display_name or update that one"),
+        )
+        .with("display_name", name),
+        TaskError::InvalidArgument { field, message } => {
+            c(Code::InvalidArgument, R::InvalidArgument, format!("invalid {field}: {message}")).with("field", field)
+        }
+        TaskError::StreamOutOfOrder(message) => c(
+            Code::InvalidArgument,
+            R::StreamOutOfOrder,
+            format!("{message} (order: UploadSpec first, then per file FileHeader, DataChunks, FileEnd)"),
+        ),
+        TaskError::ChunkOffsetMismatch { path, expected, got } => c(
+            Code::InvalidArgument,
+            R::ChunkOffsetMismatch,
+            format!("chunk of {path:?} has offset {got} but {expected} bytes arrived so far; send chunks in order, each at the previous chunk's end"),
+        )
+        .with("path", path)
+        .with("expected_offset", expected.to_string()),
+        TaskError::ContentHashMismatch { path, expected, actual } => c(
+            Code::DataLoss,
+            R::ContentHashMismatch,
+            format!("{path:?}: the bytes hash to {actual}, not {expected}; nothing was committed, send the file again"),
+        )
+        .with("path", path)
+        .with("expected", expected)
+        .with("actual", actual),
+        TaskError::NoItemsMatched { folder } => c(
+            Code::NotFound,
+            R::NoItemsMatched,
+            format!("no items in {folder:?} match the filter; check the mask, kind and conditions, or unset fail_if_empty"),
+        )
+        .with("path", folder),
+        TaskError::NotAuthorized { connection } => c(
+            Code::FailedPrecondition,
+            R::ConnectionNotAuthorized,
+            format!("connection {connection:?} has no usable credentials; give it an access token, or a refresh token and app key"),
+        )
+        .with("connection", connection),
+        TaskError::WrongKind { path, wanted, actual } => c(
+            Code::FailedPrecondition,
+            R::PathWrongKind,
+            format!("{path} is a {actual}, not a {wanted}; choose another path"),
+        )
+        .with("path", path),
+        TaskError::Cancelled => c(Code::Cancelled, R::Cancelled, "the call was cancelled by the client".into()),
+        TaskError::Store(err) => {
+            tracing::error!(error = %err, "connection store failed");
+            c(
+                Code::Unavailable,
+                R::Unspecified,
+                format!("the connection store failed ({err}); retry later, and tell the operator if it persists"),
+            )
+        }
+        TaskError::Internal(message) => c(Code::Internal, R::Unspecified, format!("internal error: {message}")),
+        TaskError::Dropbox { path, source } => classify_dropbox(path.as_deref(), source),
+    }
+}
+
+fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
+    use ErrorReason as R;
+    let at = path.map(|p| format!(" at {p}")).unwrap_or_default();
+    let mut out = match e {
+        DbxError::Path { kind, .. } => match kind {
+            LookupError::NotFound => c(Code::NotFound, R::PathNotFound, format!("nothing exists{at} in Dropbox; check the path")),
+            LookupError::NotFile => {
+                c(Code::FailedPrecondition, R::PathWrongKind, format!("the item{at} is a folder, a file was needed"))
+            }
+            LookupError::NotFolder => {
+                c(Code::FailedPrecondition, R::PathWrongKind, format!("the item{at} is a file, a folder was needed"))
+            }
+            LookupError::MalformedPath(_) => {
+                c(Code::InvalidArgument, R::MalformedPath, format!("Dropbox refused the path{at} as malformed; fix the path"))
+            }
+            LookupError::Conflict(kind) => {
+                let what = match kind {
+                    ConflictKind::File => "a file",
+                    ConflictKind::Folder => "a folder",
+                    ConflictKind::FileAncestor => "a file where a parent folder should be",
+                    _ => "another item",
+                };
+                c(
+                    Code::AlreadyExists,
+                    R::PathConflict,
+                    format!("{what} is already{at}; choose another path, or allow overwrite/autorename"),
+                )
+            }
+            LookupError::NoWritePermission
+            | LookupError::DisallowedName
+            | LookupError::RestrictedContent
+            | LookupError::TeamFolder
+            | LookupError::Locked
+            | LookupError::OperationSuppressed
+            | LookupError::UnsupportedContentType => c(
+                Code::PermissionDenied,
+                R::DropboxPermissionDenied,
+                format!("Dropbox refused the operation{at} ({kind}); choose another path or check the account's permissions"),
+            ),
+            _ => c(Code::Internal, R::DropboxError, format!("Dropbox reported a path error{at} ({kind})")),
+        },
+        DbxError::InvalidPath(p) => {
+            c(Code::InvalidArgument, R::MalformedPath, format!("the path{at} is not a valid Dropbox path: {p}"))
+        }
+        DbxError::Unauthorized { tag, .. } => {
+            let hint = match tag {
+                AuthError::ExpiredAccessToken => "the access token expired and there is no refresh token; give the connection a refresh token and app key",
+                AuthError::MissingScope { .. } => "the app lacks a permission scope; grant it in the Dropbox app console and authorise again",
+                AuthError::InvalidSelectUser | AuthError::InvalidSelectAdmin => "the team member id of the connection is wrong; fix business.team_member_id",
+                _ => "the token is invalid or revoked; update the connection's credentials",
+            };
+            c(Code::Unauthenticated, R::DropboxUnauthorized, format!("Dropbox refused the connection's token ({tag}): {hint}"))
+        }
+        DbxError::NeedsReauthorization { description } => c(
+            Code::Unauthenticated,
+            R::DropboxUnauthorized,
+            format!("Dropbox refused the refresh token or app credentials ({description}); authorise the connection again"),
+        ),
+        DbxError::NoCredentials => c(
+            Code::FailedPrecondition,
+            R::ConnectionNotAuthorized,
+            "the connection has no usable credentials; give it an access token, or a refresh token and app key".into(),
+        ),
+        DbxError::RateLimited { retry_after, .. } => {
+            let mut r = c(
+                Code::ResourceExhausted,
+                R::RateLimited,
+                format!("Dropbox is rate limiting this connection; retry after {} s", retry_after.as_secs().max(1)),
+            );
+            r.retry_after = Some(*retry_after);
+            r
+        }
+        DbxError::ContentHashMismatch { .. } => c(
+            Code::DataLoss,
+            R::ContentHashMismatch,
+            format!("Dropbox received bytes{at} that do not match their content_hash; nothing was committed, send again"),
+        ),
+        DbxError::InsufficientSpace { .. } => c(
+            Code::ResourceExhausted,
+            R::InsufficientSpace,
+            "the Dropbox account is out of space; free space or upgrade the account".into(),
+        ),
+        DbxError::Timeout => c(
+            Code::DeadlineExceeded,
+            R::DropboxTimeout,
+            format!("Dropbox did not answer in time{at}; retry, or raise the connection's timeout_seconds"),
+        ),
+        DbxError::Server { status, .. } => c(
+            Code::Unavailable,
+            R::DropboxUnavailable,
+            format!("Dropbox failed with HTTP {status}{at} after retries; retry later"),
+        ),
+        DbxError::Transport(detail) => c(
+            Code::Unavailable,
+            R::DropboxUnavailable,
+            format!("could not reach Dropbox ({detail}); check the network and proxy settings, then retry"),
+        ),
+        DbxError::UnknownOutcome(detail) => c(
+            Code::Unavailable,
+            R::DropboxUnavailable,
+            format!("Dropbox may or may not have applied the change{at} ({detail}); check the destination before retrying"),
+        ),
+        DbxError::AccessDenied { .. } => c(
+            Code::PermissionDenied,
+            R::DropboxPermissionDenied,
+            format!("Dropbox denied access{at}; check the account's and app's permissions"),
+        ),
+        DbxError::PathRoot { .. } => c(
+            Code::FailedPrecondition,
+            R::DropboxError,
+            "Dropbox refused the connection's path root (business.path_root); fix the namespace id".into(),
+        ),
+        DbxError::Config(detail) => {
+            c(Code::FailedPrecondition, R::InvalidArgument, format!("the connection's transport settings are invalid: {detail}"))
+                .with("field", "proxy")
+        }
+        other => c(Code::Internal, R::DropboxError, format!("Dropbox answered with an unexpected error{at}: {other}")),
+    };
+    if let Some(p) = path {
+        out.metadata.insert("path".into(), p.to_owned());
+    }
+    if let Some(summary) = e.error_summary() {
+        out.metadata
+            .insert("dropbox_error".into(), summary.to_owned());
+    }
+    out
+}
+
+/// A call-level failure.
+pub fn to_status(e: &TaskError) -> tonic::Status {
+    let k = classify(e);
+    let mut details =
+        ErrorDetails::with_error_info(reason_name(k.reason), ERROR_DOMAIN, k.metadata);
+    if k.retry_after.is_some() {
+        details.set_retry_info(k.retry_after);
+    }
+    tonic::Status::with_error_details(k.code, k.message, details)
+}
+
+/// A per-item failure.
+pub fn to_item_error(e: &TaskError) -> ItemError {
+    let k = classify(e);
+    ItemError {
+        code: k.code as i32,
+        reason: reason_name(k.reason).to_owned(),
+        message: k.message,
+        metadata: k.metadata,
+    }
+}
+
+impl From<TaskError> for tonic::Status {
+    fn from(e: TaskError) -> tonic::Status {
+        to_status(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dropbox_client::paths::PathError;
+
+    fn dbx(e: DbxError) -> TaskError {
+        TaskError::dropbox("/x", e)
+    }
+
+    fn path(kind: LookupError) -> DbxError {
+        DbxError::Path {
+            kind,
+            summary: "path/…".into(),
+        }
+    }
+
+    #[test]
+    fn table() {
+        use ErrorReason as R;
+        let cases: Vec<(TaskError, Code, ErrorReason)> = vec![
+            (
+                TaskError::ConnectionNotFound { name: "x".into() },
+                Code::NotFound,
+                R::ConnectionNotFound,
+            ),
+            (
+                TaskError::ConnectionNameTaken { name: "x".into() },
+                Code::AlreadyExists,
+                R::ConnectionNameTaken,
+            ),
+            (
+                TaskError::invalid("f", "m"),
+                Code::InvalidArgument,
+                R::InvalidArgument,
+            ),
+            (
+                TaskError::StreamOutOfOrder("x".into()),
+                Code::InvalidArgument,
+                R::StreamOutOfOrder,
+            ),
+            (
+                TaskError::ChunkOffsetMismatch {
+                    path: "a".into(),
+                    expected: 1,
+                    got: 2,
+                },
+                Code::InvalidArgument,
+                R::ChunkOffsetMismatch,
+            ),
+            (
+                TaskError::NoItemsMatched { folder: "/".into() },
+                Code::NotFound,
+                R::NoItemsMatched,
+            ),
+            (
+                TaskError::NotAuthorized {
+                    connection: "c".into(),
+                },
+                Code::FailedPrecondition,
+                R::ConnectionNotAuthorized,
+            ),
+            (
+                dbx(path(LookupError::NotFound)),
+                Code::NotFound,
+                R::PathNotFound,
+            ),
+            (
+                dbx(path(LookupError::Conflict(ConflictKind::File))),
+                Code::AlreadyExists,
+                R::PathConflict,
+            ),
+            (
+                dbx(path(LookupError::MalformedPath(None))),
+                Code::InvalidArgument,
+                R::MalformedPath,
+            ),
+            (
+                dbx(path(LookupError::NotFolder)),
+                Code::FailedPrecondition,
+                R::PathWrongKind,
+            ),
+            (
+                dbx(path(LookupError::NoWritePermission)),
+                Code::PermissionDenied,
+                R::DropboxPermissionDenied,
+            ),
+            (
+                dbx(DbxError::InvalidPath(PathError::TrailingSlash)),
+                Code::InvalidArgument,
+                R::MalformedPath,
+            ),
+            (
+                dbx(DbxError::Unauthorized {
+                    tag: AuthError::InvalidAccessToken,
+                    summary: "invalid_access_token/".into(),
+                }),
+                Code::Unauthenticated,
+                R::DropboxUnauthorized,
+            ),
+            (
+                dbx(DbxError::RateLimited {
+                    retry_after: Duration::from_secs(15),
+                    summary: String::new(),
+                }),
+                Code::ResourceExhausted,
+                R::RateLimited,
+            ),
+            (
+                dbx(DbxError::Timeout),
+                Code::DeadlineExceeded,
+                R::DropboxTimeout,
+            ),
+            (
+                dbx(DbxError::Server {
+                    status: 503,
+                    body: String::new(),
+                }),
+                Code::Unavailable,
+                R::DropboxUnavailable,
+            ),
+            (
+                dbx(DbxError::Transport("reset".into())),
+                Code::Unavailable,
+                R::DropboxUnavailable,
+            ),
+            (
+                dbx(DbxError::InsufficientSpace {
+                    summary: String::new(),
+                }),
+                Code::ResourceExhausted,
+                R::InsufficientSpace,
+            ),
+            (
+                dbx(DbxError::ContentHashMismatch {
+                    summary: String::new(),
+                }),
+                Code::DataLoss,
+                R::ContentHashMismatch,
+            ),
+            (
+                dbx(DbxError::BadRequest("x".into())),
+                Code::Internal,
+                R::DropboxError,
+            ),
+        ];
+        for (err, code, reason) in cases {
+            let k = classify(&err);
+            assert_eq!((k.code, k.reason), (code, reason), "{err:?}");
+            assert!(!k.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn status_carries_error_info_and_retry_info() {
+        let err = dbx(DbxError::RateLimited {
+            retry_after: Duration::from_secs(15),
+            summary: "too_many_requests/".into(),
+        });
+        let status = to_status(&err);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let details = status.get_error_details();
+        let info = details.error_info().unwrap();
+        assert_eq!(info.reason, "RATE_LIMITED");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        assert_eq!(info.metadata.get("path").map(String::as_str), Some("/x"));
+        assert_eq!(
+            info.metadata.get("dropbox_error").map(String::as_str),
+            Some("too_many_requests/")
+        );
+        assert_eq!(
+            details.retry_info().unwrap().retry_delay,
+            Some(Duration::from_secs(15))
+        );
+
+        let item = to_item_error(&dbx(path(LookupError::NotFound)));
+        assert_eq!(
+            (item.code, item.reason.as_str()),
+            (Code::NotFound as i32, "PATH_NOT_FOUND")
+        );
+    }
+}

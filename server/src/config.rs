@@ -1,0 +1,253 @@
+//! Layered configuration: built-in defaults < `--config FILE` (TOML) < environment
+//! (`DBXC_` prefix, `__` between nested keys) < command-line flags.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Everything the server reads at start-up.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// `DBXC_LISTEN`: the gRPC address.
+    pub listen: SocketAddr,
+    /// `DBXC_DATA_DIR`: where `connections.db` (and in `--dev` the emulator's files) live.
+    pub data_dir: PathBuf,
+    pub dropbox: DropboxConfig,
+    pub log: LogConfig,
+    pub shutdown: ShutdownConfig,
+}
+
+/// `DBXC_DROPBOX__*`: where Dropbox is.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DropboxConfig {
+    /// RPC routes and `/oauth2/token`.
+    pub api_url: String,
+    /// Upload and download routes.
+    pub content_url: String,
+    /// The OAuth authorize page.
+    pub oauth_url: String,
+    /// A PEM file of extra CAs to trust (e.g. a TLS-intercepting proxy, or the emulator).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `DBXC_LOG__*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// `tracing_subscriber::EnvFilter` syntax, e.g. `info,dropbox_client=debug`.
+    pub level: String,
+}
+
+/// Human-readable lines or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `DBXC_SHUTDOWN__*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShutdownConfig {
+    /// How long in-flight calls (long uploads and downloads) may run on after SIGTERM.
+    pub grace_seconds: u64,
+}
+
+impl ShutdownConfig {
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace_seconds)
+    }
+}
+
+/// Command-line values that take precedence over every other layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    /// `--dev` changes the default data dir to `./.dev-data`.
+    pub dev: bool,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+pub const DEV_DATA_DIR: &str = "./.dev-data";
+const ENV_PREFIX: &str = "DBXC";
+
+impl Config {
+    /// Loads the layers from the process environment.
+    pub fn load(overrides: &Overrides) -> anyhow::Result<Config> {
+        Self::load_from(overrides, None)
+    }
+
+    /// Loads the layers; `env` replaces the process environment (for tests).
+    pub fn load_from(
+        overrides: &Overrides,
+        env: Option<HashMap<String, String>>,
+    ) -> anyhow::Result<Config> {
+        let data_dir_default = if overrides.dev {
+            DEV_DATA_DIR
+        } else {
+            DEFAULT_DATA_DIR
+        };
+        let mut builder = config::Config::builder()
+            .set_default("listen", DEFAULT_LISTEN)?
+            .set_default("data_dir", data_dir_default)?
+            .set_default("dropbox.api_url", "https://api.dropboxapi.com")?
+            .set_default("dropbox.content_url", "https://content.dropboxapi.com")?
+            .set_default("dropbox.oauth_url", "https://www.dropbox.com")?
+            .set_default("log.format", "text")?
+            .set_default("log.level", "info")?
+            .set_default("shutdown.grace_seconds", 30)?;
+        if let Some(file) = &overrides.config_file {
+            builder = builder
+                .add_source(config::File::from(file.as_path()).format(config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(false)
+                .source(env),
+        );
+        if let Some(listen) = overrides.listen {
+            builder = builder.set_override("listen", listen.to_string())?;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            builder = builder.set_override("data_dir", dir.to_string_lossy().into_owned())?;
+        }
+        let built = builder.build().context("reading configuration")?;
+        let config: Config = built
+            .try_deserialize()
+            .context("invalid configuration (check DBXC_* variables and the --config file)")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for (key, value) in [
+            ("dropbox.api_url", &self.dropbox.api_url),
+            ("dropbox.content_url", &self.dropbox.content_url),
+            ("dropbox.oauth_url", &self.dropbox.oauth_url),
+        ] {
+            url::Url::parse(value).with_context(|| format!("{key} = {value:?} is not a URL"))?;
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .with_context(|| format!("log.level = {:?} is not a valid filter", self.log.level))?;
+        Ok(())
+    }
+
+    /// The SQLite file of the embedded connection store.
+    pub fn connections_db(&self) -> PathBuf {
+        self.data_dir.join("connections.db")
+    }
+
+    /// Reads the extra CA file, if one is configured.
+    pub fn extra_ca_pem(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        match &self.dropbox.ca_file {
+            None => Ok(None),
+            Some(p) if p.as_os_str().is_empty() => Ok(None),
+            Some(p) => read_file(p).map(Some),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading dropbox.ca_file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::load_from(&Overrides::default(), env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.dropbox.api_url, "https://api.dropboxapi.com");
+        assert_eq!(c.log.format, LogFormat::Text);
+        assert_eq!(c.shutdown.grace(), Duration::from_secs(30));
+        let dev = Config::load_from(
+            &Overrides {
+                dev: true,
+                ..Default::default()
+            },
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(dev.data_dir, PathBuf::from("./.dev-data"));
+    }
+
+    #[test]
+    fn layers_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\ndata_dir = \"/from-file\"\n[log]\nformat = \"json\"\n[dropbox]\napi_url = \"http://file\"\n",
+        )
+        .unwrap();
+        let o = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load_from(
+            &o,
+            env(&[
+                ("DBXC_DATA_DIR", "/from-env"),
+                ("DBXC_DROPBOX__CONTENT_URL", "http://env:1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:1");
+        assert_eq!(c.data_dir, PathBuf::from("/from-env"));
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.dropbox.api_url, "http://file");
+        assert_eq!(c.dropbox.content_url, "http://env:1");
+        let o = Overrides {
+            config_file: Some(file),
+            data_dir: Some("/flag".into()),
+            ..Default::default()
+        };
+        let c = Config::load_from(
+            &o,
+            env(&[
+                ("DBXC_DATA_DIR", "/from-env"),
+                ("DBXC_SHUTDOWN__GRACE_SECONDS", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/flag"));
+        assert_eq!(c.shutdown.grace_seconds, 5);
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        assert!(Config::load_from(&Overrides::default(), env(&[("DBXC_LISTEN", "nope")])).is_err());
+        assert!(
+            Config::load_from(
+                &Overrides::default(),
+                env(&[("DBXC_DROPBOX__API_URL", "::")])
+            )
+            .is_err()
+        );
+        assert!(
+            Config::load_from(&Overrides::default(), env(&[("DBXC_LOG__FORMAT", "xml")])).is_err()
+        );
+    }
+}

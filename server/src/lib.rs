@@ -1,0 +1,17 @@
+//! dropbox-connector: VisualCron's five Dropbox Cloud tasks as a gRPC service.
+//!
+//! Layers, calling downwards only: [`api`] (tonic services) -> [`tasks`] (the Cloud
+//! tasks, the remote file filter, overwrite policy, upload orchestration) -> [`store`]
+//! (connections) and the `dropbox-client` crate. [`server`] assembles the gRPC server;
+//! [`config`], [`telemetry`] and [`dev`] serve `main.rs`.
+
+pub mod api;
+pub mod config;
+pub mod dev;
+pub mod server;
+pub mod store;
+pub mod tasks;
+pub mod telemetry;
+
+pub use config::Config;
+pub use server::serve;

@@ -1,0 +1,125 @@
+//! Assembles and runs the gRPC server: services, health, reflection, message limits, and
+//! a graceful shutdown that flips health first and bounds the wait for in-flight calls.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use dropbox_client::Endpoints;
+use dropbox_connector_proto::v1::cloud_task_service_server::CloudTaskServiceServer;
+use dropbox_connector_proto::v1::connection_service_server::ConnectionServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::api::{CloudTasks, ConnectionsApi, Ready};
+use crate::config::Config;
+use crate::store::{ConnectionStore, SqliteStore};
+use crate::tasks::connections::{Connections, DropboxTarget};
+
+/// Largest message accepted or sent: 2 MiB chunks plus framing, with room to spare.
+pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+
+pub const CLOUD_TASK_SERVICE: &str = "dropbox_connector.v1.CloudTaskService";
+pub const CONNECTION_SERVICE: &str = "dropbox_connector.v1.ConnectionService";
+
+async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
+    for service in ["", CLOUD_TASK_SERVICE, CONNECTION_SERVICE] {
+        reporter.set_service_status(service, status).await;
+    }
+}
+
+/// The Dropbox endpoints and trust from the configuration.
+pub fn dropbox_target(config: &Config) -> anyhow::Result<DropboxTarget> {
+    let parse =
+        |key: &str, v: &str| url::Url::parse(v).with_context(|| format!("dropbox.{key} = {v:?}"));
+    Ok(DropboxTarget {
+        endpoints: Endpoints {
+            api_url: parse("api_url", &config.dropbox.api_url)?,
+            content_url: parse("content_url", &config.dropbox.content_url)?,
+            oauth_url: parse("oauth_url", &config.dropbox.oauth_url)?,
+        },
+        extra_ca_pem: config.extra_ca_pem()?,
+    })
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains for the configured grace
+/// period. Health reports NOT_SERVING until the connection store is open, and again
+/// from the moment shutdown begins.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let target = dropbox_target(&config)?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    set_all(&reporter, ServingStatus::NotServing).await;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dropbox_connector_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building the reflection service")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dropbox_connector_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building the reflection service")?;
+
+    let ready = Ready::default();
+    let cloud = CloudTaskServiceServer::new(CloudTasks::new(ready.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let conns = ConnectionServiceServer::new(ConnectionsApi::new(ready.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
+    let (began_tx, began_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown_reporter = reporter.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: health is NOT_SERVING, in-flight calls may finish");
+        set_all(&shutdown_reporter, ServingStatus::NotServing).await;
+        let _ = began_tx.send(());
+    };
+
+    let router = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(conns)
+        .add_service(cloud);
+    let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    tokio::pin!(server);
+
+    // Open the store while the listener already answers health checks (NOT_SERVING).
+    let db = config.connections_db();
+    let open = async {
+        let store = SqliteStore::open(&db)
+            .await
+            .with_context(|| format!("opening {}", db.display()))?;
+        let store: Arc<dyn ConnectionStore> = Arc::new(store);
+        ready.set(Arc::new(Connections::new(store, target)));
+        set_all(&reporter, ServingStatus::Serving).await;
+        tracing::info!(db = %db.display(), "connection store open; serving");
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        r = &mut server => return r.context("gRPC server failed"),
+        r = open => r?,
+    }
+
+    let grace = config.shutdown.grace();
+    let grace_over = async move {
+        if began_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        r = &mut server => r.context("gRPC server failed")?,
+        () = grace_over => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping calls still running"),
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Where connections live: the [`ConnectionStore`] trait, the embedded SQLite store, and
+//! the one module that knows how secrets are encoded.
+
+mod model;
+pub mod secrets;
+pub mod sqlite;
+
+use futures::future::BoxFuture;
+
+pub use model::{
+    Account, AccountKind, Business, ConnectionPage, ConnectionRecord, NewConnection,
+    PathRootSetting, Proxy, ProxyKind, Secrets, Settings,
+};
+pub use sqlite::SqliteStore;
+
+/// Store failures. `NameTaken` and `NotFound` are the caller's business; the rest are
+/// operational.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a connection named {0:?} already exists")]
+    NameTaken(String),
+    #[error("the connection does not exist")]
+    NotFound,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Secrets(#[from] secrets::SecretsError),
+    #[error("stored connection is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Persistence of connections. Object-safe (boxed futures) so that the server can pick
+/// SQLite or, later, PostgreSQL at start-up.
+pub trait ConnectionStore: Send + Sync + 'static {
+    /// Inserts a connection; `NameTaken` when the display_name is in use.
+    fn create(&self, new: NewConnection) -> BoxFuture<'_, Result<ConnectionRecord, StoreError>>;
+    /// By id (the `{id}` of `connections/{id}`).
+    fn get(&self, id: String) -> BoxFuture<'_, Result<Option<ConnectionRecord>, StoreError>>;
+    /// By display_name (exact).
+    fn get_by_name(
+        &self,
+        display_name: String,
+    ) -> BoxFuture<'_, Result<Option<ConnectionRecord>, StoreError>>;
+    /// Ordered by display_name, starting after `after`, at most `limit`.
+    fn list(
+        &self,
+        group: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<ConnectionPage, StoreError>>;
+    /// Replaces every field but id and create_time; bumps revision and update_time.
+    fn update(
+        &self,
+        record: ConnectionRecord,
+    ) -> BoxFuture<'_, Result<ConnectionRecord, StoreError>>;
+    /// `NotFound` when there was nothing to delete.
+    fn delete(&self, id: String) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Persists a refreshed access token without bumping the revision (the cached client
+    /// already holds it).
+    fn save_access_token(
+        &self,
+        id: String,
+        access_token: String,
+        expires_at: Option<i64>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+}

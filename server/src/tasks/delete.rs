@@ -1,0 +1,106 @@
+//! "Cloud - Delete item(s)": one result per item, checked for cancellation between items.
+
+use dropbox_client::{DropboxClient, Metadata};
+
+use super::filter::{Lister, RemoteItem};
+use super::{Events, ItemRef, Selection, TaskError, emit};
+
+/// The outcome for one item.
+#[derive(Debug)]
+pub enum DeleteEvent {
+    /// Deleted (or, in a dry run, would be): the item as it was.
+    Deleted {
+        path: String,
+        item: RemoteItem,
+    },
+    Failed {
+        path: String,
+        error: TaskError,
+    },
+}
+
+pub async fn delete_items(
+    client: &DropboxClient,
+    selection: &Selection,
+    dry_run: bool,
+    tx: &Events<DeleteEvent>,
+) -> Result<(), TaskError> {
+    match selection {
+        Selection::Filter(filter) => {
+            // The whole selection is fixed before the first delete, so deleting cannot
+            // change what a later listing page returns.
+            let items = Lister::new(client, filter).collect().await?;
+            if items.is_empty() && filter.fail_if_empty {
+                return Err(super::list::no_items(filter));
+            }
+            let mut deleted_folders: Vec<String> = Vec::new();
+            for item in items {
+                if tx.is_closed() {
+                    return Err(TaskError::Cancelled);
+                }
+                let path = item
+                    .metadata
+                    .path_display()
+                    .unwrap_or(item.metadata.name())
+                    .to_owned();
+                let lower = item.metadata.path_lower().unwrap_or_default().to_owned();
+                // Already gone with a folder deleted before it: report it with that folder.
+                let inside_deleted = deleted_folders
+                    .iter()
+                    .any(|f| lower.starts_with(f.as_str()));
+                let event = if dry_run || inside_deleted {
+                    DeleteEvent::Deleted { path, item }
+                } else {
+                    match client.delete(&lower, None).await {
+                        Ok(_) => {
+                            if item.metadata.is_folder() {
+                                deleted_folders.push(format!("{lower}/"));
+                            }
+                            DeleteEvent::Deleted { path, item }
+                        }
+                        Err(e) => DeleteEvent::Failed {
+                            error: TaskError::dropbox(&path, e),
+                            path,
+                        },
+                    }
+                };
+                emit(tx, event).await?;
+            }
+        }
+        Selection::Items(refs) => {
+            for r in refs {
+                if tx.is_closed() {
+                    return Err(TaskError::Cancelled);
+                }
+                emit(tx, delete_one(client, r, dry_run).await).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn delete_one(client: &DropboxClient, r: &ItemRef, dry_run: bool) -> DeleteEvent {
+    let result = if dry_run {
+        client.get_metadata(&r.path).await
+    } else {
+        client.delete(&r.path, r.rev.as_deref()).await
+    };
+    match result {
+        Ok(metadata) => DeleteEvent::Deleted {
+            path: r.path.clone(),
+            item: named(metadata),
+        },
+        Err(e) => DeleteEvent::Failed {
+            path: r.path.clone(),
+            error: TaskError::dropbox(&r.path, e),
+        },
+    }
+}
+
+/// An item named directly: its relative path is its name.
+pub(crate) fn named(metadata: Metadata) -> RemoteItem {
+    RemoteItem {
+        relative_path: metadata.name().to_owned(),
+        metadata,
+    }
+}

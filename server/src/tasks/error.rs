@@ -1,0 +1,77 @@
+//! What a task can fail with. The api layer turns these into gRPC statuses (and per-item
+//! errors) in exactly one place: `api::status`.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("no connection is named {name:?}")]
+    ConnectionNotFound { name: String },
+    #[error("a connection named {name:?} already exists")]
+    ConnectionNameTaken { name: String },
+    #[error("{field}: {message}")]
+    InvalidArgument { field: String, message: String },
+    #[error("stream out of order: {0}")]
+    StreamOutOfOrder(String),
+    #[error("chunk for {path} starts at {got}, but {expected} bytes have arrived")]
+    ChunkOffsetMismatch {
+        path: String,
+        expected: u64,
+        got: u64,
+    },
+    #[error("content_hash of {path} is {actual}, the client said {expected}")]
+    ContentHashMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("no items in {folder:?} match the filter")]
+    NoItemsMatched { folder: String },
+    #[error("connection {connection:?} has no usable credentials")]
+    NotAuthorized { connection: String },
+    #[error("{path} is a {actual} where a {wanted} was needed")]
+    WrongKind {
+        path: String,
+        wanted: &'static str,
+        actual: &'static str,
+    },
+    #[error("Dropbox: {source}")]
+    Dropbox {
+        /// The Dropbox path the call was about, when there is one.
+        path: Option<String>,
+        #[source]
+        source: dropbox_client::Error,
+    },
+    #[error("cancelled by the client")]
+    Cancelled,
+    #[error("connection store: {0}")]
+    Store(StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl TaskError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> TaskError {
+        TaskError::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A Dropbox failure about `path`.
+    pub fn dropbox(path: impl Into<String>, source: dropbox_client::Error) -> TaskError {
+        TaskError::Dropbox {
+            path: Some(path.into()),
+            source,
+        }
+    }
+}
+
+impl From<StoreError> for TaskError {
+    fn from(e: StoreError) -> TaskError {
+        match e {
+            StoreError::NameTaken(name) => TaskError::ConnectionNameTaken { name },
+            other => TaskError::Store(other),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! VisualCron's item mask: `;`-separated wildcards (`*` any run, `?` one character), or one
+//! regular expression. Both are bounded so that a request cannot make matching expensive.
+
+use regex::{Regex, RegexBuilder};
+
+/// Longest mask (or regex) accepted, in characters.
+pub const MAX_MASK_CHARS: usize = 1024;
+/// Most `;`-separated wildcards in one mask.
+pub const MAX_MASKS: usize = 64;
+/// Compiled size limit for a regex (bytes of program), keeps a hostile pattern cheap.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MaskError {
+    #[error("mask is longer than {MAX_MASK_CHARS} characters")]
+    TooLong,
+    #[error("mask has more than {MAX_MASKS} parts")]
+    TooManyParts,
+    #[error("invalid regular expression: {0}")]
+    BadRegex(String),
+}
+
+/// A compiled mask.
+#[derive(Debug, Clone)]
+pub enum NameMatcher {
+    /// Any of these wildcards (already lower-cased when matching is case-insensitive).
+    Wildcards {
+        patterns: Vec<Vec<char>>,
+        case_sensitive: bool,
+    },
+    /// Searched in the name (anchor with `^...$` for a whole-name match).
+    Regex(Regex),
+}
+
+impl NameMatcher {
+    /// Parses `mask`; empty (or only `;` and blanks) means `*`.
+    pub fn parse(
+        mask: &str,
+        is_regex: bool,
+        case_sensitive: bool,
+    ) -> Result<NameMatcher, MaskError> {
+        if mask.chars().count() > MAX_MASK_CHARS {
+            return Err(MaskError::TooLong);
+        }
+        if is_regex {
+            let re = RegexBuilder::new(mask)
+                .case_insensitive(!case_sensitive)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .dfa_size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| MaskError::BadRegex(e.to_string()))?;
+            return Ok(NameMatcher::Regex(re));
+        }
+        let parts: Vec<&str> = mask
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.len() > MAX_MASKS {
+            return Err(MaskError::TooManyParts);
+        }
+        let parts = if parts.is_empty() { vec!["*"] } else { parts };
+        let patterns = parts
+            .into_iter()
+            .map(|p| {
+                if case_sensitive {
+                    p.chars().collect()
+                } else {
+                    p.to_lowercase().chars().collect()
+                }
+            })
+            .collect();
+        Ok(NameMatcher::Wildcards {
+            patterns,
+            case_sensitive,
+        })
+    }
+
+    /// Does `name` (one path component) match?
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            NameMatcher::Regex(re) => re.is_match(name),
+            NameMatcher::Wildcards {
+                patterns,
+                case_sensitive,
+            } => {
+                let name: Vec<char> = if *case_sensitive {
+                    name.chars().collect()
+                } else {
+                    name.to_lowercase().chars().collect()
+                };
+                patterns.iter().any(|p| wildcard_match(p, &name))
+            }
+        }
+    }
+}
+
+/// Linear-time-per-step wildcard match with single-star backtracking: O(len(p) * len(s))
+/// in the worst case, never exponential.
+fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
+    let (mut p, mut s) = (0usize, 0usize);
+    // Where the last `*` was, and the name position it is currently absorbing up to.
+    let mut star: Option<(usize, usize)> = None;
+    while s < name.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, s));
+                p += 1;
+            }
+            Some('?') => {
+                p += 1;
+                s += 1;
+            }
+            Some(c) if *c == name[s] => {
+                p += 1;
+                s += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    p = sp + 1;
+                    s = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn m(mask: &str, cs: bool) -> NameMatcher {
+        NameMatcher::parse(mask, false, cs).unwrap()
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(m("", false).matches("anything"));
+        assert!(m("*", false).matches(""));
+        assert!(m("*.csv", false).matches("a.csv"));
+        assert!(!m("*.csv", false).matches("a.csv.bak"));
+        assert!(m("report-??.txt", false).matches("report-01.txt"));
+        assert!(!m("report-??.txt", false).matches("report-1.txt"));
+        assert!(m("*.csv; *.txt", false).matches("x.txt"));
+        assert!(m("a*b*c", false).matches("aXXbYYbc"));
+        assert!(!m("a*b*c", false).matches("aXXbYYb"));
+        assert!(m("日本?.txt", false).matches("日本語.txt"));
+    }
+
+    #[test]
+    fn case() {
+        assert!(m("*.CSV", false).matches("a.csv"));
+        assert!(!m("*.CSV", true).matches("a.csv"));
+        assert!(
+            NameMatcher::parse("^A", true, false)
+                .unwrap()
+                .matches("abc")
+        );
+        assert!(!NameMatcher::parse("^A", true, true).unwrap().matches("abc"));
+    }
+
+    #[test]
+    fn bounds() {
+        assert_eq!(
+            NameMatcher::parse(&"a".repeat(MAX_MASK_CHARS + 1), false, false).unwrap_err(),
+            MaskError::TooLong
+        );
+        assert_eq!(
+            NameMatcher::parse(&"a;".repeat(MAX_MASKS + 1), false, false).unwrap_err(),
+            MaskError::TooManyParts
+        );
+        assert!(matches!(
+            NameMatcher::parse("(", true, false),
+            Err(MaskError::BadRegex(_))
+        ));
+        // A pattern whose compiled program is far over the size limit is refused.
+        assert!(matches!(
+            NameMatcher::parse("(\\w{100}){100}", true, false),
+            Err(MaskError::BadRegex(_))
+        ));
+    }
+
+    /// Reference matcher: plain recursion, exponential but fine for tiny inputs.
+    fn reference(p: &[char], s: &[char]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some(('*', rest)) => (0..=s.len()).any(|i| reference(rest, &s[i..])),
+            Some(('?', rest)) => !s.is_empty() && reference(rest, &s[1..]),
+            Some((c, rest)) => s.first() == Some(c) && reference(rest, &s[1..]),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn matcher_agrees_with_reference(p in "[ab*?]{0,8}", s in "[ab]{0,10}") {
+            let pc: Vec<char> = p.chars().collect();
+            let sc: Vec<char> = s.chars().collect();
+            prop_assert_eq!(wildcard_match(&pc, &sc), reference(&pc, &sc));
+        }
+
+        #[test]
+        // Mask parts are trimmed (so "*.csv; *.txt" works): names here have no outer blanks.
+        fn literal_mask_matches_itself(name in "[a-zA-Z0-9._-]([a-zA-Z0-9 ._-]{0,18}[a-zA-Z0-9._-])?") {
+            prop_assert!(m(&name, true).matches(&name));
+            prop_assert!(m(&name.to_uppercase(), false).matches(&name));
+        }
+
+        #[test]
+        fn parser_never_panics(mask in "\\PC{0,40}", regex in any::<bool>(), cs in any::<bool>()) {
+            if let Ok(matcher) = NameMatcher::parse(&mask, regex, cs) {
+                let _ = matcher.matches("some-name.txt");
+            }
+        }
+    }
+}

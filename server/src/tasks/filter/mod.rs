@@ -1,0 +1,19 @@
+//! The Cloud remote file filter shared by List, Download and Delete.
+
+mod criteria;
+mod listing;
+pub mod mask;
+
+use dropbox_client::Metadata;
+
+pub use criteria::{DateField, Join, KindFilter, RemoteFilter, SortKey};
+pub use listing::{Lister, relative_path};
+pub use mask::{MaskError, NameMatcher};
+
+/// An item a filter selected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteItem {
+    pub metadata: Metadata,
+    /// Path below the filter's folder, `/`-separated, as Dropbox displays it.
+    pub relative_path: String,
+}

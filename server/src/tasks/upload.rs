@@ -1,0 +1,521 @@
+//! "Cloud - Upload file(s)": files arrive as header, chunks, end; each is stored with one
+//! `files/upload` when it fits in one piece, else through an upload session. At most one
+//! piece per file is held in memory. Nothing is committed before the file's end marker
+//! arrives and its content_hash checks out, so a cancelled call leaves the destination
+//! as it was.
+
+use bytes::{Bytes, BytesMut};
+use dropbox_client::content_hash::ContentHasher;
+use dropbox_client::{CommitInfo, DropboxClient, FileMetadata, Metadata, WriteMode, paths};
+use futures::{Stream, StreamExt};
+use time::OffsetDateTime;
+
+use super::TaskError;
+use super::overwrite::{Decision, OverwritePolicy, SourceFacts};
+
+/// Bytes sent to Dropbox per request: a multiple of Dropbox's 4 MiB hash block.
+pub const PIECE: usize = 8 * 1024 * 1024;
+/// Largest chunk a client may send.
+pub const MAX_CHUNK: usize = 2 * 1024 * 1024;
+
+/// The first message of an upload, validated.
+#[derive(Debug, Clone)]
+pub struct UploadSpec {
+    /// Normalised: `""` for the root.
+    pub destination_folder: String,
+    pub overwrite: OverwritePolicy,
+    pub keep_modified_date: bool,
+    pub autorename: bool,
+}
+
+/// One file's header.
+#[derive(Debug, Clone, Default)]
+pub struct FileHeader {
+    pub relative_path: String,
+    pub size: Option<u64>,
+    pub modified_time: Option<OffsetDateTime>,
+    pub content_hash: Option<String>,
+}
+
+/// The messages after the spec.
+#[derive(Debug)]
+pub enum UploadMessage {
+    /// A second spec: out of order.
+    Spec,
+    Header(FileHeader),
+    Chunk {
+        offset: u64,
+        data: Bytes,
+    },
+    End {
+        content_hash: Option<String>,
+    },
+}
+
+/// What happened to one file.
+#[derive(Debug)]
+pub enum FileOutcome {
+    Uploaded(FileMetadata),
+    Skipped { reason: String, existing: Metadata },
+    Failed(TaskError),
+}
+
+#[derive(Debug)]
+pub struct FileResult {
+    pub relative_path: String,
+    pub outcome: FileOutcome,
+}
+
+/// Where a file stands.
+enum State {
+    /// Bytes go to Dropbox; `decision` is Create, Replace or NeedSize (decide at the end).
+    Writing { decision: Decision },
+    /// Bytes are read and dropped.
+    Skipped { reason: String, existing: Metadata },
+    /// Bytes are read and dropped; the error is the file's result.
+    Failed(TaskError),
+}
+
+struct Session {
+    id: String,
+    /// Bytes Dropbox has so far.
+    offset: u64,
+}
+
+/// One file between its header and its end.
+struct OpenFile {
+    header: FileHeader,
+    /// The validated Dropbox path (unset when the header was refused).
+    destination: String,
+    received: u64,
+    hasher: ContentHasher,
+    piece: BytesMut,
+    session: Option<Session>,
+    state: State,
+}
+
+/// Runs the upload over `messages` (everything after the spec). A broken or cancelled
+/// stream fails the call; per-file problems become that file's result.
+pub async fn upload_files<S>(
+    client: &DropboxClient,
+    spec: &UploadSpec,
+    mut messages: S,
+) -> Result<Vec<FileResult>, TaskError>
+where
+    S: Stream<Item = Result<UploadMessage, TaskError>> + Unpin,
+{
+    let mut results = Vec::new();
+    let mut open: Option<OpenFile> = None;
+    while let Some(message) = messages.next().await {
+        match (message?, open.as_mut()) {
+            (UploadMessage::Spec, _) => {
+                return Err(TaskError::StreamOutOfOrder(
+                    "the upload spec may only come once, as the first message".into(),
+                ));
+            }
+            (UploadMessage::Header(h), None) => open = Some(start_file(client, spec, h).await),
+            (UploadMessage::Header(h), Some(f)) => {
+                return Err(TaskError::StreamOutOfOrder(format!(
+                    "header for {:?} arrived before the FileEnd of {:?}; send header, chunks, end for each file",
+                    h.relative_path, f.header.relative_path
+                )));
+            }
+            (UploadMessage::Chunk { offset, data }, Some(f)) => {
+                add_chunk(client, f, offset, data).await
+            }
+            (UploadMessage::End { content_hash }, Some(_)) => {
+                if let Some(f) = open.take() {
+                    results.push(finish_file(client, spec, f, content_hash).await);
+                }
+            }
+            (UploadMessage::Chunk { .. } | UploadMessage::End { .. }, None) => {
+                return Err(TaskError::StreamOutOfOrder(
+                    "a chunk or file end arrived outside a file; send a FileHeader first".into(),
+                ));
+            }
+        }
+    }
+    if let Some(f) = open {
+        return Err(TaskError::StreamOutOfOrder(format!(
+            "the stream ended inside {:?} (no FileEnd); that file was not stored",
+            f.header.relative_path
+        )));
+    }
+    Ok(results)
+}
+
+/// Checks a client-given relative path: `/`-separated components, none empty, `.` or `..`.
+pub fn check_relative_path(relative: &str) -> Result<(), TaskError> {
+    let field = "file_header.relative_path";
+    if relative.is_empty() {
+        return Err(TaskError::invalid(
+            field,
+            "a file needs a relative path such as \"sub/a.txt\"",
+        ));
+    }
+    if relative.starts_with('/') {
+        return Err(TaskError::invalid(
+            field,
+            format!("{relative:?} is absolute; give a path relative to the destination folder"),
+        ));
+    }
+    if relative.contains('\\') {
+        return Err(TaskError::invalid(
+            field,
+            format!("{relative:?} contains a backslash; separate folders with \"/\""),
+        ));
+    }
+    if relative
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(TaskError::invalid(
+            field,
+            format!(
+                "{relative:?} has an empty, \".\" or \"..\" component; it must stay under the destination folder"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Destination folder + relative path.
+pub fn destination_path(folder: &str, relative: &str) -> Result<String, TaskError> {
+    check_relative_path(relative)?;
+    paths::join(folder, relative).map_err(|e| TaskError::Dropbox {
+        path: Some(format!("{folder}/{relative}")),
+        source: dropbox_client::Error::InvalidPath(e),
+    })
+}
+
+async fn start_file(client: &DropboxClient, spec: &UploadSpec, header: FileHeader) -> OpenFile {
+    let mut file = OpenFile {
+        destination: String::new(),
+        received: 0,
+        hasher: ContentHasher::new(),
+        piece: BytesMut::new(),
+        session: None,
+        state: State::Writing {
+            decision: Decision::Create,
+        },
+        header,
+    };
+    file.state = match destination_path(&spec.destination_folder, &file.header.relative_path) {
+        Err(e) => State::Failed(e),
+        Ok(dest) => {
+            file.destination = dest;
+            if spec.overwrite == OverwritePolicy::Always {
+                // No lookup needed: ALWAYS commits with `overwrite` whatever is there.
+                State::Writing {
+                    decision: Decision::Replace { rev: String::new() },
+                }
+            } else {
+                let facts = SourceFacts {
+                    size: file.header.size,
+                    modified: file.header.modified_time,
+                    content_hash: file.header.content_hash.as_deref(),
+                };
+                match lookup(client, &file.destination).await {
+                    Err(e) => State::Failed(e),
+                    Ok(existing) => state_for(spec.overwrite.decide(existing.as_ref(), &facts)),
+                }
+            }
+        }
+    };
+    tracing::debug!(path = %file.header.relative_path, "file started");
+    file
+}
+
+fn state_for(decision: Decision) -> State {
+    match decision {
+        Decision::Skip { reason, existing } => State::Skipped {
+            reason,
+            existing: *existing,
+        },
+        Decision::Invalid(message) => {
+            State::Failed(TaskError::invalid("file_header.modified_time", message))
+        }
+        other => State::Writing { decision: other },
+    }
+}
+
+/// The destination's metadata, `None` when nothing is there.
+async fn lookup(client: &DropboxClient, path: &str) -> Result<Option<Metadata>, TaskError> {
+    match client.get_metadata(path).await {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(TaskError::dropbox(path, e)),
+    }
+}
+
+async fn add_chunk(client: &DropboxClient, f: &mut OpenFile, offset: u64, data: Bytes) {
+    if !matches!(f.state, State::Writing { .. }) {
+        // Skipped or failed: the bytes are consumed and dropped.
+        return;
+    }
+    if data.len() > MAX_CHUNK {
+        f.fail(TaskError::invalid(
+            "chunk.data",
+            format!(
+                "a chunk carries at most {MAX_CHUNK} bytes, this one {}; split it",
+                data.len()
+            ),
+        ));
+        return;
+    }
+    if offset != f.received {
+        f.fail(TaskError::ChunkOffsetMismatch {
+            path: f.header.relative_path.clone(),
+            expected: f.received,
+            got: offset,
+        });
+        return;
+    }
+    f.received += data.len() as u64;
+    f.hasher.update(&data);
+    f.piece.extend_from_slice(&data);
+    while f.piece.len() >= PIECE {
+        let piece = f.piece.split_to(PIECE).freeze();
+        if let Err(e) = send_piece(client, f, piece).await {
+            f.fail(e);
+            return;
+        }
+    }
+}
+
+/// Sends a full piece: it starts the session, or is appended to it.
+async fn send_piece(
+    client: &DropboxClient,
+    f: &mut OpenFile,
+    piece: Bytes,
+) -> Result<(), TaskError> {
+    let len = piece.len() as u64;
+    let dest = f.destination.clone();
+    match &mut f.session {
+        None => {
+            let id = client
+                .upload_session_start(piece, false)
+                .await
+                .map_err(|e| TaskError::dropbox(&dest, e))?;
+            f.session = Some(Session { id, offset: len });
+        }
+        Some(s) => {
+            client
+                .upload_session_append(&s.id, s.offset, piece, false)
+                .await
+                .map_err(|e| TaskError::dropbox(&dest, e))?;
+            s.offset += len;
+        }
+    }
+    Ok(())
+}
+
+impl OpenFile {
+    fn fail(&mut self, e: TaskError) {
+        tracing::debug!(path = %self.header.relative_path, error = %e, "file failed");
+        self.state = State::Failed(e);
+        // Free the buffered piece now; the session (if any) is abandoned and expires.
+        self.piece = BytesMut::new();
+    }
+}
+
+async fn finish_file(
+    client: &DropboxClient,
+    spec: &UploadSpec,
+    mut f: OpenFile,
+    client_hash: Option<String>,
+) -> FileResult {
+    let relative_path = f.header.relative_path.clone();
+    let outcome = match finish_outcome(client, spec, &mut f, client_hash).await {
+        Ok(o) => o,
+        Err(e) => FileOutcome::Failed(e),
+    };
+    FileResult {
+        relative_path,
+        outcome,
+    }
+}
+
+async fn finish_outcome(
+    client: &DropboxClient,
+    spec: &UploadSpec,
+    f: &mut OpenFile,
+    client_hash: Option<String>,
+) -> Result<FileOutcome, TaskError> {
+    let decision = match std::mem::replace(
+        &mut f.state,
+        State::Writing {
+            decision: Decision::Create,
+        },
+    ) {
+        State::Failed(e) => return Err(e),
+        State::Skipped { reason, existing } => {
+            return Ok(FileOutcome::Skipped { reason, existing });
+        }
+        State::Writing { decision } => decision,
+    };
+    let actual = std::mem::take(&mut f.hasher).finish();
+    if let Some(expected) = client_hash.filter(|h| !h.is_empty())
+        && !expected.eq_ignore_ascii_case(&actual)
+    {
+        return Err(TaskError::ContentHashMismatch {
+            path: f.header.relative_path.clone(),
+            expected,
+            actual,
+        });
+    }
+    if let Some(size) = f.header.size
+        && size != f.received
+    {
+        return Err(TaskError::invalid(
+            "file_header.size",
+            format!(
+                "the header announced {size} bytes but {} arrived; the file was not stored",
+                f.received
+            ),
+        ));
+    }
+    let decision = match decision {
+        Decision::NeedSize => {
+            let facts = SourceFacts {
+                size: Some(f.received),
+                modified: f.header.modified_time,
+                content_hash: Some(&actual),
+            };
+            let existing = lookup(client, &f.destination).await?;
+            match spec.overwrite.decide(existing.as_ref(), &facts) {
+                Decision::Skip { reason, existing } => {
+                    return Ok(FileOutcome::Skipped {
+                        reason,
+                        existing: *existing,
+                    });
+                }
+                Decision::Invalid(message) => {
+                    return Err(TaskError::invalid("file_header", message));
+                }
+                // Still undecided cannot happen with size and hash known; write it.
+                other => other,
+            }
+        }
+        other => other,
+    };
+    let commit = commit_info(spec, &f.destination, &decision, f.header.modified_time)?;
+    let last = std::mem::take(&mut f.piece).freeze();
+    let stored = match &f.session {
+        None => client.upload(&commit, last).await,
+        Some(s) => {
+            client
+                .upload_session_finish_verified(&s.id, s.offset, &commit, last, &actual)
+                .await
+        }
+    }
+    .map_err(|e| TaskError::dropbox(&f.destination, e))?;
+    if stored
+        .content_hash
+        .as_deref()
+        .is_some_and(|h| !h.eq_ignore_ascii_case(&actual))
+    {
+        tracing::error!(path = %f.destination, "Dropbox stored a different content_hash than was sent");
+        return Err(TaskError::ContentHashMismatch {
+            path: f.header.relative_path.clone(),
+            expected: actual,
+            actual: stored.content_hash.unwrap_or_default(),
+        });
+    }
+    Ok(FileOutcome::Uploaded(stored))
+}
+
+/// The commit for a decision: see the overwrite policy and `autorename` in the contract.
+fn commit_info(
+    spec: &UploadSpec,
+    destination: &str,
+    decision: &Decision,
+    modified: Option<OffsetDateTime>,
+) -> Result<CommitInfo, TaskError> {
+    let mut commit = CommitInfo::new(destination);
+    commit.autorename = spec.autorename;
+    if spec.keep_modified_date {
+        commit.client_modified = modified;
+    }
+    commit.mode = match decision {
+        Decision::Create => WriteMode::Add,
+        // ALWAYS (no lookup was made): replace whatever file is there.
+        Decision::Replace { rev } if rev.is_empty() => WriteMode::Overwrite,
+        // Conditional replace: only the revision the policy looked at, so a concurrent
+        // change turns into a conflict instead of being overwritten unseen.
+        Decision::Replace { rev } => WriteMode::Update(rev.clone()),
+        Decision::FolderInTheWay if spec.autorename => WriteMode::Add,
+        Decision::FolderInTheWay => {
+            return Err(TaskError::Dropbox {
+                path: Some(destination.to_owned()),
+                source: dropbox_client::Error::Path {
+                    kind: dropbox_client::LookupError::Conflict(
+                        dropbox_client::ConflictKind::Folder,
+                    ),
+                    summary: "path/conflict/folder/ (a folder is at the destination)".into(),
+                },
+            });
+        }
+        Decision::NeedSize | Decision::Skip { .. } | Decision::Invalid(_) => {
+            return Err(TaskError::Internal(
+                "upload committed without a decision".into(),
+            ));
+        }
+    };
+    Ok(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_and_joining() {
+        assert_eq!(destination_path("", "a.txt").unwrap(), "/a.txt");
+        assert_eq!(
+            destination_path("/dest", "sub/deeper/a.txt").unwrap(),
+            "/dest/sub/deeper/a.txt"
+        );
+        for bad in ["", "/abs", "a/../b", "..", "./a", "a//b", "a\\b", "a/"] {
+            assert!(destination_path("/dest", bad).is_err(), "{bad:?}");
+        }
+        // Dropbox's own rules apply too (trailing whitespace).
+        assert!(destination_path("/dest", "a ").is_err());
+    }
+
+    #[test]
+    fn commit_modes() {
+        let spec = UploadSpec {
+            destination_folder: "/d".into(),
+            overwrite: OverwritePolicy::Always,
+            keep_modified_date: true,
+            autorename: false,
+        };
+        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).ok();
+        let c = commit_info(&spec, "/d/a", &Decision::Create, t).unwrap();
+        assert_eq!((c.mode, c.client_modified), (WriteMode::Add, t));
+        let c = commit_info(&spec, "/d/a", &Decision::Replace { rev: String::new() }, t).unwrap();
+        assert_eq!(c.mode, WriteMode::Overwrite);
+        let c = commit_info(
+            &spec,
+            "/d/a",
+            &Decision::Replace {
+                rev: "0123456789".into(),
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.mode, WriteMode::Update("0123456789".into()));
+        assert!(commit_info(&spec, "/d/a", &Decision::FolderInTheWay, None).is_err());
+        let spec = UploadSpec {
+            autorename: true,
+            keep_modified_date: false,
+            ..spec
+        };
+        let c = commit_info(&spec, "/d/a", &Decision::FolderInTheWay, t).unwrap();
+        assert_eq!(
+            (c.mode, c.autorename, c.client_modified),
+            (WriteMode::Add, true, None)
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! In-process harness: the emulator and the server on 127.0.0.1:0, a connection named
+//! `test`, the generated tonic clients, and a direct Dropbox client to check the emulator.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use dropbox_client::{DropboxClient, Metadata, TransportConfig};
+use dropbox_connector_proto::v1 as pb;
+use dropbox_connector_server::config::{Config, Overrides};
+use dropbox_emulator::{Emulator, EmulatorOptions};
+use pb::cloud_task_service_client::CloudTaskServiceClient;
+use pb::connection_service_client::ConnectionServiceClient;
+use pb::upload_files_request::Message as Up;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+pub const TOKEN: &str = "test-token";
+pub const CONN: &str = "test";
+const MAX: usize = 16 * 1024 * 1024;
+
+pub struct Env {
+    pub emulator: Emulator,
+    pub channel: Channel,
+    pub address: std::net::SocketAddr,
+    /// A client straight to the emulator (bypassing the service), for checks.
+    pub dbx: DropboxClient,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let emulator = Emulator::start(
+            "127.0.0.1:0".parse().unwrap(),
+            EmulatorOptions {
+                tokens: vec![TOKEN.into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let base = emulator.base_url().to_owned();
+        let env: HashMap<String, String> = [
+            ("DBXC_DROPBOX__API_URL", base.as_str()),
+            ("DBXC_DROPBOX__CONTENT_URL", base.as_str()),
+            ("DBXC_DROPBOX__OAUTH_URL", base.as_str()),
+            ("DBXC_LOG__LEVEL", "warn"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let overrides = Overrides {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let config = Config::load_from(&overrides, Some(env)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(dropbox_connector_server::serve(
+            config,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .unwrap();
+        let transport = TransportConfig {
+            endpoints: dropbox_client::Endpoints::single(&url::Url::parse(&base).unwrap()),
+            ..Default::default()
+        };
+        let dbx = DropboxClient::new(
+            &transport,
+            dropbox_client::Credentials {
+                access_token: Some(TOKEN.into()),
+                ..Default::default()
+            },
+            Default::default(),
+            None,
+        )
+        .unwrap();
+        let env = Env {
+            emulator,
+            channel,
+            address,
+            dbx,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        };
+        env.conns()
+            .create_connection(pb::CreateConnectionRequest {
+                connection: Some(pb::Connection {
+                    display_name: CONN.into(),
+                    credentials: Some(pb::Credentials {
+                        access_token: TOKEN.into(),
+                        refresh_token: String::new(),
+                    }),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+        env
+    }
+
+    pub fn cloud(&self) -> CloudTaskServiceClient<Channel> {
+        CloudTaskServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX)
+            .max_encoding_message_size(MAX)
+    }
+
+    pub fn conns(&self) -> ConnectionServiceClient<Channel> {
+        ConnectionServiceClient::new(self.channel.clone())
+    }
+
+    /// Stops the server (graceful) and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(30), h)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    /// What the emulator has at `path`, if anything.
+    pub async fn remote(&self, path: &str) -> Option<Metadata> {
+        match self.dbx.get_metadata(path).await {
+            Ok(m) => Some(m),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => panic!("get_metadata {path}: {e}"),
+        }
+    }
+
+    /// The bytes the emulator has at `path`.
+    pub async fn remote_bytes(&self, path: &str) -> Vec<u8> {
+        use futures::StreamExt;
+        let mut d = self.dbx.download(path, None).await.unwrap();
+        let mut out = Vec::new();
+        while let Some(b) = d.body.next().await {
+            out.extend_from_slice(&b.unwrap());
+        }
+        out
+    }
+
+    /// Uploads files through the service with `spec`, each as one header, chunks, end.
+    pub async fn upload(
+        &self,
+        spec: pb::UploadSpec,
+        files: Vec<Src>,
+    ) -> Result<pb::UploadFilesResponse, tonic::Status> {
+        let messages = upload_messages(spec, files, 1024 * 1024);
+        self.cloud()
+            .upload_files(futures::stream::iter(messages))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Uploads one file with ALWAYS into `folder` (test fixtures).
+    pub async fn put(&self, folder: &str, rel: &str, data: &[u8], modified: Option<i64>) {
+        let r = self
+            .upload(
+                spec(folder, None, modified.is_some()),
+                vec![Src::new(rel, data).modified(modified)],
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                r.results[0].outcome,
+                Some(pb::file_result::Outcome::Uploaded(_))
+            ),
+            "fixture {rel}: {:?}",
+            r.results[0]
+        );
+    }
+
+    pub async fn list(
+        &self,
+        filter: pb::RemoteFileFilter,
+    ) -> Result<Vec<pb::ItemMetadata>, tonic::Status> {
+        use futures::StreamExt;
+        let mut stream = self
+            .cloud()
+            .list_items(pb::ListItemsRequest {
+                connection: CONN.into(),
+                filter: Some(filter),
+            })
+            .await?
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(page) = stream.next().await {
+            out.extend(page?.items);
+        }
+        Ok(out)
+    }
+}
+
+/// A file to upload.
+#[derive(Clone)]
+pub struct Src {
+    pub rel: String,
+    pub data: Vec<u8>,
+    pub modified: Option<i64>,
+    pub size_in_header: bool,
+    pub end_hash: Option<String>,
+}
+
+impl Src {
+    pub fn new(rel: &str, data: &[u8]) -> Src {
+        Src {
+            rel: rel.into(),
+            data: data.to_vec(),
+            modified: None,
+            size_in_header: true,
+            end_hash: None,
+        }
+    }
+    pub fn modified(mut self, t: Option<i64>) -> Src {
+        self.modified = t;
+        self
+    }
+    pub fn no_size(mut self) -> Src {
+        self.size_in_header = false;
+        self
+    }
+    pub fn end_hash(mut self, h: &str) -> Src {
+        self.end_hash = Some(h.into());
+        self
+    }
+}
+
+pub fn ts(seconds: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds, nanos: 0 }
+}
+
+pub fn spec(
+    folder: &str,
+    overwrite: Option<pb::OverwritePolicy>,
+    keep_modified_date: bool,
+) -> pb::UploadSpec {
+    pb::UploadSpec {
+        connection: CONN.into(),
+        destination_folder: folder.into(),
+        overwrite,
+        keep_modified_date,
+        autorename: false,
+    }
+}
+
+pub fn msg(m: Up) -> pb::UploadFilesRequest {
+    pb::UploadFilesRequest { message: Some(m) }
+}
+
+pub fn header(src: &Src) -> pb::UploadFilesRequest {
+    msg(Up::FileHeader(pb::FileHeader {
+        relative_path: src.rel.clone(),
+        size: src.size_in_header.then_some(src.data.len() as u64),
+        modified_time: src.modified.map(ts),
+        content_hash: String::new(),
+    }))
+}
+
+pub fn upload_messages(
+    spec: pb::UploadSpec,
+    files: Vec<Src>,
+    chunk: usize,
+) -> Vec<pb::UploadFilesRequest> {
+    let mut out = vec![msg(Up::Spec(spec))];
+    for f in files {
+        out.push(header(&f));
+        for (i, piece) in f.data.chunks(chunk).enumerate() {
+            out.push(msg(Up::Chunk(pb::DataChunk {
+                offset: (i * chunk) as u64,
+                data: piece.to_vec(),
+            })));
+        }
+        let hash = f
+            .end_hash
+            .clone()
+            .unwrap_or_else(|| dropbox_client::content_hash::content_hash(&f.data));
+        out.push(msg(Up::FileEnd(pb::FileEnd { content_hash: hash })));
+    }
+    out
+}
+
+/// (code, ErrorInfo.reason) of a status.
+pub fn reason(status: &tonic::Status) -> (tonic::Code, String) {
+    let details = status.get_error_details();
+    let info = details
+        .error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, dropbox_connector_proto::ERROR_DOMAIN);
+    (status.code(), info.reason.clone())
+}
+
+/// Deterministic test bytes.
+pub fn bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+pub fn names(items: &[pb::ItemMetadata]) -> Vec<String> {
+    items.iter().map(|i| i.relative_path.clone()).collect()
+}
+
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
