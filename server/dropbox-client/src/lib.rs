@@ -1,1 +1,34 @@
-//! placeholder
+//! Dropbox API v2 client used by dropbox-connector (the server's `dropbox/` layer).
+//!
+//! * [`DropboxClient`]: cheap to clone; shares one `reqwest::Client`, token state and
+//!   rate-limit pacing between clones.
+//! * Transport: optional proxy, timeouts, extra CA PEM on top of the system roots.
+//! * Auth: access token, refresh via `{api_url}/oauth2/token` about 5 minutes before expiry
+//!   and once on `expired_access_token`; concurrent requests share one refresh.
+//! * Errors: [`Error`] is structured so callers never parse strings.
+//! * Retries: 429 honoured (pacing is shared by all clones), 5xx and connection errors
+//!   get jittered exponential backoff, bounded by [`RetryPolicy`].
+
+mod auth;
+mod client;
+pub mod content_hash;
+mod error;
+pub mod oauth;
+pub mod paths;
+mod retry;
+mod routes;
+mod transport;
+mod wire;
+
+pub use auth::{Credentials, TokenSink};
+pub use client::{ActAs, DropboxClient, PathRoot};
+pub use error::{AuthError, ConflictKind, Error, LookupError, SessionError};
+pub use retry::RetryPolicy;
+pub use routes::files::{
+    ByteRange, CommitInfo, ContentRange, Download, ListFolderPage, MAX_REQUEST_BODY, WriteMode,
+};
+pub use transport::{Endpoints, ProxyConfig, ProxyKind, TransportConfig};
+pub use wire::{
+    Account, AccountType, FileMetadata, FolderMetadata, Metadata, Name, RootInfo,
+    escape_header_json, format_timestamp,
+};
