@@ -33,6 +33,50 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/expire", post(expire_tokens))
         .route("/network", get(get_network).post(set_network))
         .route("/requests", get(requests).delete(clear_requests))
+        .route("/hostile_name", post(hostile_name))
+}
+
+#[derive(Deserialize)]
+struct HostileName {
+    /// The account's access token.
+    token: String,
+    /// The existing item, e.g. "/dl/escape.txt".
+    path: String,
+    /// The name reported from now on, bypassing Dropbox's name rules (e.g. "../../x").
+    name: String,
+}
+
+/// Makes an existing item report a name Dropbox would never give (`..`, `/`, `\`,
+/// drive letters), so clients can be tested against a hostile or broken remote side.
+async fn hostile_name(State(st): State<AppState>, raw: String) -> Response {
+    let req: HostileName = match serde_json::from_str(&raw) {
+        Ok(r) => r,
+        Err(e) => return bad(&format!("invalid hostile_name request: {e}")),
+    };
+    let mut data = st.data();
+    let Some(ns) = data
+        .dir
+        .accounts
+        .iter()
+        .find(|a| a.access_token.as_deref() == Some(req.token.as_str()))
+        .map(|a| a.root_namespace_id.clone())
+    else {
+        return bad("no account has that token");
+    };
+    let components: Vec<String> = req
+        .path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    let key = crate::paths::key_of(&components);
+    match data.tree.ns_mut(&ns).entries.get_mut(&key) {
+        Some(node) => {
+            node.name = req.name;
+            wire::json_ok(&json!({ "ok": true }))
+        }
+        None => bad("no item at that path"),
+    }
 }
 
 fn bad(msg: &str) -> Response {

@@ -28,6 +28,8 @@ Control API (JSON over HTTP, under the same base URL):
   GET|POST /__emulator/network       {\"latency_ms\": 40, \"bandwidth_bytes_per_sec\": 26214400}
                                      (0 turns each off)
   GET|DELETE /__emulator/requests    the request log (route, selected headers, argument, status)
+  POST   /__emulator/hostile_name    {\"token\", \"path\", \"name\"}: the item reports a name Dropbox
+                                     would refuse (\"..\", \"/\", \"\\\\\"), to test clients
   GET    /__emulator/health";
 
 /// A Dropbox API v2 emulator for tests and for a first run without a Dropbox account.

@@ -182,9 +182,14 @@ impl EmulatorProcess {
     }
 
     /// GET or POST a control-API path (`/__emulator/...`) and parse the JSON answer.
-    pub fn control(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    pub fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
         let url = format!("{}{}", self.base_url, path);
-        let client = reqwest::blocking_client();
+        let client = http();
         let request = match method {
             "GET" => client.get(&url),
             "POST" => client.post(&url),
@@ -195,7 +200,9 @@ impl EmulatorProcess {
             Some(body) => request.json(&body),
             None => request,
         };
-        let response = request.send().unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let response = request
+            .send()
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = response.status();
         let text = response.text().unwrap_or_default();
         assert!(status.is_success(), "{method} {url}: {status}: {text}");
@@ -206,7 +213,7 @@ impl EmulatorProcess {
     /// Returns the HTTP status and the parsed JSON body (or the text as a JSON string).
     pub fn rpc(&self, route: &str, arg: serde_json::Value) -> (u16, serde_json::Value) {
         let url = format!("{}/2/{}", self.base_url, route);
-        let response = reqwest::blocking_client()
+        let response = http()
             .post(&url)
             .bearer_auth(&self.token)
             .json(&arg)
@@ -221,7 +228,7 @@ impl EmulatorProcess {
     /// Downloads a file's bytes straight from the emulator (bypassing the service).
     pub fn download(&self, path: &str) -> Option<Vec<u8>> {
         let arg = serde_json::json!({ "path": path }).to_string();
-        let response = reqwest::blocking_client()
+        let response = http()
             .post(format!("{}/2/files/download", self.base_url))
             .bearer_auth(&self.token)
             .header("Dropbox-API-Arg", ascii_json(&arg))
@@ -230,7 +237,11 @@ impl EmulatorProcess {
         if response.status().as_u16() == 409 {
             return None;
         }
-        assert!(response.status().is_success(), "download {path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "download {path}: {}",
+            response.status()
+        );
         Some(response.bytes().expect("body").to_vec())
     }
 
@@ -316,7 +327,11 @@ pub fn dbxc_with_stdin(server: &str, args: &[&str], stdin: Option<&[u8]>) -> Out
         .env("DBXC_SERVER", server)
         .env_remove("DBXC_CONNECTION")
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("start dbxc");
@@ -408,13 +423,9 @@ pub fn wait_until(deadline: Duration, what: &str, mut condition: impl FnMut() ->
 }
 
 /// Blocking HTTP for the harness (the tests themselves are synchronous).
-mod reqwest {
-    pub use ::reqwest::*;
-
-    pub fn blocking_client() -> blocking::Client {
-        blocking::Client::builder()
-            .timeout(std::time::Duration::from_secs(120))
-            .build()
-            .expect("http client")
-    }
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("http client")
 }

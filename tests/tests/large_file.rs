@@ -49,7 +49,11 @@ fn a_300_mib_file_round_trips_in_bounded_server_memory() {
         work.path(),
         &["--data-dir", emulator_data.to_str().unwrap()],
     );
-    let server = ServerProcess::start(work.path(), &work.path().join("server-data"), &emulator.base_url);
+    let server = ServerProcess::start(
+        work.path(),
+        &work.path().join("server-data"),
+        &emulator.base_url,
+    );
 
     ok(dbxc_with_stdin(
         &server.url,
@@ -63,7 +67,14 @@ fn a_300_mib_file_round_trips_in_bounded_server_memory() {
 
     let upload = ok(dbxc(
         &server.url,
-        &["--connection", "big", "--json", "upload", source.to_str().unwrap(), "/large"],
+        &[
+            "--connection",
+            "big",
+            "--json",
+            "upload",
+            source.to_str().unwrap(),
+            "/large",
+        ],
     ));
     let reported = content_hashes(&upload);
     assert!(
@@ -85,11 +96,21 @@ fn a_300_mib_file_round_trips_in_bounded_server_memory() {
     std::fs::create_dir_all(&target).unwrap();
     ok(dbxc(
         &server.url,
-        &["--connection", "big", "download", "/large/big.bin", target.to_str().unwrap()],
+        &[
+            "--connection",
+            "big",
+            "download",
+            "/large/big.bin",
+            target.to_str().unwrap(),
+        ],
     ));
     let downloaded = target.join("big.bin");
     assert_eq!(std::fs::metadata(&downloaded).unwrap().len(), FILE_SIZE);
-    assert_eq!(file_content_hash(&downloaded), local_hash, "byte-identical download");
+    assert_eq!(
+        file_content_hash(&downloaded),
+        local_hash,
+        "byte-identical download"
+    );
 
     let peak = server.process.peak_rss_bytes();
     println!(

@@ -82,7 +82,8 @@ fn readme_cli_session_round_trips_bytes_and_hashes() {
         "the mask kept notes.txt out of the upload"
     );
     // The session ends by deleting the remote folder.
-    let listing = dropbox_connector_tests::dbxc(&server.url, &["--connection", "demo", "list", "/"]);
+    let listing =
+        dropbox_connector_tests::dbxc(&server.url, &["--connection", "demo", "list", "/"]);
     let listed = String::from_utf8_lossy(&listing.stdout);
     assert!(
         !listed.contains("/reports"),

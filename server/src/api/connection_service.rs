@@ -137,4 +137,31 @@ impl ConnectionService for ConnectionsApi {
         .instrument(span)
         .await
     }
+
+    // Implemented with issue 4 (OAuth and connection tests); until then the contract
+    // answers UNIMPLEMENTED rather than pretending.
+    async fn start_authorization(
+        &self,
+        _req: Request<pb::StartAuthorizationRequest>,
+    ) -> Result<Response<pb::StartAuthorizationResponse>, Status> {
+        Err(Status::unimplemented(
+            "StartAuthorization is not available yet",
+        ))
+    }
+
+    async fn complete_authorization(
+        &self,
+        _req: Request<pb::CompleteAuthorizationRequest>,
+    ) -> Result<Response<pb::CompleteAuthorizationResponse>, Status> {
+        Err(Status::unimplemented(
+            "CompleteAuthorization is not available yet",
+        ))
+    }
+
+    async fn test_connection(
+        &self,
+        _req: Request<pb::TestConnectionRequest>,
+    ) -> Result<Response<pb::TestConnectionResponse>, Status> {
+        Err(Status::unimplemented("TestConnection is not available yet"))
+    }
 }

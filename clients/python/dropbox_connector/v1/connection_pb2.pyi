@@ -1,6 +1,8 @@
 import datetime
 
+from dropbox_connector.v1 import cloud_tasks_pb2 as _cloud_tasks_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -217,3 +219,69 @@ class DeleteConnectionRequest(_message.Message):
 class DeleteConnectionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class StartAuthorizationRequest(_message.Message):
+    __slots__ = ("name", "redirect_uri", "no_redirect")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
+    NO_REDIRECT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    redirect_uri: str
+    no_redirect: bool
+    def __init__(self, name: _Optional[str] = ..., redirect_uri: _Optional[str] = ..., no_redirect: _Optional[bool] = ...) -> None: ...
+
+class StartAuthorizationResponse(_message.Message):
+    __slots__ = ("authorize_url", "state", "redirect_uri", "expire_time")
+    AUTHORIZE_URL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    authorize_url: str
+    state: str
+    redirect_uri: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, authorize_url: _Optional[str] = ..., state: _Optional[str] = ..., redirect_uri: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CompleteAuthorizationRequest(_message.Message):
+    __slots__ = ("state", "code")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    code: str
+    def __init__(self, state: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
+
+class CompleteAuthorizationResponse(_message.Message):
+    __slots__ = ("connection",)
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    connection: Connection
+    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ...) -> None: ...
+
+class TestConnectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class TestStep(_message.Message):
+    __slots__ = ("step", "ok", "detail", "duration", "error")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    step: str
+    ok: bool
+    detail: str
+    duration: _duration_pb2.Duration
+    error: _cloud_tasks_pb2.ItemError
+    def __init__(self, step: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., error: _Optional[_Union[_cloud_tasks_pb2.ItemError, _Mapping]] = ...) -> None: ...
+
+class TestConnectionResponse(_message.Message):
+    __slots__ = ("ok", "steps", "account")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    steps: _containers.RepeatedCompositeFieldContainer[TestStep]
+    account: AccountInfo
+    def __init__(self, ok: _Optional[bool] = ..., steps: _Optional[_Iterable[_Union[TestStep, _Mapping]]] = ..., account: _Optional[_Union[AccountInfo, _Mapping]] = ...) -> None: ...

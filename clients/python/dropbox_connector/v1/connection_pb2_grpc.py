@@ -64,6 +64,21 @@ class ConnectionServiceStub:
                 request_serializer=dropbox__connector_dot_v1_dot_connection__pb2.DeleteConnectionRequest.SerializeToString,
                 response_deserializer=dropbox__connector_dot_v1_dot_connection__pb2.DeleteConnectionResponse.FromString,
                 _registered_method=True)
+        self.StartAuthorization = channel.unary_unary(
+                '/dropbox_connector.v1.ConnectionService/StartAuthorization',
+                request_serializer=dropbox__connector_dot_v1_dot_connection__pb2.StartAuthorizationRequest.SerializeToString,
+                response_deserializer=dropbox__connector_dot_v1_dot_connection__pb2.StartAuthorizationResponse.FromString,
+                _registered_method=True)
+        self.CompleteAuthorization = channel.unary_unary(
+                '/dropbox_connector.v1.ConnectionService/CompleteAuthorization',
+                request_serializer=dropbox__connector_dot_v1_dot_connection__pb2.CompleteAuthorizationRequest.SerializeToString,
+                response_deserializer=dropbox__connector_dot_v1_dot_connection__pb2.CompleteAuthorizationResponse.FromString,
+                _registered_method=True)
+        self.TestConnection = channel.unary_unary(
+                '/dropbox_connector.v1.ConnectionService/TestConnection',
+                request_serializer=dropbox__connector_dot_v1_dot_connection__pb2.TestConnectionRequest.SerializeToString,
+                response_deserializer=dropbox__connector_dot_v1_dot_connection__pb2.TestConnectionResponse.FromString,
+                _registered_method=True)
 
 
 class ConnectionServiceServicer:
@@ -111,6 +126,32 @@ class ConnectionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartAuthorization(self, request, context):
+        """Starts the OAuth 2 authorization code flow (PKCE S256, state,
+        token_access_type=offline): returns the Dropbox authorize URL to open in a
+        browser. The state and verifier stay on the server, single use, for 10 minutes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteAuthorization(self, request, context):
+        """Exchanges the code the browser brought back for tokens, stores the refresh
+        token and fills the connection's `account`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestConnection(self, request, context):
+        """Checks the connection step by step: the proxy (when one is set), then
+        Dropbox itself (users/get_current_account). Never fails the call for a
+        failed step: the response names the step and why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConnectionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -138,6 +179,21 @@ def add_ConnectionServiceServicer_to_server(servicer, server):
                     servicer.DeleteConnection,
                     request_deserializer=dropbox__connector_dot_v1_dot_connection__pb2.DeleteConnectionRequest.FromString,
                     response_serializer=dropbox__connector_dot_v1_dot_connection__pb2.DeleteConnectionResponse.SerializeToString,
+            ),
+            'StartAuthorization': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartAuthorization,
+                    request_deserializer=dropbox__connector_dot_v1_dot_connection__pb2.StartAuthorizationRequest.FromString,
+                    response_serializer=dropbox__connector_dot_v1_dot_connection__pb2.StartAuthorizationResponse.SerializeToString,
+            ),
+            'CompleteAuthorization': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteAuthorization,
+                    request_deserializer=dropbox__connector_dot_v1_dot_connection__pb2.CompleteAuthorizationRequest.FromString,
+                    response_serializer=dropbox__connector_dot_v1_dot_connection__pb2.CompleteAuthorizationResponse.SerializeToString,
+            ),
+            'TestConnection': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestConnection,
+                    request_deserializer=dropbox__connector_dot_v1_dot_connection__pb2.TestConnectionRequest.FromString,
+                    response_serializer=dropbox__connector_dot_v1_dot_connection__pb2.TestConnectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -280,6 +336,87 @@ class ConnectionService:
             '/dropbox_connector.v1.ConnectionService/DeleteConnection',
             dropbox__connector_dot_v1_dot_connection__pb2.DeleteConnectionRequest.SerializeToString,
             dropbox__connector_dot_v1_dot_connection__pb2.DeleteConnectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartAuthorization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dropbox_connector.v1.ConnectionService/StartAuthorization',
+            dropbox__connector_dot_v1_dot_connection__pb2.StartAuthorizationRequest.SerializeToString,
+            dropbox__connector_dot_v1_dot_connection__pb2.StartAuthorizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteAuthorization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dropbox_connector.v1.ConnectionService/CompleteAuthorization',
+            dropbox__connector_dot_v1_dot_connection__pb2.CompleteAuthorizationRequest.SerializeToString,
+            dropbox__connector_dot_v1_dot_connection__pb2.CompleteAuthorizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestConnection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dropbox_connector.v1.ConnectionService/TestConnection',
+            dropbox__connector_dot_v1_dot_connection__pb2.TestConnectionRequest.SerializeToString,
+            dropbox__connector_dot_v1_dot_connection__pb2.TestConnectionResponse.FromString,
             options,
             channel_credentials,
             insecure,
