@@ -19,6 +19,72 @@ pub struct Config {
     pub dropbox: DropboxConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+    #[serde(default)]
+    pub oauth: OAuthConfig,
+}
+
+/// `DBXC_SECRETS__*`: the key that seals secrets at rest. `Debug` never prints the key.
+#[derive(Clone, Default, Deserialize)]
+pub struct SecretsConfig {
+    /// `DBXC_SECRETS__KEY`: 32 bytes, standard base64.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// `DBXC_SECRETS__KEY_FILE`: a file holding the key (base64 text), e.g. a mounted
+    /// secret. Used when `key` is not set.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsConfig")
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("key_file", &self.key_file)
+            .finish()
+    }
+}
+
+/// `DBXC_OAUTH__*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OAuthConfig {
+    /// How long a StartAuthorization state stays usable (default 600 s).
+    #[serde(default = "default_state_ttl")]
+    pub state_ttl_seconds: u64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        OAuthConfig {
+            state_ttl_seconds: default_state_ttl(),
+        }
+    }
+}
+
+fn default_state_ttl() -> u64 {
+    600
+}
+
+/// The operator's own Dropbox app, used by connections without an app key.
+/// `Debug` never prints the secret.
+#[derive(Clone, Default, Deserialize)]
+pub struct RegisteredApp {
+    /// `DBXC_DROPBOX__REGISTERED_APP__KEY`.
+    #[serde(default)]
+    pub key: String,
+    /// `DBXC_DROPBOX__REGISTERED_APP__SECRET` (optional with PKCE).
+    #[serde(default)]
+    pub secret: String,
+}
+
+impl std::fmt::Debug for RegisteredApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredApp")
+            .field("key", &self.key)
+            .field("secret", &(!self.secret.is_empty()).then_some("<redacted>"))
+            .finish()
+    }
 }
 
 /// `DBXC_DROPBOX__*`: where Dropbox is.
@@ -33,6 +99,9 @@ pub struct DropboxConfig {
     /// A PEM file of extra CAs to trust (e.g. a TLS-intercepting proxy, or the emulator).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The operator's registered app (`dropbox.registered_app.key` / `.secret`).
+    #[serde(default)]
+    pub registered_app: RegisteredApp,
 }
 
 /// `DBXC_LOG__*`.
@@ -147,6 +216,60 @@ impl Config {
         self.data_dir.join("connections.db")
     }
 
+    /// The key that seals secrets: `secrets.key`, else the file `secrets.key_file`.
+    /// `Ok(None)` when neither is set.
+    pub fn secrets_key(&self) -> anyhow::Result<Option<crate::store::Sealer>> {
+        if let Some(k) = self.secrets.key.as_deref().filter(|k| !k.trim().is_empty()) {
+            return crate::store::Sealer::from_base64(k)
+                .map(Some)
+                .context("secrets.key (DBXC_SECRETS__KEY)");
+        }
+        match &self.secrets.key_file {
+            Some(p) if !p.as_os_str().is_empty() => {
+                let raw = std::fs::read(p).with_context(|| {
+                    format!(
+                        "reading secrets.key_file (DBXC_SECRETS__KEY_FILE) {}",
+                        p.display()
+                    )
+                })?;
+                let sealer = match std::str::from_utf8(&raw)
+                    .ok()
+                    .map(crate::store::Sealer::from_base64)
+                {
+                    Some(Ok(s)) => s,
+                    // A file of exactly 32 raw bytes is accepted too.
+                    _ if raw.len() == crate::store::secrets::KEY_LEN => {
+                        crate::store::Sealer::from_bytes(&raw)?
+                    }
+                    Some(Err(e)) => {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("secrets.key_file {}", p.display())));
+                    }
+                    None => anyhow::bail!(
+                        "secrets.key_file {} holds neither base64 text nor 32 raw bytes",
+                        p.display()
+                    ),
+                };
+                Ok(Some(sealer))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The key, or the start-up refusal that says how to give one.
+    pub fn require_secrets_key(&self) -> anyhow::Result<crate::store::Sealer> {
+        self.secrets_key()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no secrets key: stored secrets (tokens, app secret, proxy password) are sealed \
+                 with AES-256-GCM and the server needs the key. Set DBXC_SECRETS__KEY to 32 \
+                 random bytes in base64, or DBXC_SECRETS__KEY_FILE to a file holding them \
+                 (config: secrets.key / secrets.key_file). Make a key with \
+                 `{}`. (`--dev` makes one in the data dir.)",
+                crate::store::secrets::MAKE_A_KEY
+            )
+        })
+    }
+
     /// Reads the extra CA file, if one is configured.
     pub fn extra_ca_pem(&self) -> anyhow::Result<Option<Vec<u8>>> {
         match &self.dropbox.ca_file {
@@ -234,6 +357,52 @@ mod tests {
         .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/flag"));
         assert_eq!(c.shutdown.grace_seconds, 5);
+    }
+
+    #[test]
+    fn secrets_key_from_env_or_file_and_a_clear_refusal() {
+        let none = Config::load_from(&Overrides::default(), env(&[])).unwrap();
+        let msg = format!("{:#}", none.require_secrets_key().unwrap_err());
+        for needle in [
+            "DBXC_SECRETS__KEY ",
+            "DBXC_SECRETS__KEY_FILE",
+            "head -c 32 /dev/urandom | base64",
+        ] {
+            assert!(msg.contains(needle), "{msg}");
+        }
+        let (sealer, text) = crate::store::Sealer::generate();
+        let c =
+            Config::load_from(&Overrides::default(), env(&[("DBXC_SECRETS__KEY", &text)])).unwrap();
+        assert_eq!(c.require_secrets_key().unwrap().key_id(), sealer.key_id());
+        assert!(!format!("{c:?}").contains(&text));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k");
+        std::fs::write(&file, format!("{text}\n")).unwrap();
+        let c = Config::load_from(
+            &Overrides::default(),
+            env(&[("DBXC_SECRETS__KEY_FILE", file.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.require_secrets_key().unwrap().key_id(), sealer.key_id());
+        let bad = Config::load_from(
+            &Overrides::default(),
+            env(&[("DBXC_SECRETS__KEY", "c2hvcnQ=")]),
+        )
+        .unwrap();
+        assert!(bad.require_secrets_key().is_err());
+        let app = Config::load_from(
+            &Overrides::default(),
+            env(&[
+                ("DBXC_DROPBOX__REGISTERED_APP__KEY", "k"),
+                ("DBXC_DROPBOX__REGISTERED_APP__SECRET", "s3cr3t"),
+                ("DBXC_OAUTH__STATE_TTL_SECONDS", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(app.dropbox.registered_app.key, "k");
+        assert_eq!(app.dropbox.registered_app.secret, "s3cr3t");
+        assert_eq!(app.oauth.state_ttl_seconds, 5);
+        assert!(!format!("{app:?}").contains("s3cr3t"));
     }
 
     #[test]

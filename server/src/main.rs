@@ -13,9 +13,16 @@ use dropbox_connector_server::{dev, serve, telemetry};
 ///
 /// Configuration: defaults < --config FILE (TOML) < DBXC_* environment variables
 /// (DBXC_LISTEN, DBXC_DATA_DIR, DBXC_DROPBOX__API_URL, DBXC_LOG__LEVEL, ...) < flags.
+///
+/// Secrets at rest are sealed with AES-256-GCM under a 32-byte key given as base64 in
+/// DBXC_SECRETS__KEY, or in a file named by DBXC_SECRETS__KEY_FILE (make one with
+/// `head -c 32 /dev/urandom | base64`). Without a key the server refuses to start, except
+/// with --dev, which makes one in the data dir.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// A TOML configuration file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -29,6 +36,21 @@ struct Cli {
     /// (data dir defaults to ./.dev-data).
     #[arg(long)]
     dev: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Re-seal every stored secret under a new key, in one transaction.
+    ///
+    /// The current key comes from the usual configuration (DBXC_SECRETS__KEY or
+    /// DBXC_SECRETS__KEY_FILE). Stop the server first; afterwards start it with
+    /// DBXC_SECRETS__KEY_FILE set to the new file (and drop the old key). Authorizations in
+    /// progress are dropped.
+    RotateKey {
+        /// A file holding the new key (32 bytes, base64).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -47,6 +69,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::RotateKey { new_key_file }) = cli.command {
+        return match rotate(&config, &new_key_file).await {
+            Ok(n) => {
+                println!(
+                    "re-sealed the secrets of {n} connection(s) under the key in {}; start the server with DBXC_SECRETS__KEY_FILE={} (and without the old key)",
+                    new_key_file.display(),
+                    new_key_file.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("dropbox-connector rotate-key: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !cli.dev
+        && let Err(e) = config.require_secrets_key()
+    {
+        eprintln!("dropbox-connector: {e:#}");
+        return ExitCode::from(2);
+    }
     match run(config, cli.dev).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -55,6 +99,26 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn rotate(config: &Config, new_key_file: &std::path::Path) -> anyhow::Result<usize> {
+    let old = config.require_secrets_key()?;
+    let new = Config {
+        secrets: dropbox_connector_server::config::SecretsConfig {
+            key: None,
+            key_file: Some(new_key_file.to_path_buf()),
+        },
+        ..config.clone()
+    }
+    .require_secrets_key()?;
+    if old.key_id() == new.key_id() {
+        anyhow::bail!("the new key is the current key (id {})", old.key_id());
+    }
+    let db = config.connections_db();
+    if !db.exists() {
+        anyhow::bail!("no connection store at {}", db.display());
+    }
+    Ok(dropbox_connector_server::store::rotate_key(&db, old, new).await?)
 }
 
 async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {

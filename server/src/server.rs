@@ -44,6 +44,16 @@ pub fn dropbox_target(config: &Config) -> anyhow::Result<DropboxTarget> {
     })
 }
 
+/// OAuth settings of the server (registered app, state lifetime).
+pub fn oauth_options(config: &Config) -> crate::tasks::connections::OAuthOptions {
+    let app = &config.dropbox.registered_app;
+    crate::tasks::connections::OAuthOptions {
+        registered_app_key: Some(app.key.trim().to_owned()).filter(|k| !k.is_empty()),
+        registered_app_secret: Some(app.secret.trim().to_owned()).filter(|k| !k.is_empty()),
+        state_ttl: std::time::Duration::from_secs(config.oauth.state_ttl_seconds),
+    }
+}
+
 /// Serves on `listener` until `shutdown` resolves, then drains for the configured grace
 /// period. Health reports NOT_SERVING until the connection store is open, and again
 /// from the moment shutdown begins.
@@ -53,6 +63,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let target = dropbox_target(&config)?;
+    let sealer = config.require_secrets_key()?;
     let (reporter, health) = tonic_health::server::health_reporter();
     set_all(&reporter, ServingStatus::NotServing).await;
 
@@ -96,13 +107,18 @@ pub async fn serve(
     // Open the store while the listener already answers health checks (NOT_SERVING).
     let db = config.connections_db();
     let open = async {
-        let store = SqliteStore::open(&db)
+        let store = SqliteStore::open(&db, sealer)
             .await
             .with_context(|| format!("opening {}", db.display()))?;
+        let key_id = store.key_id().to_owned();
         let store: Arc<dyn ConnectionStore> = Arc::new(store);
-        ready.set(Arc::new(Connections::new(store, target)));
+        ready.set(Arc::new(Connections::new(
+            store,
+            target,
+            oauth_options(&config),
+        )));
         set_all(&reporter, ServingStatus::Serving).await;
-        tracing::info!(db = %db.display(), "connection store open; serving");
+        tracing::info!(db = %db.display(), secrets_key_id = %key_id, "connection store open; serving");
         anyhow::Ok(())
     };
     tokio::select! {

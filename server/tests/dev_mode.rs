@@ -45,7 +45,20 @@ async fn dev_prepare_is_idempotent_and_files_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(meta.as_file().unwrap().size, 4);
-    let store = SqliteStore::open(&config.connections_db()).await.unwrap();
+    // --dev made a key file in the data dir (mode 0600) and uses it on the next start.
+    let key_file = dir.path().join(dropbox_connector_server::dev::DEV_KEY_FILE);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(config.secrets.key_file.as_deref(), Some(key_file.as_path()));
+    let store = SqliteStore::open(
+        &config.connections_db(),
+        config.require_secrets_key().unwrap(),
+    )
+    .await
+    .unwrap();
     let page = store.list(None, None, 10).await.unwrap();
     assert_eq!(page.connections.len(), 1);
     assert_eq!(page.connections[0].display_name, DEMO_CONNECTION);

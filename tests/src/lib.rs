@@ -291,6 +291,32 @@ impl ServerProcess {
             .env("DBXC_DROPBOX__CONTENT_URL", dropbox_base_url)
             .env("DBXC_DROPBOX__OAUTH_URL", dropbox_base_url)
             .env("DBXC_LOG__LEVEL", "info");
+        // A fresh secrets key (32 random bytes, standard base64) per server process.
+        let mut raw = [0u8; 32];
+        {
+            use std::io::Read;
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut raw))
+                .expect("read /dev/urandom");
+        }
+        const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut key = String::new();
+        for chunk in raw.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    key.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    key.push('=');
+                }
+            }
+        }
+        command.env("DBXC_SECRETS__KEY", key);
         Self::start_command(command, log_dir, data_dir)
     }
 

@@ -143,6 +143,16 @@ fn hostile_remote_names_never_land_outside_the_download_directory() {
     // Inside LOCAL_DIR, whatever was kept holds the right bytes (a sanitised name), and a
     // refusal said why.
     let kept = files_under(&local_dir);
+    println!("kept inside LOCAL_DIR: {kept:?}");
+    for (i, run) in single_runs.iter().enumerate() {
+        println!(
+            "{:?}: exit {}, stderr: {}",
+            HOSTILE_NAMES[i],
+            run.status,
+            String::from_utf8_lossy(&run.stderr).trim()
+        );
+    }
+    assert!(!kept.is_empty(), "the downloads ran (some file was kept)");
     for path in &kept {
         let text = std::fs::read_to_string(path).unwrap();
         assert!(

@@ -33,31 +33,33 @@ pub fn parse_path(
 
 /// Resolves a parsed path for a caller.
 pub fn resolve(tree: &Tree, caller: &Caller, path: &PathArg) -> Result<Target, LookupErr> {
-    let (ns, components) = match path {
-        PathArg::Path(c) => (caller.ns.clone(), c.clone()),
+    // Items found by id or rev keep their stored key: their display names may be
+    // anything (see /__emulator/hostile_name), so the key is never rebuilt from them.
+    let (ns, components, key) = match path {
+        PathArg::Path(c) => (caller.ns.clone(), c.clone(), paths::key_of(c)),
         PathArg::Id(id, rest) => {
             let (ns, key) = tree
                 .find_id(&caller.namespaces, id)
                 .ok_or(LookupErr::NotFound)?;
             let mut c = tree.display_components(&ns, &key);
             c.extend(rest.iter().cloned());
-            (ns, c)
+            let key = format!("{key}{}", paths::key_of(rest));
+            (ns, c, key)
         }
         PathArg::Rev(rev) => {
             let (ns, key) = tree
                 .find_rev(&caller.namespaces, rev)
                 .ok_or(LookupErr::NotFound)?;
             let c = tree.display_components(&ns, &key);
-            (ns, c)
+            (ns, c, key)
         }
         PathArg::Ns(ns, rest) => {
             if !caller.namespaces.contains(ns) {
                 return Err(LookupErr::NotFound);
             }
-            (ns.clone(), rest.clone())
+            (ns.clone(), rest.clone(), paths::key_of(rest))
         }
     };
-    let key = paths::key_of(&components);
     Ok(Target {
         ns,
         components,

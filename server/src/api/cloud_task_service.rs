@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use super::status::{to_item_error, to_status};
 use super::{Ready, convert};
+use crate::tasks::connections::ReauthWatch;
 use crate::tasks::delete::DeleteEvent;
 use crate::tasks::download::{DownloadEvent, Range};
 use crate::tasks::upload::{FileOutcome, UploadMessage};
@@ -34,23 +35,37 @@ impl CloudTasks {
         CloudTasks { ready }
     }
 
-    async fn client(&self, connection: &str) -> Result<dropbox_client::DropboxClient, Status> {
+    /// The connection's client and the watch its errors go through (a refused refresh
+    /// marks the connection; a refused team member id is named).
+    async fn client(
+        &self,
+        connection: &str,
+    ) -> Result<(dropbox_client::DropboxClient, ReauthWatch), Status> {
         let name = convert::connection_name(connection)?;
-        Ok(self.ready.get().await?.client(name).await?)
+        Ok(self.ready.get().await?.client_watched(name).await?)
     }
 }
 
 /// Runs `task` in the background and streams what it emits, converted by `to_proto`.
-fn spawn_stream<E, T, F, Fut>(span: tracing::Span, task: F, to_proto: fn(E) -> T) -> BoxStream<T>
+fn spawn_stream<E, T, F, Fut, P>(
+    span: tracing::Span,
+    watch: ReauthWatch,
+    task: F,
+    to_proto: P,
+) -> BoxStream<T>
 where
     E: Send + 'static,
     T: Send + 'static,
     F: FnOnce(tasks::Events<E>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
+    P: Fn(E) -> T + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     tokio::spawn(task(tx).instrument(span));
-    Box::pin(ReceiverStream::new(rx).map(move |r| r.map(to_proto).map_err(|e| to_status(&e))))
+    Box::pin(
+        ReceiverStream::new(rx)
+            .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
+    )
 }
 
 fn upload_message(m: pb::UploadFilesRequest) -> Result<UploadMessage, TaskError> {
@@ -71,7 +86,7 @@ fn upload_message(m: pb::UploadFilesRequest) -> Result<UploadMessage, TaskError>
     }
 }
 
-fn file_result(r: tasks::upload::FileResult) -> pb::FileResult {
+fn file_result(r: tasks::upload::FileResult, watch: &ReauthWatch) -> pb::FileResult {
     use pb::file_result::Outcome;
     let outcome = match r.outcome {
         FileOutcome::Uploaded(meta) => {
@@ -81,7 +96,7 @@ fn file_result(r: tasks::upload::FileResult) -> pb::FileResult {
             reason,
             existing: Some(convert::metadata(&existing, r.relative_path.clone())),
         }),
-        FileOutcome::Failed(e) => Outcome::Error(to_item_error(&e)),
+        FileOutcome::Failed(e) => Outcome::Error(to_item_error(&watch.check(e))),
     };
     pb::FileResult {
         relative_path: r.relative_path,
@@ -89,7 +104,7 @@ fn file_result(r: tasks::upload::FileResult) -> pb::FileResult {
     }
 }
 
-fn download_message(e: DownloadEvent) -> pb::DownloadFilesResponse {
+fn download_message(e: DownloadEvent, watch: &ReauthWatch) -> pb::DownloadFilesResponse {
     use pb::download_files_response::Message;
     let message = match e {
         DownloadEvent::Header {
@@ -115,7 +130,7 @@ fn download_message(e: DownloadEvent) -> pb::DownloadFilesResponse {
         }),
         DownloadEvent::Failed { path, error } => Message::Error(pb::DownloadError {
             path,
-            error: Some(to_item_error(&error)),
+            error: Some(to_item_error(&watch.check(error))),
         }),
     };
     pb::DownloadFilesResponse {
@@ -123,7 +138,10 @@ fn download_message(e: DownloadEvent) -> pb::DownloadFilesResponse {
     }
 }
 
-fn delete_message(dry_run: bool) -> impl Fn(DeleteEvent) -> pb::DeleteItemsResponse {
+fn delete_message(
+    dry_run: bool,
+    watch: ReauthWatch,
+) -> impl Fn(DeleteEvent) -> pb::DeleteItemsResponse {
     use pb::delete_items_response::Outcome;
     move |e| match e {
         DeleteEvent::Deleted { path, item } => pb::DeleteItemsResponse {
@@ -133,7 +151,7 @@ fn delete_message(dry_run: bool) -> impl Fn(DeleteEvent) -> pb::DeleteItemsRespo
         },
         DeleteEvent::Failed { path, error } => pb::DeleteItemsResponse {
             path,
-            outcome: Some(Outcome::Error(to_item_error(&error))),
+            outcome: Some(Outcome::Error(to_item_error(&watch.check(error)))),
             dry_run,
         },
     }
@@ -163,7 +181,7 @@ impl CloudTaskService for CloudTasks {
         let span = tracing::info_span!("UploadFiles", connection = %spec.connection, destination = %spec.destination_folder);
         async move {
             let upload = convert::upload_spec(&spec)?;
-            let client = self.client(&spec.connection).await?;
+            let (client, watch) = self.client(&spec.connection).await?;
             // A broken stream (client gone, reset) ends the call; nothing open is committed.
             let messages = stream.map(|m| match m {
                 Ok(m) => upload_message(m),
@@ -172,10 +190,15 @@ impl CloudTaskService for CloudTasks {
                     Err(TaskError::Cancelled)
                 }
             });
-            let results = tasks::upload::upload_files(&client, &upload, messages).await?;
+            let results = tasks::upload::upload_files(&client, &upload, messages)
+                .await
+                .map_err(|e| watch.check(e))?;
             tracing::info!(files = results.len(), "upload finished");
             Ok(Response::new(pb::UploadFilesResponse {
-                results: results.into_iter().map(file_result).collect(),
+                results: results
+                    .into_iter()
+                    .map(|r| file_result(r, &watch))
+                    .collect(),
             }))
         }
         .instrument(span)
@@ -191,9 +214,10 @@ impl CloudTaskService for CloudTasks {
         let r = req.into_inner();
         let span = tracing::info_span!("ListItems", connection = %r.connection);
         let filter = convert::filter(&r.filter.unwrap_or_default())?;
-        let client = self.client(&r.connection).instrument(span.clone()).await?;
+        let (client, watch) = self.client(&r.connection).instrument(span.clone()).await?;
         let stream = spawn_stream(
             span,
+            watch,
             move |tx| async move {
                 tasks::run_to_channel(tx.clone(), tasks::list::list_items(&client, &filter, &tx))
                     .await
@@ -227,9 +251,11 @@ impl CloudTaskService for CloudTasks {
             offset: b.offset,
             length: b.length,
         });
-        let client = self.client(&r.connection).instrument(span.clone()).await?;
+        let (client, watch) = self.client(&r.connection).instrument(span.clone()).await?;
+        let item_watch = watch.clone();
         let stream = spawn_stream(
             span,
+            watch,
             move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
@@ -237,7 +263,7 @@ impl CloudTaskService for CloudTasks {
                 )
                 .await
             },
-            download_message,
+            move |e| download_message(e, &item_watch),
         );
         Ok(Response::new(stream))
     }
@@ -256,9 +282,11 @@ impl CloudTaskService for CloudTasks {
                 )
                 .into());
             }
-            let client = self.client(&r.connection).await?;
+            let (client, watch) = self.client(&r.connection).await?;
             let (folder, created) =
-                tasks::create_folder::create_folder(&client, &r.path, r.exist_ok).await?;
+                tasks::create_folder::create_folder(&client, &r.path, r.exist_ok)
+                    .await
+                    .map_err(|e| watch.check(e))?;
             let name = folder.name.clone();
             Ok(Response::new(pb::CreateFolderResponse {
                 folder: Some(convert::folder_metadata(&folder, name)),
@@ -285,7 +313,7 @@ impl CloudTaskService for CloudTasks {
             None => convert::selection(None, None)?,
         };
         let dry_run = r.dry_run;
-        let client = self.client(&r.connection).instrument(span.clone()).await?;
+        let (client, watch) = self.client(&r.connection).instrument(span.clone()).await?;
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         tokio::spawn(
             async move {
@@ -297,9 +325,10 @@ impl CloudTaskService for CloudTasks {
             }
             .instrument(span),
         );
-        let to_proto = delete_message(dry_run);
+        let to_proto = delete_message(dry_run, watch.clone());
         let stream: Self::DeleteItemsStream = Box::pin(
-            ReceiverStream::new(rx).map(move |r| r.map(&to_proto).map_err(|e| to_status(&e))),
+            ReceiverStream::new(rx)
+                .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
         );
         Ok(Response::new(stream))
     }

@@ -6,8 +6,10 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::connection_fields::{apply, new_connection, to_proto};
+use super::convert::timestamp;
+use super::status::to_item_error;
 use super::{Ready, page_token};
-use crate::tasks::TaskError;
+use crate::tasks::{TaskError, authorize, probe};
 
 const DEFAULT_PAGE_SIZE: i32 = 100;
 const MAX_PAGE_SIZE: i32 = 1000;
@@ -138,30 +140,86 @@ impl ConnectionService for ConnectionsApi {
         .await
     }
 
-    // Implemented with issue 4 (OAuth and connection tests); until then the contract
-    // answers UNIMPLEMENTED rather than pretending.
     async fn start_authorization(
         &self,
-        _req: Request<pb::StartAuthorizationRequest>,
+        req: Request<pb::StartAuthorizationRequest>,
     ) -> Result<Response<pb::StartAuthorizationResponse>, Status> {
-        Err(Status::unimplemented(
-            "StartAuthorization is not available yet",
-        ))
+        let span = tracing::info_span!("StartAuthorization", connection = %req.get_ref().name);
+        async move {
+            let connections = self.ready.get().await?;
+            let r = req.get_ref();
+            let started =
+                authorize::start(&connections, &r.name, &r.redirect_uri, r.no_redirect).await?;
+            Ok(Response::new(pb::StartAuthorizationResponse {
+                authorize_url: started.authorize_url,
+                state: started.state,
+                redirect_uri: started.redirect_uri.unwrap_or_default(),
+                expire_time: Some(timestamp(started.expire_time)),
+            }))
+        }
+        .instrument(span)
+        .await
     }
 
     async fn complete_authorization(
         &self,
-        _req: Request<pb::CompleteAuthorizationRequest>,
+        req: Request<pb::CompleteAuthorizationRequest>,
     ) -> Result<Response<pb::CompleteAuthorizationResponse>, Status> {
-        Err(Status::unimplemented(
-            "CompleteAuthorization is not available yet",
-        ))
+        let span = tracing::info_span!("CompleteAuthorization");
+        async move {
+            let connections = self.ready.get().await?;
+            let r = req.get_ref();
+            let record = authorize::complete(&connections, &r.state, &r.code).await?;
+            Ok(Response::new(pb::CompleteAuthorizationResponse {
+                connection: Some(to_proto(&record)),
+            }))
+        }
+        .instrument(span)
+        .await
     }
 
     async fn test_connection(
         &self,
-        _req: Request<pb::TestConnectionRequest>,
+        req: Request<pb::TestConnectionRequest>,
     ) -> Result<Response<pb::TestConnectionResponse>, Status> {
-        Err(Status::unimplemented("TestConnection is not available yet"))
+        let span = tracing::info_span!("TestConnection", connection = %req.get_ref().name);
+        async move {
+            let connections = self.ready.get().await?;
+            let report = probe::test_connection(&connections, &req.get_ref().name).await?;
+            let ok = report.ok();
+            for s in &report.steps {
+                tracing::info!(
+                    step = s.step,
+                    ok = s.ok,
+                    duration_ms = s.duration.as_millis() as u64,
+                    "connection test step"
+                );
+            }
+            Ok(Response::new(pb::TestConnectionResponse {
+                ok,
+                steps: report
+                    .steps
+                    .iter()
+                    .map(|s| pb::TestStep {
+                        step: s.step.to_owned(),
+                        ok: s.ok,
+                        detail: s.detail.clone(),
+                        duration: Some(prost_types::Duration {
+                            seconds: s.duration.as_secs() as i64,
+                            nanos: s.duration.subsec_nanos() as i32,
+                        }),
+                        error: s.error.as_ref().map(to_item_error),
+                    })
+                    .collect(),
+                account: report.account.map(|a| pb::AccountInfo {
+                    account_id: a.account_id,
+                    email: a.email,
+                    display_name: a.display_name,
+                    account_type: a.account_type,
+                }),
+            }))
+        }
+        .instrument(span)
+        .await
     }
 }

@@ -103,6 +103,45 @@ pub fn classify(e: &TaskError) -> Classified {
             format!("{path} is a {actual}, not a {wanted}; choose another path"),
         )
         .with("path", path),
+        TaskError::ReauthorizationRequired { connection } => c(
+            Code::FailedPrecondition,
+            R::ReauthorizationRequired,
+            format!("Dropbox refused the refresh token of connection {connection:?}: it must be authorised again; run `dbxc connection authorize {connection}`"),
+        )
+        .with("connection", connection),
+        TaskError::NoApp { connection } => c(
+            Code::FailedPrecondition,
+            R::ConnectionNotAuthorized,
+            format!("connection {connection:?} has no app key and the server has no registered app: set app.app_key (and app.app_secret) on the connection, or configure dropbox.registered_app.key/.secret (DBXC_DROPBOX__REGISTERED_APP__KEY / DBXC_DROPBOX__REGISTERED_APP__SECRET)"),
+        )
+        .with("connection", connection)
+        .with("field", "app.app_key"),
+        TaskError::InvalidRedirectUri { uri, detail } => c(
+            Code::FailedPrecondition,
+            R::InvalidRedirectUri,
+            format!("Dropbox refused the redirect URI {uri} ({detail}): register exactly {uri} (scheme, host, port and path) as a redirect URI in the Dropbox app console, or use one that is registered (VisualCron users register http://localhost and http://localhost:9999)"),
+        )
+        .with("redirect_uri", uri),
+        TaskError::AuthorizationStateInvalid(message) => c(
+            Code::FailedPrecondition,
+            R::AuthorizationStateInvalid,
+            format!("{message}; start the authorization again (`dbxc connection authorize NAME`)"),
+        ),
+        TaskError::ProxyFailed(message) => c(
+            Code::Unavailable,
+            R::ProxyFailed,
+            format!("the proxy failed: {message}"),
+        ),
+        TaskError::TeamMemberRefused { connection, member_id, admin } => c(
+            Code::Unauthenticated,
+            R::DropboxUnauthorized,
+            format!(
+                "Dropbox refused the team member id {member_id:?} of connection {connection:?} ({}); fix business.team_member_id (list members with the team admin console or team/members/list)",
+                if *admin { "invalid_select_admin: not a team admin" } else { "invalid_select_user: no such member" }
+            ),
+        )
+        .with("connection", connection)
+        .with("team_member_id", member_id),
         TaskError::Cancelled => c(Code::Cancelled, R::Cancelled, "the call was cancelled by the client".into()),
         TaskError::Store(err) => {
             tracing::error!(error = %err, "connection store failed");
@@ -171,9 +210,9 @@ fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
             c(Code::Unauthenticated, R::DropboxUnauthorized, format!("Dropbox refused the connection's token ({tag}): {hint}"))
         }
         DbxError::NeedsReauthorization { description } => c(
-            Code::Unauthenticated,
-            R::DropboxUnauthorized,
-            format!("Dropbox refused the refresh token or app credentials ({description}); authorise the connection again"),
+            Code::FailedPrecondition,
+            R::ReauthorizationRequired,
+            format!("Dropbox refused the refresh token or app credentials ({description}); authorise the connection again (`dbxc connection authorize NAME`)"),
         ),
         DbxError::NoCredentials => c(
             Code::FailedPrecondition,

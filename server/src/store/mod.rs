@@ -9,9 +9,10 @@ use futures::future::BoxFuture;
 
 pub use model::{
     Account, AccountKind, Business, ConnectionPage, ConnectionRecord, NewConnection,
-    PathRootSetting, Proxy, ProxyKind, Secrets, Settings,
+    PathRootSetting, PendingAuthorization, Proxy, ProxyKind, Secrets, Settings,
 };
-pub use sqlite::SqliteStore;
+pub use secrets::Sealer;
+pub use sqlite::{SqliteStore, rotate_key};
 
 /// Store failures. `NameTaken` and `NotFound` are the caller's business; the rest are
 /// operational.
@@ -65,4 +66,20 @@ pub trait ConnectionStore: Send + Sync + 'static {
         access_token: String,
         expires_at: Option<i64>,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Sets or clears the "needs authorization again" flag without bumping the revision.
+    fn set_needs_reauthorization(
+        &self,
+        id: String,
+        flag: bool,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Keeps an authorization in progress (and drops expired ones).
+    fn put_pending_authorization(
+        &self,
+        pending: PendingAuthorization,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Removes and returns the authorization of `state` (single use), expired or not.
+    fn take_pending_authorization(
+        &self,
+        state: String,
+    ) -> BoxFuture<'_, Result<Option<PendingAuthorization>, StoreError>>;
 }

@@ -32,6 +32,9 @@ pub struct Settings {
     pub business: Business,
     pub proxy: Proxy,
     pub account: Option<Account>,
+    /// Dropbox refused the refresh token: every call fails fast until the connection is
+    /// authorised again (CompleteAuthorization, or new credentials by hand).
+    pub needs_reauthorization: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,4 +133,32 @@ pub struct ConnectionPage {
     pub connections: Vec<ConnectionRecord>,
     /// The display_name to continue after, when there is more.
     pub next_after: Option<String>,
+}
+
+/// An authorization in progress (StartAuthorization -> CompleteAuthorization). `Debug`
+/// never prints the verifier.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    /// The `state` parameter: random, single use.
+    pub state: String,
+    pub connection_id: String,
+    /// The app the authorize URL was made for.
+    pub app_key: String,
+    /// `None`: no redirect (the user pastes the code).
+    pub redirect_uri: Option<String>,
+    /// The PKCE verifier (sealed at rest).
+    pub verifier: String,
+    /// Unix seconds after which the state is refused.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("connection_id", &self.connection_id)
+            .field("app_key", &self.app_key)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }

@@ -10,21 +10,38 @@ use sqlx::sqlite::{
 };
 use time::OffsetDateTime;
 
+use super::secrets::Sealer;
 use super::{
-    ConnectionPage, ConnectionRecord, ConnectionStore, NewConnection, StoreError, secrets,
+    ConnectionPage, ConnectionRecord, ConnectionStore, NewConnection, PendingAuthorization,
+    StoreError,
 };
 
+/// `Debug` shows the pool and the key id, never the key.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    sealer: Sealer,
 }
 
 const COLUMNS: &str =
     "id, display_name, group_name, settings, secrets, revision, create_time, update_time";
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub async fn open(file: &Path) -> Result<SqliteStore, StoreError> {
+    /// Opens (creating if needed) the database file, applies pending migrations, and seals
+    /// any secrets still stored in the legacy plain format under `sealer`.
+    pub async fn open(file: &Path, sealer: Sealer) -> Result<SqliteStore, StoreError> {
+        let store = SqliteStore::open_unchecked(file, sealer).await?;
+        let resealed = store.reseal(None).await?;
+        if resealed > 0 {
+            tracing::info!(
+                connections = resealed,
+                "sealed secrets that were stored in the legacy plain format"
+            );
+        }
+        Ok(store)
+    }
+
+    async fn open_unchecked(file: &Path, sealer: Sealer) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
@@ -40,7 +57,46 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, sealer })
+    }
+
+    /// The id of the key this store seals with.
+    pub fn key_id(&self) -> &str {
+        self.sealer.key_id()
+    }
+
+    /// Re-seals, in one transaction, every connection's secrets under `new` (or, with
+    /// `None`, only the legacy plain ones under the store's key). Values are read with the
+    /// store's key. Authorizations in progress are dropped under a new key (they live 10
+    /// minutes; start again). Returns how many connections were re-sealed.
+    async fn reseal(&self, new: Option<&Sealer>) -> Result<usize, StoreError> {
+        let target = new.unwrap_or(&self.sealer);
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT id, secrets FROM connections")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut n = 0;
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let sealed: Vec<u8> = row.try_get("secrets")?;
+            if new.is_none() && !self.sealer.needs_reseal(&sealed) {
+                continue;
+            }
+            let plain = self.sealer.unseal(&sealed, &id)?;
+            sqlx::query("UPDATE connections SET secrets = ?2 WHERE id = ?1")
+                .bind(&id)
+                .bind(target.seal(&plain, &id)?)
+                .execute(&mut *tx)
+                .await?;
+            n += 1;
+        }
+        if new.is_some() {
+            sqlx::query("DELETE FROM oauth_states")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Closes the pool (waits for connections to be returned).
@@ -58,8 +114,21 @@ impl SqliteStore {
             .bind(value)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(decode_row).transpose()
+        row.as_ref()
+            .map(|r| decode_row(r, &self.sealer))
+            .transpose()
     }
+}
+
+/// `dropbox-connector rotate-key`: re-seals every stored secret of the database `file`
+/// from the key `old` to the key `new`, in one transaction. Run it with the server
+/// stopped, then start the server with the new key. Returns how many connections were
+/// re-sealed.
+pub async fn rotate_key(file: &Path, old: Sealer, new: Sealer) -> Result<usize, StoreError> {
+    let store = SqliteStore::open_unchecked(file, old).await?;
+    let n = store.reseal(Some(&new)).await;
+    store.close().await;
+    n
 }
 
 fn micros(t: OffsetDateTime) -> i64 {
@@ -78,16 +147,17 @@ fn now() -> OffsetDateTime {
         .unwrap_or(t)
 }
 
-fn decode_row(row: &SqliteRow) -> Result<ConnectionRecord, StoreError> {
+fn decode_row(row: &SqliteRow, sealer: &Sealer) -> Result<ConnectionRecord, StoreError> {
     let settings: String = row.try_get("settings")?;
     let sealed: Vec<u8> = row.try_get("secrets")?;
+    let id: String = row.try_get("id")?;
     Ok(ConnectionRecord {
-        id: row.try_get("id")?,
+        secrets: sealer.unseal(&sealed, &id)?,
+        id,
         display_name: row.try_get("display_name")?,
         group: row.try_get("group_name")?,
         settings: serde_json::from_str(&settings)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        secrets: secrets::unseal(&sealed)?,
         revision: row.try_get("revision")?,
         create_time: from_micros(row.try_get("create_time")?)?,
         update_time: from_micros(row.try_get("update_time")?)?,
@@ -128,7 +198,7 @@ impl ConnectionStore for SqliteStore {
             .bind(&record.display_name)
             .bind(&record.group)
             .bind(settings_json(&record.settings)?)
-            .bind(secrets::seal(&record.secrets)?)
+            .bind(self.sealer.seal(&record.secrets, &record.id)?)
             .bind(record.revision)
             .bind(micros(t))
             .bind(micros(t))
@@ -169,7 +239,10 @@ impl ConnectionStore for SqliteStore {
                 .bind(i64::from(limit) + 1)
                 .fetch_all(&self.pool)
                 .await?;
-            let mut connections = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
+            let mut connections = rows
+                .iter()
+                .map(|r| decode_row(r, &self.sealer))
+                .collect::<Result<Vec<_>, _>>()?;
             let next_after = if connections.len() > limit as usize {
                 connections.truncate(limit as usize);
                 connections.last().map(|c| c.display_name.clone())
@@ -198,7 +271,7 @@ impl ConnectionStore for SqliteStore {
             .bind(&record.display_name)
             .bind(&record.group)
             .bind(settings_json(&record.settings)?)
-            .bind(secrets::seal(&record.secrets)?)
+            .bind(self.sealer.seal(&record.secrets, &record.id)?)
             .bind(micros(record.update_time))
             .fetch_optional(&self.pool)
             .await
@@ -238,16 +311,100 @@ impl ConnectionStore for SqliteStore {
                 .await?
                 .ok_or(StoreError::NotFound)?;
             let sealed: Vec<u8> = row.try_get("secrets")?;
-            let mut s = secrets::unseal(&sealed)?;
+            let mut s = self.sealer.unseal(&sealed, &id)?;
             s.access_token = Some(access_token);
             s.access_token_expires_at = expires_at;
             sqlx::query("UPDATE connections SET secrets = ?2 WHERE id = ?1")
                 .bind(&id)
-                .bind(secrets::seal(&s)?)
+                .bind(self.sealer.seal(&s, &id)?)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
             Ok(())
+        })
+    }
+
+    fn set_needs_reauthorization(
+        &self,
+        id: String,
+        flag: bool,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            let row = sqlx::query("SELECT settings FROM connections WHERE id = ?1")
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let text: String = row.try_get("settings")?;
+            let mut settings: super::Settings =
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            settings.needs_reauthorization = flag;
+            sqlx::query("UPDATE connections SET settings = ?2 WHERE id = ?1")
+                .bind(&id)
+                .bind(settings_json(&settings)?)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn put_pending_authorization(
+        &self,
+        p: PendingAuthorization,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            sqlx::query(
+                "INSERT INTO oauth_states (state, connection_id, app_key, redirect_uri, verifier, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&p.state)
+            .bind(&p.connection_id)
+            .bind(&p.app_key)
+            .bind(&p.redirect_uri)
+            .bind(
+                self.sealer
+                    .seal_bytes(p.verifier.as_bytes(), &format!("oauth:{}", p.state))?,
+            )
+            .bind(p.expires_at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn take_pending_authorization(
+        &self,
+        state: String,
+    ) -> BoxFuture<'_, Result<Option<PendingAuthorization>, StoreError>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "DELETE FROM oauth_states WHERE state = ?1 \
+                 RETURNING state, connection_id, app_key, redirect_uri, verifier, expires_at",
+            )
+            .bind(&state)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let sealed: Vec<u8> = row.try_get("verifier")?;
+            let verifier = self
+                .sealer
+                .unseal_bytes(&sealed, &format!("oauth:{state}"))?;
+            Ok(Some(PendingAuthorization {
+                state: row.try_get("state")?,
+                connection_id: row.try_get("connection_id")?,
+                app_key: row.try_get("app_key")?,
+                redirect_uri: row.try_get("redirect_uri")?,
+                verifier: String::from_utf8(verifier)
+                    .map_err(|_| StoreError::Corrupt("PKCE verifier is not UTF-8".into()))?,
+                expires_at: row.try_get("expires_at")?,
+            }))
         })
     }
 }
@@ -256,6 +413,37 @@ impl ConnectionStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::{Secrets, Settings};
+
+    #[tokio::test]
+    async fn legacy_plain_secrets_are_sealed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("connections.db");
+        let (sealer, _) = Sealer::generate();
+        let store = SqliteStore::open(&file, sealer.clone()).await.unwrap();
+        let made = store.create(new("old", "g")).await.unwrap();
+        let mut plain = vec![1u8];
+        plain.extend(serde_json::to_vec(&made.secrets).unwrap());
+        sqlx::query("UPDATE connections SET secrets = ?2 WHERE id = ?1")
+            .bind(&made.id)
+            .bind(&plain)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.close().await;
+        let store = SqliteStore::open(&file, sealer.clone()).await.unwrap();
+        let row = sqlx::query("SELECT secrets FROM connections WHERE id = ?1")
+            .bind(&made.id)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let blob: Vec<u8> = row.try_get("secrets").unwrap();
+        assert_eq!(blob[0], 2);
+        assert!(!sealer.needs_reseal(&blob));
+        assert_eq!(
+            store.get(made.id.clone()).await.unwrap().unwrap().secrets,
+            made.secrets
+        );
+    }
 
     fn new(name: &str, group: &str) -> NewConnection {
         NewConnection {
@@ -275,7 +463,7 @@ mod tests {
     #[tokio::test]
     async fn crud_paging_and_unique_names() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("sub/connections.db"))
+        let store = SqliteStore::open(&dir.path().join("sub/connections.db"), Sealer::generate().0)
             .await
             .unwrap();
         let a = store.create(new("a", "g1")).await.unwrap();
@@ -327,6 +515,41 @@ mod tests {
         assert_eq!(
             after.revision, 2,
             "token refresh does not move the revision"
+        );
+
+        // Authorizations in progress: single use.
+        let pending = PendingAuthorization {
+            state: "st".into(),
+            connection_id: a.id.clone(),
+            app_key: "k".into(),
+            redirect_uri: None,
+            verifier: "verifier-value".into(),
+            expires_at: i64::MAX,
+        };
+        store
+            .put_pending_authorization(pending.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.take_pending_authorization("st".into()).await.unwrap(),
+            Some(pending)
+        );
+        assert_eq!(
+            store.take_pending_authorization("st".into()).await.unwrap(),
+            None
+        );
+        store
+            .set_needs_reauthorization(a.id.clone(), true)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .get(a.id.clone())
+                .await
+                .unwrap()
+                .unwrap()
+                .settings
+                .needs_reauthorization
         );
 
         store.delete(a.id.clone()).await.unwrap();

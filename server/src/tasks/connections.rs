@@ -2,7 +2,7 @@
 //! cached Dropbox client per connection (so token refreshes and rate-limit pacing are
 //! shared by every call on that connection).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,12 +32,93 @@ pub struct DropboxTarget {
     pub extra_ca_pem: Option<Vec<u8>>,
 }
 
+/// The server's OAuth settings.
+#[derive(Clone)]
+pub struct OAuthOptions {
+    /// The operator's registered app, for connections without an app key.
+    pub registered_app_key: Option<String>,
+    pub registered_app_secret: Option<String>,
+    /// How long a StartAuthorization state stays usable.
+    pub state_ttl: Duration,
+}
+
+impl Default for OAuthOptions {
+    fn default() -> Self {
+        OAuthOptions {
+            registered_app_key: None,
+            registered_app_secret: None,
+            state_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+impl std::fmt::Debug for OAuthOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthOptions")
+            .field("registered_app_key", &self.registered_app_key)
+            .field(
+                "registered_app_secret",
+                &self.registered_app_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("state_ttl", &self.state_ttl)
+            .finish()
+    }
+}
+
 /// Connection lookups and the client cache.
 pub struct Connections {
-    store: Arc<dyn ConnectionStore>,
-    target: DropboxTarget,
+    pub(crate) store: Arc<dyn ConnectionStore>,
+    pub(crate) target: DropboxTarget,
+    pub(crate) oauth: OAuthOptions,
     /// id -> (revision the client was built from, client).
     clients: Mutex<HashMap<String, (i64, DropboxClient)>>,
+    /// Connections found to need authorization again since their record was read (the
+    /// stored flag follows asynchronously).
+    reauth_needed: Mutex<HashSet<String>>,
+}
+
+/// Watches the errors of calls on one connection: a refused refresh token marks the
+/// connection as needing authorization and becomes REAUTHORIZATION_REQUIRED.
+#[derive(Clone)]
+pub struct ReauthWatch {
+    connections: Arc<Connections>,
+    id: String,
+    name: String,
+    /// The team member id of a Business connection (named when Dropbox refuses it).
+    member: Option<String>,
+}
+
+impl ReauthWatch {
+    /// Passes `e` through, except a refused refresh, which marks the connection.
+    pub fn check(&self, e: TaskError) -> TaskError {
+        match e {
+            TaskError::Dropbox {
+                source: dropbox_client::Error::NeedsReauthorization { description },
+                ..
+            } => {
+                self.connections
+                    .mark_needs_reauthorization(&self.id, &description);
+                TaskError::ReauthorizationRequired {
+                    connection: self.name.clone(),
+                }
+            }
+            TaskError::Dropbox {
+                source:
+                    dropbox_client::Error::Unauthorized {
+                        tag:
+                            tag @ (dropbox_client::AuthError::InvalidSelectUser
+                            | dropbox_client::AuthError::InvalidSelectAdmin),
+                        ..
+                    },
+                ..
+            } if self.member.is_some() => TaskError::TeamMemberRefused {
+                connection: self.name.clone(),
+                member_id: self.member.clone().unwrap_or_default(),
+                admin: tag == dropbox_client::AuthError::InvalidSelectAdmin,
+            },
+            other => other,
+        }
+    }
 }
 
 /// The `connections/{id}` resource name of a record.
@@ -46,11 +127,58 @@ pub fn resource_name(record: &ConnectionRecord) -> String {
 }
 
 impl Connections {
-    pub fn new(store: Arc<dyn ConnectionStore>, target: DropboxTarget) -> Connections {
+    pub fn new(
+        store: Arc<dyn ConnectionStore>,
+        target: DropboxTarget,
+        oauth: OAuthOptions,
+    ) -> Connections {
         Connections {
             store,
             target,
+            oauth,
             clients: Mutex::new(HashMap::new()),
+            reauth_needed: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Marks connection `id` as needing authorization again: now in memory (so the next
+    /// call fails fast), and in the store in the background.
+    pub fn mark_needs_reauthorization(&self, id: &str, description: &str) {
+        let first = self
+            .reauth_needed
+            .lock()
+            .map(|mut set| set.insert(id.to_owned()))
+            .unwrap_or(true);
+        self.forget(id);
+        if !first {
+            return;
+        }
+        tracing::warn!(connection_id = %id, reason = %description, "Dropbox refused the refresh token; the connection needs authorization again");
+        let store = self.store.clone();
+        let id = id.to_owned();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(e) = store.set_needs_reauthorization(id.clone(), true).await {
+                    tracing::warn!(connection_id = %id, error = %e, "could not store the needs-authorization flag");
+                }
+            });
+        }
+    }
+
+    /// Whether `record` needs authorization again.
+    pub fn needs_reauthorization(&self, record: &ConnectionRecord) -> bool {
+        record.settings.needs_reauthorization
+            || self
+                .reauth_needed
+                .lock()
+                .map(|set| set.contains(&record.id))
+                .unwrap_or(false)
+    }
+
+    /// Forgets the in-memory flag (the caller clears or replaced the stored one).
+    pub(crate) fn clear_reauth_mark(&self, id: &str) {
+        if let Ok(mut set) = self.reauth_needed.lock() {
+            set.remove(id);
         }
     }
 
@@ -94,6 +222,19 @@ impl Connections {
         validate_display_name(&record.display_name)?;
         normalize_settings(&mut record.group, &mut record.settings)?;
         let id = record.id.clone();
+        // New credentials given by hand end a needs-authorization state.
+        if record.settings.needs_reauthorization
+            && let Ok(Some(before)) = self.store.get(record.id.clone()).await
+            && (before.secrets.refresh_token != record.secrets.refresh_token
+                || before.secrets.access_token != record.secrets.access_token
+                || before.secrets.app_secret != record.secrets.app_secret
+                || before.settings.app_key != record.settings.app_key)
+        {
+            record.settings.needs_reauthorization = false;
+        }
+        if !record.settings.needs_reauthorization {
+            self.clear_reauth_mark(&record.id);
+        }
         let stored = self.store.update(record).await.map_err(|e| match e {
             crate::store::StoreError::NotFound => TaskError::ConnectionNotFound {
                 name: format!("{RESOURCE_PREFIX}{id}"),
@@ -104,8 +245,30 @@ impl Connections {
         Ok(stored)
     }
 
+    /// Deletes the connection after revoking its token at Dropbox (best effort: when
+    /// Dropbox cannot be reached or refuses, a warning is logged and the delete goes on).
     pub async fn delete(&self, name: &str) -> Result<(), TaskError> {
         let record = self.resolve(name).await?;
+        let has_token =
+            record.secrets.access_token.is_some() || record.secrets.refresh_token.is_some();
+        if has_token && !self.needs_reauthorization(&record) {
+            match self.build_client(&record) {
+                Ok(client) => {
+                    let client = client.with_retry_policy(dropbox_client::RetryPolicy::none());
+                    match client.revoke_token().await {
+                        Ok(()) => {
+                            tracing::info!(connection = %record.display_name, "token revoked at Dropbox")
+                        }
+                        Err(e) => {
+                            tracing::warn!(connection = %record.display_name, error = %e, "could not revoke the token at Dropbox; deleting the connection anyway")
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %record.display_name, error = %e, "could not revoke the token at Dropbox; deleting the connection anyway")
+                }
+            }
+        }
         self.store
             .delete(record.id.clone())
             .await
@@ -116,10 +279,11 @@ impl Connections {
                 other => other.into(),
             })?;
         self.forget(&record.id);
+        self.clear_reauth_mark(&record.id);
         Ok(())
     }
 
-    fn forget(&self, id: &str) {
+    pub(crate) fn forget(&self, id: &str) {
         if let Ok(mut cache) = self.clients.lock() {
             cache.remove(id);
         }
@@ -129,32 +293,87 @@ impl Connections {
     /// unchanged, a new one after an update.
     pub async fn client(&self, name: &str) -> Result<DropboxClient, TaskError> {
         let record = self.resolve(name).await?;
+        self.client_of(&record)
+    }
+
+    /// The client of `name` and a watch for its errors (see [`ReauthWatch`]).
+    pub async fn client_watched(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<(DropboxClient, ReauthWatch), TaskError> {
+        let record = self.resolve(name).await?;
+        let client = self.client_of(&record)?;
+        Ok((client, self.watch(&record)))
+    }
+
+    /// A watch for errors of calls on `record` made outside [`Connections::client_watched`].
+    pub fn watch(self: &Arc<Self>, record: &ConnectionRecord) -> ReauthWatch {
+        let b = &record.settings.business;
+        ReauthWatch {
+            connections: self.clone(),
+            id: record.id.clone(),
+            name: record.display_name.clone(),
+            member: (record.settings.account_type == AccountKind::Business
+                && !b.team_member_id.is_empty())
+            .then(|| b.team_member_id.clone()),
+        }
+    }
+
+    /// The (cached) client of a record; fails fast when it needs authorization again.
+    pub fn client_of(&self, record: &ConnectionRecord) -> Result<DropboxClient, TaskError> {
+        if self.needs_reauthorization(record) {
+            return Err(TaskError::ReauthorizationRequired {
+                connection: record.display_name.clone(),
+            });
+        }
         if let Ok(cache) = self.clients.lock()
             && let Some((revision, client)) = cache.get(&record.id)
             && *revision == record.revision
         {
             return Ok(client.clone());
         }
-        let client = self.build_client(&record)?;
+        let client = self.build_client(record)?;
         if let Ok(mut cache) = self.clients.lock() {
             cache.insert(record.id.clone(), (record.revision, client.clone()));
         }
         Ok(client)
     }
 
-    fn build_client(&self, record: &ConnectionRecord) -> Result<DropboxClient, TaskError> {
-        let s = &record.settings;
-        let transport = TransportConfig {
+    /// How the connection reaches Dropbox (endpoints, trust, timeout, proxy).
+    pub fn transport(&self, record: &ConnectionRecord) -> TransportConfig {
+        TransportConfig {
             endpoints: self.target.endpoints.clone(),
             extra_ca_pem: self.target.extra_ca_pem.clone(),
-            timeout: Duration::from_secs(u64::from(s.timeout_seconds.max(1))),
+            timeout: Duration::from_secs(u64::from(record.settings.timeout_seconds.max(1))),
             proxy: proxy_config(record),
+        }
+    }
+
+    /// The app of a connection: its own app key (and secret), else the operator's
+    /// registered app. `None` when there is neither.
+    pub fn app_of(&self, record: &ConnectionRecord) -> Option<(String, Option<String>)> {
+        let own = record.settings.app_key.trim();
+        if !own.is_empty() {
+            return Some((own.to_owned(), record.secrets.app_secret.clone()));
+        }
+        self.oauth
+            .registered_app_key
+            .clone()
+            .map(|k| (k, self.oauth.registered_app_secret.clone()))
+    }
+
+    /// A new (uncached) client for `record`.
+    pub fn build_client(&self, record: &ConnectionRecord) -> Result<DropboxClient, TaskError> {
+        let transport = self.transport(record);
+        let (app_key, app_secret) = match self.app_of(record) {
+            Some((k, s)) => (Some(k), s),
+            None => (None, None),
         };
         let credentials = Credentials {
             access_token: record.secrets.access_token.clone(),
             refresh_token: record.secrets.refresh_token.clone(),
-            app_key: Some(s.app_key.clone()).filter(|k| !k.is_empty()),
-            app_secret: record.secrets.app_secret.clone(),
+            app_key,
+            app_secret,
             expires_at: record
                 .secrets
                 .access_token_expires_at
@@ -308,15 +527,8 @@ pub fn normalize_settings(group: &mut String, s: &mut Settings) -> Result<(), Ta
     if s.redirect_uri.trim().is_empty() {
         s.redirect_uri = DEFAULT_REDIRECT_URI.to_owned();
     }
-    if url::Url::parse(&s.redirect_uri).is_err() {
-        return Err(TaskError::invalid(
-            "app.redirect_uri",
-            format!(
-                "{:?} is not a URL; Dropbox needs one registered for the app, e.g. {DEFAULT_REDIRECT_URI}",
-                s.redirect_uri
-            ),
-        ));
-    }
+    s.redirect_uri = s.redirect_uri.trim().to_owned();
+    validate_redirect_uri("app.redirect_uri", &s.redirect_uri)?;
     let p = &s.proxy;
     if p.kind != ProxyKind::None {
         if p.address.trim().is_empty() {
@@ -335,9 +547,71 @@ pub fn normalize_settings(group: &mut String, s: &mut Settings) -> Result<(), Ta
     Ok(())
 }
 
+/// A redirect URI Dropbox can accept: https, or http only for a loopback host
+/// (localhost, 127.0.0.1, [::1]); no fragment.
+pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), TaskError> {
+    let hint = format!(
+        "register exactly this URI in the Dropbox app console; VisualCron users register {DEFAULT_REDIRECT_URI} and http://localhost"
+    );
+    let url = url::Url::parse(uri).map_err(|_| {
+        TaskError::invalid(
+            field,
+            format!("{uri:?} is not a URL; use e.g. {DEFAULT_REDIRECT_URI} ({hint})"),
+        )
+    })?;
+    if url.fragment().is_some() {
+        return Err(TaskError::invalid(
+            field,
+            format!("{uri:?} has a #fragment, which OAuth redirect URIs must not have"),
+        ));
+    }
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(TaskError::invalid(
+            field,
+            format!(
+                "{uri:?}: Dropbox accepts http:// redirect URIs only for localhost, 127.0.0.1 or [::1]; use https:// for other hosts"
+            ),
+        )),
+        _ => Err(TaskError::invalid(
+            field,
+            format!("{uri:?}: a redirect URI must be https:// (or http:// on localhost)"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirect_uris() {
+        for ok in [
+            "http://localhost",
+            "http://localhost:9999",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]:9999",
+            "https://example.com/oauth",
+        ] {
+            assert!(validate_redirect_uri("f", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com/cb",
+            "ftp://localhost",
+            "localhost:9999",
+            "https://localhost/#x",
+            "http://localhost.example.com",
+        ] {
+            assert!(validate_redirect_uri("f", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn defaults_and_code_pages() {

@@ -42,6 +42,22 @@ pub enum TaskError {
         #[source]
         source: dropbox_client::Error,
     },
+    #[error("connection {connection:?} needs to be authorised again")]
+    ReauthorizationRequired { connection: String },
+    #[error("connection {connection:?} has no app key and the server has no registered app")]
+    NoApp { connection: String },
+    #[error("Dropbox refused the redirect URI {uri}: {detail}")]
+    InvalidRedirectUri { uri: String, detail: String },
+    #[error("authorization state refused: {0}")]
+    AuthorizationStateInvalid(String),
+    #[error("the proxy failed: {0}")]
+    ProxyFailed(String),
+    #[error("Dropbox refused the team member id {member_id:?} of connection {connection:?}")]
+    TeamMemberRefused {
+        connection: String,
+        member_id: String,
+        admin: bool,
+    },
     #[error("cancelled by the client")]
     Cancelled,
     #[error("connection store: {0}")]

@@ -2,6 +2,7 @@
 //! Nothing here knows about gRPC: multi-item results travel as events on a bounded
 //! channel, whose closing (the caller went away) stops the task.
 
+pub mod authorize;
 pub mod connections;
 pub mod create_folder;
 pub mod delete;
@@ -10,6 +11,7 @@ mod error;
 pub mod filter;
 pub mod list;
 pub mod overwrite;
+pub mod probe;
 pub mod upload;
 
 use tokio::sync::mpsc;

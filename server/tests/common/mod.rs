@@ -26,54 +26,95 @@ pub struct Env {
     pub address: std::net::SocketAddr,
     /// A client straight to the emulator (bypassing the service), for checks.
     pub dbx: DropboxClient,
+    /// The server's configuration (as environment variables), secrets key included.
+    pub config_env: HashMap<String, String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+/// What an [`Env`] starts with, beyond the defaults.
+#[derive(Default)]
+pub struct Options {
+    /// Emulator OAuth apps.
+    pub apps: Vec<dropbox_emulator::AppRegistration>,
+    /// An emulator Business team with this team token.
+    pub team_token: Option<String>,
+    /// More server configuration (`DBXC_*`).
+    pub env: Vec<(String, String)>,
+}
+
+/// A fresh random secrets key, base64.
+pub fn new_key() -> String {
+    dropbox_connector_server::store::Sealer::generate().1
+}
+
+/// Starts the server on 127.0.0.1:0 with `env` as its configuration.
+async fn start_server(
+    data_dir: &std::path::Path,
+    env: HashMap<String, String>,
+) -> (
+    Channel,
+    std::net::SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let overrides = Overrides {
+        data_dir: Some(data_dir.to_path_buf()),
+        ..Default::default()
+    };
+    let config = Config::load_from(&overrides, Some(env)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(dropbox_connector_server::serve(
+        config,
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
+    (channel, address, tx, server)
 }
 
 impl Env {
     pub async fn start() -> Env {
+        Env::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let emulator = Emulator::start(
             "127.0.0.1:0".parse().unwrap(),
             EmulatorOptions {
                 tokens: vec![TOKEN.into()],
+                apps: options.apps,
+                team_token: options.team_token,
                 ..Default::default()
             },
         )
         .await
         .unwrap();
         let base = emulator.base_url().to_owned();
-        let env: HashMap<String, String> = [
+        let key = new_key();
+        let mut env: HashMap<String, String> = [
             ("DBXC_DROPBOX__API_URL", base.as_str()),
             ("DBXC_DROPBOX__CONTENT_URL", base.as_str()),
             ("DBXC_DROPBOX__OAUTH_URL", base.as_str()),
             ("DBXC_LOG__LEVEL", "warn"),
+            ("DBXC_SECRETS__KEY", key.as_str()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let overrides = Overrides {
-            data_dir: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        };
-        let config = Config::load_from(&overrides, Some(env)).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(dropbox_connector_server::serve(
-            config,
-            listener,
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-            .unwrap()
-            .connect_timeout(Duration::from_secs(10))
-            .connect()
-            .await
-            .unwrap();
+        env.extend(options.env);
+        let (channel, address, tx, server) = start_server(dir.path(), env.clone()).await;
         let transport = TransportConfig {
             endpoints: dropbox_client::Endpoints::single(&url::Url::parse(&base).unwrap()),
             ..Default::default()
@@ -93,9 +134,10 @@ impl Env {
             channel,
             address,
             dbx,
+            config_env: env,
             shutdown: Some(tx),
             server: Some(server),
-            _dir: dir,
+            dir,
         };
         env.conns()
             .create_connection(pb::CreateConnectionRequest {
@@ -125,6 +167,11 @@ impl Env {
 
     /// Stops the server (graceful) and waits for it.
     pub async fn stop(mut self) {
+        self.stop_server().await;
+    }
+
+    /// Stops the server (graceful) and keeps the emulator and data dir.
+    pub async fn stop_server(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -135,6 +182,45 @@ impl Env {
                 .unwrap()
                 .unwrap();
         }
+    }
+
+    /// The data dir (connections.db lives here).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Stops the server and starts it again on the same data dir with `changes` applied
+    /// to its configuration.
+    pub async fn restart_server(&mut self, changes: &[(&str, &str)]) {
+        self.stop_server().await;
+        for (k, v) in changes {
+            self.config_env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let (channel, address, tx, server) =
+            start_server(self.dir.path(), self.config_env.clone()).await;
+        self.channel = channel;
+        self.address = address;
+        self.shutdown = Some(tx);
+        self.server = Some(server);
+    }
+
+    /// POSTs JSON to the emulator's control API and returns the JSON answer.
+    pub async fn control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}{path}", self.emulator.base_url());
+        let resp = reqwest::Client::new()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "POST {url}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// GETs the emulator's control API.
+    pub async fn control_get(&self, path: &str) -> serde_json::Value {
+        let url = format!("{}{path}", self.emulator.base_url());
+        reqwest::get(&url).await.unwrap().json().await.unwrap()
     }
 
     /// What the emulator has at `path`, if anything.
