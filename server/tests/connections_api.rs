@@ -392,6 +392,18 @@ async fn refused_refresh_marks_the_connection_until_authorised_again() {
         assert!(Instant::now() < deadline, "the flag was never stored");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Get says so, without anyone having to provoke an error.
+    let got = env
+        .conns()
+        .get_connection(pb::GetConnectionRequest {
+            name: "stale".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .connection
+        .unwrap();
+    assert!(got.credential_state.unwrap().needs_reauthorization);
     // Authorising again clears it.
     let started = start_auth(&env, "stale").await.unwrap();
     let (code, state) = approve(&env, &started.authorize_url).await;

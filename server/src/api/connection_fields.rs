@@ -67,6 +67,7 @@ pub fn to_proto(r: &ConnectionRecord) -> pb::Connection {
                 .access_token_expires_at
                 .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
                 .map(timestamp),
+            needs_reauthorization: r.settings.needs_reauthorization,
         }),
         account: s.account.as_ref().map(|a| pb::AccountInfo {
             account_id: a.account_id.clone(),

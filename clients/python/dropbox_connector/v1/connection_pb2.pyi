@@ -129,18 +129,20 @@ class Credentials(_message.Message):
     def __init__(self, access_token: _Optional[str] = ..., refresh_token: _Optional[str] = ...) -> None: ...
 
 class CredentialState(_message.Message):
-    __slots__ = ("has_access_token", "has_refresh_token", "has_app_secret", "has_proxy_password", "access_token_expire_time")
+    __slots__ = ("has_access_token", "has_refresh_token", "has_app_secret", "has_proxy_password", "access_token_expire_time", "needs_reauthorization")
     HAS_ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     HAS_REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
     HAS_APP_SECRET_FIELD_NUMBER: _ClassVar[int]
     HAS_PROXY_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_REAUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
     has_access_token: bool
     has_refresh_token: bool
     has_app_secret: bool
     has_proxy_password: bool
     access_token_expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, has_access_token: _Optional[bool] = ..., has_refresh_token: _Optional[bool] = ..., has_app_secret: _Optional[bool] = ..., has_proxy_password: _Optional[bool] = ..., access_token_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    needs_reauthorization: bool
+    def __init__(self, has_access_token: _Optional[bool] = ..., has_refresh_token: _Optional[bool] = ..., has_app_secret: _Optional[bool] = ..., has_proxy_password: _Optional[bool] = ..., access_token_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., needs_reauthorization: _Optional[bool] = ...) -> None: ...
 
 class AccountInfo(_message.Message):
     __slots__ = ("account_id", "email", "display_name", "account_type")
