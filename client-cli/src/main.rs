@@ -1,1 +1,133 @@
-fn main() {}
+//! `dbxc`: the command line for dropbox-connector. Wiring only: parse, connect, dispatch,
+//! and turn the outcome into an exit code.
+
+mod args;
+mod connection_cmd;
+mod content_hash;
+mod delete;
+mod download;
+mod exit;
+mod filter_args;
+mod list;
+mod local_paths;
+mod output;
+mod progress;
+mod upload;
+
+use std::time::Duration;
+
+use clap::Parser;
+use dropbox_connector_proto::v1::cloud_task_service_client::CloudTaskServiceClient;
+use dropbox_connector_proto::v1::connection_service_client::ConnectionServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::args::{Cli, Command};
+use crate::exit::CliError;
+
+/// Largest gRPC message accepted from the server (chunks are at most 2 MiB).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// What every command needs: the global flags and a channel to the server.
+pub struct Ctx {
+    /// `--json`.
+    pub json: bool,
+    /// `--quiet`.
+    pub quiet: bool,
+    connection: Option<String>,
+    channel: Channel,
+}
+
+impl Ctx {
+    /// The `--connection` value, required by the Cloud task commands.
+    pub fn connection(&self) -> Result<String, CliError> {
+        match self.connection.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => Ok(name.to_string()),
+            _ => Err(CliError::usage(
+                "no connection given: pass --connection NAME or set DBXC_CONNECTION",
+            )),
+        }
+    }
+
+    /// A CloudTaskService client.
+    pub fn tasks(&self) -> CloudTaskServiceClient<Channel> {
+        CloudTaskServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
+    }
+
+    /// A ConnectionService client.
+    pub fn connections(&self) -> ConnectionServiceClient<Channel> {
+        ConnectionServiceClient::new(self.channel.clone())
+    }
+
+    /// Whether progress bars are wanted (they also need stderr to be a terminal).
+    pub fn progress_wanted(&self) -> bool {
+        !self.quiet && !self.json
+    }
+}
+
+async fn connect(server: &str) -> Result<Channel, CliError> {
+    let url = if server.contains("://") {
+        server.to_string()
+    } else {
+        format!("http://{server}")
+    };
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|e| CliError::usage(format!("invalid --server {url:?}: {e}")))?
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true);
+    endpoint.connect().await.map_err(|e| {
+        CliError::unreachable(format!(
+            "UNAVAILABLE: cannot reach the server at {url}: {} (is it running? see --server / DBXC_SERVER)",
+            exit::error_chain(&e)
+        ))
+    })
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let channel = connect(&cli.server).await?;
+    let ctx = Ctx {
+        json: cli.json,
+        quiet: cli.quiet,
+        connection: cli.connection,
+        channel,
+    };
+    match cli.command {
+        Command::Connection(cmd) => connection_cmd::run(&ctx, cmd).await,
+        Command::Upload(a) => upload::run(&ctx, a).await,
+        Command::List(a) => list::run(&ctx, a).await,
+        Command::Download(a) => download::run(&ctx, a).await,
+        Command::CreateFolder(a) => list::create_folder(&ctx, a).await,
+        Command::Delete(a) => delete::run(&ctx, a).await,
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(exit::FAILURE);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(cli) => result,
+            _ = tokio::signal::ctrl_c() => Err(CliError::new(exit::INTERRUPTED, "interrupted")),
+        }
+    });
+    // Do not wait for blocking reads (hashing) still in flight after an interrupt.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(e.code)
+        }
+    }
+}

@@ -82,8 +82,10 @@ fn readme_cli_session_round_trips_bytes_and_hashes() {
         "the mask kept notes.txt out of the upload"
     );
     // The session ends by deleting the remote folder.
-    let listing =
-        dropbox_connector_tests::dbxc(&server.url, &["--connection", "demo", "list", "/", "--kind", "all"]);
+    let listing = dropbox_connector_tests::dbxc(
+        &server.url,
+        &["--connection", "demo", "list", "/", "--kind", "all"],
+    );
     assert!(listing.status.success(), "dbxc list / works");
     let listed = String::from_utf8_lossy(&listing.stdout);
     assert!(

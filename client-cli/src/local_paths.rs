@@ -1,0 +1,413 @@
+//! Local file-system helpers: the safe join that keeps downloads inside the destination,
+//! wildcard masks for local file names, and the walk that finds files to upload.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Why a remote relative path was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnsafePath {
+    /// The name contains a NUL byte.
+    #[error("remote name {0:?} contains a NUL byte; refusing to write it")]
+    Nul(String),
+    /// A `..` component.
+    #[error(
+        "remote name {0:?} contains a `..` component; refusing to write outside the destination"
+    )]
+    ParentDir(String),
+    /// A Windows drive letter or other prefix (`C:`).
+    #[error(
+        "remote name {0:?} starts with a drive letter; refusing to write outside the destination"
+    )]
+    Drive(String),
+    /// Nothing left once separators and `.` are removed.
+    #[error("remote name {0:?} is empty once separators are removed")]
+    Empty(String),
+}
+
+/// Joins a remote relative path onto `base` so that the result is always inside `base`.
+///
+/// Rules: `/` and `\` are both separators; leading separators are dropped (so `/etc/x`
+/// becomes `base/etc/x`); empty and `.` components are dropped; a `..` component, a NUL byte,
+/// or a first component that is a drive letter (`C:`) refuse the whole name.
+pub fn safe_join(base: &Path, remote_relative: &str) -> Result<PathBuf, UnsafePath> {
+    if remote_relative.contains('\0') {
+        return Err(UnsafePath::Nul(remote_relative.to_string()));
+    }
+    let mut out = base.to_path_buf();
+    let mut pushed = 0usize;
+    for component in remote_relative.split(['/', '\\']) {
+        match component {
+            "" | "." => continue,
+            ".." => return Err(UnsafePath::ParentDir(remote_relative.to_string())),
+            _ => {}
+        }
+        if pushed == 0 && is_drive(component) {
+            return Err(UnsafePath::Drive(remote_relative.to_string()));
+        }
+        // After the split, the component has no separator; make sure the platform agrees
+        // that it is one plain name (no root, prefix or parent).
+        let mut parts = Path::new(component).components();
+        match (parts.next(), parts.next()) {
+            (Some(Component::Normal(_)), None) => out.push(component),
+            _ => return Err(UnsafePath::ParentDir(remote_relative.to_string())),
+        }
+        pushed += 1;
+    }
+    if pushed == 0 {
+        return Err(UnsafePath::Empty(remote_relative.to_string()));
+    }
+    Ok(out)
+}
+
+fn is_drive(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':'
+}
+
+/// Checks, after the directories exist, that `dir` resolves inside `base` (a symlink inside
+/// the destination must not lead elsewhere).
+pub fn ensure_inside(base: &Path, dir: &Path) -> std::io::Result<()> {
+    let base = base.canonicalize()?;
+    let dir = dir.canonicalize()?;
+    if dir.starts_with(&base) {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} resolves outside {}; refusing to write there",
+                dir.display(),
+                base.display()
+            ),
+        ))
+    }
+}
+
+/// `;`-separated wildcard masks (`*` any run, `?` one character) for local file names.
+#[derive(Debug, Clone)]
+pub struct MaskSet {
+    masks: Vec<Vec<char>>,
+    case_sensitive: bool,
+}
+
+impl MaskSet {
+    /// Parses `*.txt;report-??.csv`. An empty mask list means `*`.
+    pub fn new(masks: Option<&str>, case_sensitive: bool) -> Self {
+        let fold = |s: &str| {
+            if case_sensitive {
+                s.to_string()
+            } else {
+                s.to_lowercase()
+            }
+        };
+        let mut list: Vec<Vec<char>> = masks
+            .unwrap_or("")
+            .split(';')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(|m| fold(m).chars().collect())
+            .collect();
+        if list.is_empty() {
+            list.push(vec!['*']);
+        }
+        Self {
+            masks: list,
+            case_sensitive,
+        }
+    }
+
+    /// Whether a file name matches any mask.
+    pub fn matches(&self, name: &str) -> bool {
+        let name: Vec<char> = if self.case_sensitive {
+            name.chars().collect()
+        } else {
+            name.to_lowercase().chars().collect()
+        };
+        self.masks.iter().any(|mask| wildcard(mask, &name))
+    }
+}
+
+/// Iterative wildcard match with backtracking on the last `*`.
+fn wildcard(pattern: &[char], text: &[char]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while p < pattern.len() && pattern[p] == '*' {
+        p += 1;
+    }
+    p == pattern.len()
+}
+
+/// A local file chosen for upload.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// Where it is on disk.
+    pub path: PathBuf,
+    /// Where it goes under the destination folder, `/`-separated.
+    pub relative_path: String,
+    /// Its size when it was found.
+    pub size: u64,
+    /// Its modification time.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+/// Finds the files to upload.
+///
+/// Each LOCAL that is a file is uploaded under its own name. Each LOCAL that is a directory
+/// contributes the files directly inside it (and, with `recursive`, the files of its sub
+/// directories, keeping their layout relative to that directory). The mask applies to
+/// every file's name, including files named directly. Symbolic links to files are followed;
+/// symbolic links to directories are not descended into. Results keep argument order, and
+/// directory entries are sorted by name. A missing LOCAL is an error.
+pub fn collect_upload_files(
+    locals: &[PathBuf],
+    mask: &MaskSet,
+    recursive: bool,
+) -> Result<Vec<LocalFile>, String> {
+    let mut out = Vec::new();
+    for local in locals {
+        let meta = std::fs::metadata(local).map_err(|e| format!("{}: {e}", local.display()))?;
+        if meta.is_dir() {
+            walk_dir(local, "", mask, recursive, &mut out)?;
+        } else {
+            let name = file_name_utf8(local)?;
+            if mask.matches(&name) {
+                out.push(LocalFile {
+                    path: local.clone(),
+                    relative_path: name,
+                    size: meta.len(),
+                    modified: meta.modified().ok(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk_dir(
+    dir: &Path,
+    prefix: &str,
+    mask: &MaskSet,
+    recursive: bool,
+    out: &mut Vec<LocalFile>,
+) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        paths.push(entry.path());
+    }
+    paths.sort();
+    for path in paths {
+        let link =
+            std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue; // a dangling symlink
+        };
+        let name = file_name_utf8(&path)?;
+        if meta.is_dir() {
+            if recursive && !link.file_type().is_symlink() {
+                walk_dir(&path, &format!("{prefix}{name}/"), mask, recursive, out)?;
+            }
+        } else if meta.is_file() && mask.matches(&name) {
+            out.push(LocalFile {
+                relative_path: format!("{prefix}{name}"),
+                path,
+                size: meta.len(),
+                modified: meta.modified().ok(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn file_name_utf8(path: &Path) -> Result<String, String> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    name.to_str().map(str::to_string).ok_or_else(|| {
+        format!(
+            "{}: the name is not valid UTF-8 (Dropbox names are)",
+            path.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> PathBuf {
+        PathBuf::from("/tmp/dest")
+    }
+
+    #[test]
+    fn plain_relative_paths_join() {
+        assert_eq!(safe_join(&base(), "a.txt").unwrap(), base().join("a.txt"));
+        assert_eq!(
+            safe_join(&base(), "sub/b.txt").unwrap(),
+            base().join("sub").join("b.txt")
+        );
+        assert_eq!(
+            safe_join(&base(), "./sub//c").unwrap(),
+            base().join("sub").join("c")
+        );
+        assert_eq!(safe_join(&base(), "..foo").unwrap(), base().join("..foo"));
+    }
+
+    #[test]
+    fn parent_components_are_refused() {
+        for bad in [
+            "../evil",
+            "a/../../evil",
+            "..",
+            "..\\evil",
+            "a\\..\\..\\evil",
+            "sub/..",
+        ] {
+            assert!(
+                matches!(safe_join(&base(), bad), Err(UnsafePath::ParentDir(_))),
+                "{bad} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn absolute_paths_land_inside() {
+        assert_eq!(
+            safe_join(&base(), "/etc/x").unwrap(),
+            base().join("etc").join("x")
+        );
+        assert_eq!(
+            safe_join(&base(), "//etc/x").unwrap(),
+            base().join("etc").join("x")
+        );
+        assert_eq!(
+            safe_join(&base(), "\\etc\\x").unwrap(),
+            base().join("etc").join("x")
+        );
+    }
+
+    #[test]
+    fn backslashes_are_separators() {
+        assert_eq!(
+            safe_join(&base(), "a\\b.txt").unwrap(),
+            base().join("a").join("b.txt")
+        );
+    }
+
+    #[test]
+    fn drive_letters_nul_and_empty_are_refused() {
+        assert!(matches!(
+            safe_join(&base(), "C:\\Windows\\x"),
+            Err(UnsafePath::Drive(_))
+        ));
+        assert!(matches!(
+            safe_join(&base(), "c:evil"),
+            Err(UnsafePath::Drive(_))
+        ));
+        assert!(matches!(
+            safe_join(&base(), "/D:/x"),
+            Err(UnsafePath::Drive(_))
+        ));
+        assert!(matches!(
+            safe_join(&base(), "a\0b"),
+            Err(UnsafePath::Nul(_))
+        ));
+        assert!(matches!(safe_join(&base(), ""), Err(UnsafePath::Empty(_))));
+        assert!(matches!(
+            safe_join(&base(), "/./"),
+            Err(UnsafePath::Empty(_))
+        ));
+        // A colon later in a name is an ordinary character on Unix.
+        assert!(safe_join(&base(), "sub/C:x").is_ok());
+    }
+
+    #[test]
+    fn joined_paths_stay_under_base() {
+        for name in ["x", "/x", "\\x", "a/b/c", "./a"] {
+            assert!(safe_join(&base(), name).unwrap().starts_with(base()));
+        }
+    }
+
+    #[test]
+    fn ensure_inside_catches_symlink_escape() {
+        let dest = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dest.path().join("real")).unwrap();
+        assert!(ensure_inside(dest.path(), &dest.path().join("real")).is_ok());
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(outside.path(), dest.path().join("link")).unwrap();
+            assert!(ensure_inside(dest.path(), &dest.path().join("link")).is_err());
+        }
+    }
+
+    #[test]
+    fn masks_match_names() {
+        let m = MaskSet::new(Some("*.txt;report-??.csv"), false);
+        assert!(m.matches("a.txt"));
+        assert!(m.matches("A.TXT"));
+        assert!(m.matches(".txt"));
+        assert!(m.matches("report-01.csv"));
+        assert!(!m.matches("report-1.csv"));
+        assert!(!m.matches("a.txt.bak"));
+        assert!(!m.matches("b.csv"));
+
+        let cs = MaskSet::new(Some("*.txt"), true);
+        assert!(cs.matches("a.txt"));
+        assert!(!cs.matches("a.TXT"));
+
+        let all = MaskSet::new(None, false);
+        assert!(all.matches("anything"));
+        assert!(all.matches(""));
+        let empty = MaskSet::new(Some(" ; "), false);
+        assert!(empty.matches("x"));
+
+        let star_mid = MaskSet::new(Some("a*b*c"), false);
+        assert!(star_mid.matches("abc"));
+        assert!(star_mid.matches("aXXbYYc"));
+        assert!(!star_mid.matches("aXXbYY"));
+    }
+
+    #[test]
+    fn walk_keeps_layout_and_applies_mask() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+        std::fs::write(root.join("a.txt"), b"a").unwrap();
+        std::fs::write(root.join("b.log"), b"b").unwrap();
+        std::fs::write(root.join("sub/c.txt"), b"c").unwrap();
+        std::fs::write(root.join("sub/deeper/d.txt"), b"d").unwrap();
+        let mask = MaskSet::new(Some("*.txt"), false);
+
+        let flat = collect_upload_files(std::slice::from_ref(&root), &mask, false).unwrap();
+        let names: Vec<_> = flat.iter().map(|f| f.relative_path.as_str()).collect();
+        assert_eq!(names, ["a.txt"]);
+
+        let deep = collect_upload_files(std::slice::from_ref(&root), &mask, true).unwrap();
+        let names: Vec<_> = deep.iter().map(|f| f.relative_path.as_str()).collect();
+        assert_eq!(names, ["a.txt", "sub/c.txt", "sub/deeper/d.txt"]);
+
+        let direct =
+            collect_upload_files(&[root.join("b.log")], &MaskSet::new(None, false), true).unwrap();
+        assert_eq!(direct[0].relative_path, "b.log");
+        assert_eq!(direct[0].size, 1);
+
+        assert!(collect_upload_files(&[root.join("missing")], &mask, false).is_err());
+    }
+}

@@ -1,0 +1,338 @@
+//! `dbxc upload`: one UploadFiles stream for every selected local file.
+//!
+//! Stream: the spec, then per file a header (relative path, size, modified time and the
+//! content_hash computed locally beforehand), its data in 2 MiB chunks with offsets read from
+//! disk as they go (a bounded channel keeps at most a few chunks in memory), and an end
+//! marker carrying the same content_hash.
+
+use dropbox_connector_proto::v1::file_result::Outcome;
+use dropbox_connector_proto::v1::upload_files_request::Message;
+use dropbox_connector_proto::v1::{
+    DataChunk, FileEnd, FileHeader, FileResult, UploadFilesRequest, UploadSpec,
+};
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::Ctx;
+use crate::args::UploadArgs;
+use crate::content_hash;
+use crate::exit::CliError;
+use crate::filter_args::normalize_remote;
+use crate::local_paths::{LocalFile, MaskSet, collect_upload_files};
+use crate::output::{
+    emit_json, human_size, item_error_json, item_error_text, item_json, local_error_json,
+    opt_item_json, str_or_null, system_time_to_timestamp,
+};
+use crate::progress::Progress;
+
+/// Largest data chunk, as the contract allows.
+pub const CHUNK_SIZE: usize = 2 * 1024 * 1024;
+/// Messages buffered between the disk reader and the gRPC stream.
+const CHANNEL_DEPTH: usize = 4;
+
+/// What happened to a file on this side of the stream.
+#[derive(Debug, Clone)]
+enum LocalState {
+    /// Never reached the stream (could not be read).
+    NotSent { message: String },
+    /// Sent completely; the server's result decides.
+    Sent { hash: String },
+    /// Sent, but reading failed part-way; the server is told the full hash, so it does
+    /// not commit the truncated data.
+    Truncated { hash: String, message: String },
+}
+
+/// Runs `dbxc upload`.
+pub async fn run(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
+    let connection = ctx.connection()?;
+    let mask = MaskSet::new(args.mask.as_deref(), args.case_sensitive);
+    let files =
+        collect_upload_files(&args.local, &mask, args.recursive).map_err(CliError::failure)?;
+    if files.is_empty() {
+        if !ctx.json && !ctx.quiet {
+            eprintln!("no local files matched; nothing to upload");
+        }
+        return Ok(());
+    }
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let progress = Progress::bytes(total, ctx.progress_wanted());
+    let spec = UploadSpec {
+        connection,
+        destination_folder: normalize_remote(&args.remote_folder),
+        overwrite: Some(args.overwrite),
+        keep_modified_date: args.keep_dates,
+        autorename: args.autorename,
+    };
+
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    let producer = tokio::spawn(produce(tx, spec, files.clone(), progress.clone()));
+    let call = ctx.tasks().upload_files(ReceiverStream::new(rx)).await;
+    let response = match call {
+        Ok(response) => response.into_inner(),
+        Err(status) => {
+            // The server gave up on the stream; stop reading files.
+            producer.abort();
+            progress.finish();
+            return Err(CliError::from_status(&status));
+        }
+    };
+    // The server answers only after the end of the stream, so the producer is done.
+    let states = producer
+        .await
+        .map_err(|e| CliError::failure(format!("the file reader stopped: {e}")))?;
+    progress.finish();
+
+    let mut results = response.results.into_iter();
+    let mut failed = 0usize;
+    for (file, state) in files.iter().zip(states) {
+        let report = match state {
+            LocalState::NotSent { message } => {
+                Report::local_error(file, None, "LOCAL_IO", &message)
+            }
+            LocalState::Sent { hash } => match results.next() {
+                Some(result) => Report::from_result(file, &hash, result),
+                None => Report::local_error(
+                    file,
+                    Some(&hash),
+                    "NO_RESULT",
+                    "the server sent no result for this file",
+                ),
+            },
+            LocalState::Truncated { hash, message } => {
+                let _ = results.next();
+                Report::local_error(file, Some(&hash), "LOCAL_IO", &message)
+            }
+        };
+        if report.failed {
+            failed += 1;
+        }
+        report.print(ctx, &progress);
+    }
+    if failed > 0 {
+        return Err(CliError::failure(format!(
+            "{failed} of {} file(s) failed to upload",
+            files.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Reads the files and feeds the stream. Returns what happened to each file, in order.
+async fn produce(
+    tx: mpsc::Sender<UploadFilesRequest>,
+    spec: UploadSpec,
+    files: Vec<LocalFile>,
+    progress: Progress,
+) -> Vec<LocalState> {
+    let send = |message: Message| UploadFilesRequest {
+        message: Some(message),
+    };
+    let mut states = Vec::with_capacity(files.len());
+    if tx.send(send(Message::Spec(spec))).await.is_err() {
+        return states;
+    }
+    for file in files {
+        progress.set_message(&format!("hashing {}", file.relative_path));
+        let path = file.path.clone();
+        let hashed = tokio::task::spawn_blocking(move || content_hash::of_file(&path)).await;
+        let (hash, size) = match hashed {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                progress.inc(file.size);
+                states.push(LocalState::NotSent {
+                    message: format!("cannot read {}: {e}", file.path.display()),
+                });
+                continue;
+            }
+            Err(e) => {
+                states.push(LocalState::NotSent {
+                    message: format!("hashing failed: {e}"),
+                });
+                continue;
+            }
+        };
+        let mut source = match tokio::fs::File::open(&file.path).await {
+            Ok(f) => f,
+            Err(e) => {
+                progress.inc(file.size);
+                states.push(LocalState::NotSent {
+                    message: format!("cannot open {}: {e}", file.path.display()),
+                });
+                continue;
+            }
+        };
+        progress.set_message(&file.relative_path);
+        let header = FileHeader {
+            relative_path: file.relative_path.clone(),
+            size: Some(size),
+            modified_time: file.modified.map(system_time_to_timestamp),
+            content_hash: hash.clone(),
+        };
+        if tx.send(send(Message::FileHeader(header))).await.is_err() {
+            return states;
+        }
+        let mut offset = 0u64;
+        let mut read_error = None;
+        loop {
+            let mut buffer = vec![0u8; CHUNK_SIZE];
+            match fill(&mut source, &mut buffer).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    let chunk = DataChunk {
+                        offset,
+                        data: buffer,
+                    };
+                    if tx.send(send(Message::Chunk(chunk))).await.is_err() {
+                        return states;
+                    }
+                    offset += n as u64;
+                    progress.inc(n as u64);
+                }
+                Err(e) => {
+                    read_error = Some(format!(
+                        "reading {} failed at byte {offset}: {e}",
+                        file.path.display()
+                    ));
+                    break;
+                }
+            }
+        }
+        // Keep the bar honest when the file shrank or grew since it was found.
+        if offset < file.size {
+            progress.inc(file.size - offset);
+        }
+        let end = FileEnd {
+            content_hash: hash.clone(),
+        };
+        if tx.send(send(Message::FileEnd(end))).await.is_err() {
+            return states;
+        }
+        states.push(match read_error {
+            None => LocalState::Sent { hash },
+            Some(message) => LocalState::Truncated { hash, message },
+        });
+    }
+    states
+}
+
+/// Reads until `buffer` is full or the file ends; returns the bytes read.
+async fn fill(file: &mut tokio::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]).await {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// One file's outcome, for printing.
+struct Report {
+    failed: bool,
+    human: String,
+    json: Value,
+}
+
+impl Report {
+    fn base(file: &LocalFile, local_hash: Option<&str>, outcome: &str) -> Value {
+        json!({
+            "local_path": file.path.display().to_string(),
+            "relative_path": file.relative_path,
+            "outcome": outcome,
+            "path_display": null,
+            "size": null,
+            "content_hash": null,
+            "rev": null,
+            "local_content_hash": local_hash.map(str_or_null).unwrap_or(Value::Null),
+            "item": null,
+            "skipped_reason": null,
+            "existing": null,
+            "error": null,
+        })
+    }
+
+    fn local_error(
+        file: &LocalFile,
+        local_hash: Option<&str>,
+        reason: &str,
+        message: &str,
+    ) -> Self {
+        let mut json = Self::base(file, local_hash, "error");
+        json["error"] = local_error_json(reason, message);
+        Self {
+            failed: true,
+            human: format!("error: {}: {reason}: {message}", file.relative_path),
+            json,
+        }
+    }
+
+    fn from_result(file: &LocalFile, local_hash: &str, result: FileResult) -> Self {
+        match result.outcome {
+            Some(Outcome::Uploaded(item)) => {
+                let mut json = Self::base(file, Some(local_hash), "uploaded");
+                json["path_display"] = json!(item.path_display);
+                json["size"] = json!(item.size);
+                json["content_hash"] = str_or_null(&item.content_hash);
+                json["rev"] = str_or_null(&item.rev);
+                json["item"] = item_json(&item);
+                let human = format!(
+                    "uploaded {} ({}, content_hash {})",
+                    item.path_display,
+                    human_size(item.size),
+                    item.content_hash
+                );
+                Self {
+                    failed: false,
+                    human,
+                    json,
+                }
+            }
+            Some(Outcome::Skipped(skipped)) => {
+                let mut json = Self::base(file, Some(local_hash), "skipped");
+                json["skipped_reason"] = json!(skipped.reason);
+                json["existing"] = opt_item_json(skipped.existing.as_ref());
+                if let Some(existing) = &skipped.existing {
+                    json["path_display"] = json!(existing.path_display);
+                }
+                let human = format!("skipped {} ({})", file.relative_path, skipped.reason);
+                Self {
+                    failed: false,
+                    human,
+                    json,
+                }
+            }
+            Some(Outcome::Error(error)) => {
+                let mut json = Self::base(file, Some(local_hash), "error");
+                json["error"] = item_error_json(&error);
+                let human = format!("error: {}: {}", file.relative_path, item_error_text(&error));
+                Self {
+                    failed: true,
+                    human,
+                    json,
+                }
+            }
+            None => Self::local_error(
+                file,
+                Some(local_hash),
+                "NO_RESULT",
+                "the server sent an empty result",
+            ),
+        }
+    }
+
+    fn print(&self, ctx: &Ctx, progress: &Progress) {
+        if ctx.json {
+            emit_json(&self.json);
+        } else if self.failed {
+            progress.eprintln(&self.human);
+        } else if !ctx.quiet {
+            progress.println_stdout(&self.human);
+        }
+    }
+}
