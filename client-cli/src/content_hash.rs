@@ -1,6 +1,9 @@
 //! Dropbox's `content_hash`, computed locally: the file is cut into 4 MiB blocks, each block
 //! is hashed with SHA-256, and the hash is the SHA-256 of the concatenated block digests, in
 //! lowercase hex. Empty input hashes to the SHA-256 of nothing.
+//!
+//! Computed here rather than borrowed from the server's Dropbox client on purpose: the CLI
+//! checks the service end to end, so its hash must not share code with what it checks.
 
 use std::io::Read;
 use std::path::Path;

@@ -1,4 +1,7 @@
 //! Dropbox `content_hash`: SHA-256 of the concatenated SHA-256 digests of 4 MiB blocks.
+//!
+//! The emulator keeps its own implementation on purpose: it is the judge of the clients'
+//! hashes, so it must not share their code.
 
 use sha2::{Digest, Sha256};
 

@@ -5,6 +5,8 @@
 //! The emulator's `/__emulator/hostile_name` makes stored items report names Dropbox itself
 //! would refuse, standing in for a broken or hostile remote side.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::path::{Path, PathBuf};
 
 use dropbox_connector_tests::{EmulatorProcess, ServerProcess, dbxc, dbxc_with_stdin, ok};

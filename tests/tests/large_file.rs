@@ -2,6 +2,8 @@
 //! limit — goes up through `dbxc` and comes back byte-identical, the content_hash the CLI
 //! reports is the emulator's, and the server's peak RSS stays under 100 MiB.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use dropbox_connector_tests::{
     EmulatorProcess, ServerProcess, dbxc, dbxc_with_stdin, file_content_hash, ok, write_random_file,
 };
@@ -15,10 +17,8 @@ fn content_hashes(output: &str) -> Vec<String> {
         match value {
             serde_json::Value::Object(map) => {
                 for (key, v) in map {
-                    if key == "content_hash" {
-                        if let Some(s) = v.as_str() {
-                            found.push(s.to_string());
-                        }
+                    if let (true, Some(s)) = (key == "content_hash", v.as_str()) {
+                        found.push(s.to_string());
                     }
                     walk(v, found);
                 }

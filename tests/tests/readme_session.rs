@@ -4,6 +4,8 @@
 //! The commands are read from README.md between the `cli-session` markers, so the README
 //! cannot drift from what works.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::path::Path;
 use std::process::Command;
 
