@@ -521,17 +521,32 @@ async fn rotate_key_reseals_everything_and_connections_keep_working() {
 
     let old_key = env.config_env["DBXC_SECRETS__KEY"].clone();
     let new_key = common::new_key();
-    let old = dropbox_connector_server::store::Sealer::from_base64(&old_key).unwrap();
-    let new = dropbox_connector_server::store::Sealer::from_base64(&new_key).unwrap();
     let db = env.data_dir().join("connections.db");
     let key_file = env.data_dir().join("new.key");
     std::fs::write(&key_file, format!("{new_key}\n")).unwrap();
-    // With the server stopped: rotate in-process, then start with the new key file.
+    // As an operator would: stop the server, run `dropbox-connector rotate-key`, start it
+    // with the new key file.
     env.stop_server().await;
-    let n = dropbox_connector_server::store::rotate_key(&db, old, new)
-        .await
+    let rotated = std::process::Command::new(env!("CARGO_BIN_EXE_dropbox-connector"))
+        .args(["rotate-key", "--new-key-file", key_file.to_str().unwrap()])
+        .env("DBXC_SECRETS__KEY", &old_key)
+        .env("DBXC_DATA_DIR", env.data_dir())
+        .output()
         .unwrap();
-    assert_eq!(n, 2);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&rotated.stdout),
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(rotated.status.success(), "rotate-key failed: {said}");
+    assert!(
+        said.contains('2'),
+        "rotate-key says how many connections it re-sealed: {said}"
+    );
+    assert!(
+        !said.contains(&new_key) && !said.contains(&old_key),
+        "no key in its output"
+    );
     env.restart_server(&[
         ("DBXC_SECRETS__KEY", ""),
         ("DBXC_SECRETS__KEY_FILE", key_file.to_str().unwrap()),

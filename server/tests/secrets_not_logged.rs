@@ -1,31 +1,14 @@
-//! Secrets never reach the log, at any level: everything the process logs at TRACE
-//! (the server, dropbox-client, tonic, hyper, reqwest, sqlx; the in-process emulator is
-//! left out, it is not part of the server) while connections with every secret are
-//! created, used, refreshed, authorised, tested and deleted.
+//! Secrets never reach the log, at any level: everything the server process writes at
+//! TRACE (the server, dropbox-client, tonic, hyper, reqwest, sqlx) while connections with
+//! every secret are created, used, refreshed, authorised, tested and deleted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::{Env, Options, Src, upload_messages};
 use dropbox_connector_proto::v1 as pb;
 use dropbox_emulator::AppRegistration;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 const APP_KEY: &str = "log-app";
 const APP_SECRET: &str = "log-app-secret-S3CR3T";
@@ -57,17 +40,7 @@ async fn upload(env: &Env, connection: &str, name: &str) {
 
 #[tokio::test]
 async fn no_secret_reaches_the_log_at_trace_level() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "trace,dropbox_emulator=off,tower_http=off",
-        ))
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .init();
-
-    let env = Env::start_with(Options {
+    let mut env = Env::start_with(Options {
         apps: vec![AppRegistration::new(APP_KEY, APP_SECRET)],
         env: vec![("DBXC_LOG__LEVEL".into(), "trace".into())],
         ..Default::default()
@@ -143,9 +116,9 @@ async fn no_secret_reaches_the_log_at_trace_level() {
         .await
         .unwrap();
     let key = env.config_env["DBXC_SECRETS__KEY"].clone();
-    env.stop().await;
+    env.stop_server().await;
 
-    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let log = env.server_log();
     assert!(
         log.contains("dropbox_connector_server") && log.contains("refreshing access token"),
         "the capture works: {} bytes",

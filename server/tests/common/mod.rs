@@ -1,5 +1,6 @@
-//! In-process harness: the emulator and the server on 127.0.0.1:0, a connection named
-//! `test`, the generated tonic clients, and a direct Dropbox client to check the emulator.
+//! Harness: the real `dropbox-connector` binary started as a process on 127.0.0.1:0 (as a
+//! user or an operator would), pointed at an emulator, a connection named `test`, the
+//! generated tonic clients, and a direct Dropbox client to check the emulator.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use std::collections::HashMap;
@@ -7,12 +8,12 @@ use std::time::Duration;
 
 use dropbox_client::{DropboxClient, Metadata, TransportConfig};
 use dropbox_connector_proto::v1 as pb;
-use dropbox_connector_server::config::{Config, Overrides};
 use dropbox_emulator::{Emulator, EmulatorOptions};
 use pb::cloud_task_service_client::CloudTaskServiceClient;
 use pb::connection_service_client::ConnectionServiceClient;
 use pb::upload_files_request::Message as Up;
-use tokio::sync::oneshot;
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
@@ -28,8 +29,9 @@ pub struct Env {
     pub dbx: DropboxClient,
     /// The server's configuration (as environment variables), secrets key included.
     pub config_env: HashMap<String, String>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    server: Option<Child>,
+    /// Where the server process's stderr (its log) goes, across restarts.
+    log_path: std::path::PathBuf,
     dir: tempfile::TempDir,
 }
 
@@ -49,38 +51,57 @@ pub fn new_key() -> String {
     dropbox_connector_server::store::Sealer::generate().1
 }
 
-/// Starts the server on 127.0.0.1:0 with `env` as its configuration.
+/// Starts the `dropbox-connector` binary on 127.0.0.1:0 with `env` as its configuration
+/// and waits for its `listening on` line.
 async fn start_server(
     data_dir: &std::path::Path,
     env: HashMap<String, String>,
-) -> (
-    Channel,
-    std::net::SocketAddr,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let overrides = Overrides {
-        data_dir: Some(data_dir.to_path_buf()),
-        ..Default::default()
-    };
-    let config = Config::load_from(&overrides, Some(env)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(dropbox_connector_server::serve(
-        config,
-        listener,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    log_path: &std::path::Path,
+) -> (Channel, std::net::SocketAddr, Child) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dropbox-connector"));
+    // Only this test's configuration: nothing from the environment the tests run in.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DBXC_")) {
+        command.env_remove(key);
+    }
+    let mut child = command
+        .envs(&env)
+        .env("DBXC_LISTEN", "127.0.0.1:0")
+        .env("DBXC_DATA_DIR", data_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(a) = line.trim().strip_prefix("listening on ") {
+                return a.parse::<std::net::SocketAddr>().unwrap();
+            }
+        }
+        panic!(
+            "dropbox-connector exited before listening:\n{}",
+            std::fs::read_to_string(log_path).unwrap_or_default()
+        )
+    })
+    .await
+    .expect("dropbox-connector prints `listening on` within 60 s");
+    // Keep draining stdout so the process never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(10))
         .connect()
         .await
         .unwrap();
-    (channel, address, tx, server)
+    (channel, address, child)
 }
 
 impl Env {
@@ -114,7 +135,8 @@ impl Env {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         env.extend(options.env);
-        let (channel, address, tx, server) = start_server(dir.path(), env.clone()).await;
+        let log_path = dir.path().join("server.log");
+        let (channel, address, server) = start_server(dir.path(), env.clone(), &log_path).await;
         let transport = TransportConfig {
             endpoints: dropbox_client::Endpoints::single(&url::Url::parse(&base).unwrap()),
             ..Default::default()
@@ -135,8 +157,8 @@ impl Env {
             address,
             dbx,
             config_env: env,
-            shutdown: Some(tx),
             server: Some(server),
+            log_path,
             dir,
         };
         env.conns()
@@ -170,18 +192,31 @@ impl Env {
         self.stop_server().await;
     }
 
-    /// Stops the server (graceful) and keeps the emulator and data dir.
+    /// Stops the server with SIGTERM (graceful), checks it exits cleanly, and keeps the
+    /// emulator and data dir.
     pub async fn stop_server(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.server.take() {
-            tokio::time::timeout(Duration::from_secs(30), h)
-                .await
-                .unwrap()
-                .unwrap()
+        if let Some(mut child) = self.server.take() {
+            let pid = child.id().unwrap();
+            let status = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
                 .unwrap();
+            assert!(status.success(), "kill -TERM {pid}");
+            let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+                .await
+                .expect("the server stops within 30 s of SIGTERM")
+                .unwrap();
+            assert!(
+                exit.success(),
+                "graceful exit, got {exit}:\n{}",
+                self.server_log()
+            );
         }
+    }
+
+    /// Everything the server process has logged (stderr) so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
     /// The data dir (connections.db lives here).
@@ -196,11 +231,10 @@ impl Env {
         for (k, v) in changes {
             self.config_env.insert((*k).to_owned(), (*v).to_owned());
         }
-        let (channel, address, tx, server) =
-            start_server(self.dir.path(), self.config_env.clone()).await;
+        let (channel, address, server) =
+            start_server(self.dir.path(), self.config_env.clone(), &self.log_path).await;
         self.channel = channel;
         self.address = address;
-        self.shutdown = Some(tx);
         self.server = Some(server);
     }
 
