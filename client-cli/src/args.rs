@@ -103,6 +103,10 @@ pub enum ConnectionCommand {
         /// Display name or `connections/{id}`.
         name: String,
     },
+    /// Authorize the connection at Dropbox (OAuth 2 in a browser).
+    Authorize(crate::authorize::AuthorizeArgs),
+    /// Check the proxy, then Dropbox, and report each step.
+    Test(crate::authorize::TestArgs),
 }
 
 /// Account types.

@@ -107,6 +107,8 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionCommand) -> Result<(), CliError> {
                 .unwrap_or_default();
             print_connection(ctx, &updated, "updated");
         }
+        ConnectionCommand::Authorize(args) => return crate::authorize::authorize(ctx, args).await,
+        ConnectionCommand::Test(args) => return crate::authorize::test(ctx, args).await,
         ConnectionCommand::Delete { name } => {
             client
                 .delete_connection(DeleteConnectionRequest { name: name.clone() })

@@ -2,6 +2,7 @@
 //! and turn the outcome into an exit code.
 
 mod args;
+mod authorize;
 mod connection_cmd;
 mod content_hash;
 mod delete;

@@ -283,8 +283,20 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server with its Dropbox endpoints at `dropbox_base_url`.
     pub fn start(log_dir: &Path, data_dir: &Path, dropbox_base_url: &str) -> ServerProcess {
+        Self::start_with_env(log_dir, data_dir, dropbox_base_url, &[])
+    }
+
+    /// Like [`ServerProcess::start`], with more environment variables (e.g.
+    /// `DBXC_DROPBOX__CA_FILE` for an emulator started with `--tls --ca-out FILE`).
+    pub fn start_with_env(
+        log_dir: &Path,
+        data_dir: &Path,
+        dropbox_base_url: &str,
+        envs: &[(&str, &str)],
+    ) -> ServerProcess {
         let mut command = Command::new(bin("dropbox-connector"));
         command
+            .envs(envs.iter().copied())
             .env("DBXC_LISTEN", "127.0.0.1:0")
             .env("DBXC_DATA_DIR", data_dir)
             .env("DBXC_DROPBOX__API_URL", dropbox_base_url)
@@ -454,4 +466,208 @@ fn http() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(120))
         .build()
         .expect("http client")
+}
+
+/// Runs `dbxc` with extra environment variables (and optional stdin).
+pub fn dbxc_with_env(
+    server: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> Output {
+    let mut command = Command::new(bin("dbxc"));
+    command
+        .env("DBXC_SERVER", server)
+        .env_remove("DBXC_CONNECTION")
+        .envs(envs.iter().copied())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start dbxc");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(input).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait for dbxc")
+}
+
+/// A loopback port that was free a moment ago (bound to 127.0.0.1:0, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// The repository's root directory (for files such as `tests/browser/click_allow.py`).
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+/// A real proxy from a Debian package (tinyproxy or danted), on a free loopback port,
+/// in the foreground, killed when dropped.
+pub struct ProxyProcess {
+    pub process: Process,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    /// The proxy's own log file.
+    pub log_file: PathBuf,
+}
+
+/// The system user danted checks SOCKS5 user/password against (created on demand).
+pub const SOCKS_USER: &str = "dbxc-socks-test";
+
+impl ProxyProcess {
+    /// tinyproxy: HTTP proxy with Basic auth `username:password`, LogLevel Info.
+    pub fn tinyproxy(dir: &Path, username: &str, password: &str) -> ProxyProcess {
+        let dir = private_dir(dir, "tinyproxy");
+        let port = free_port();
+        let log_file = dir.join("tinyproxy.log");
+        let conf = dir.join("tinyproxy.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 60\n\
+                 LogFile \"{}\"\nLogLevel Info\nMaxClients 20\nAllow 127.0.0.1\n\
+                 BasicAuth {username} {password}\nDisableViaHeader Yes\n",
+                log_file.display()
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new("tinyproxy");
+        command.arg("-d").arg("-c").arg(&conf);
+        let process = Self::start(command, "tinyproxy", &dir, port);
+        ProxyProcess {
+            process,
+            port,
+            username: username.to_string(),
+            password: password.to_string(),
+            log_file,
+        }
+    }
+
+    /// danted: SOCKS5 with the `username` method, checked against the system user
+    /// [`SOCKS_USER`] (created with useradd, its password set with chpasswd: needs root).
+    pub fn danted(dir: &Path, password: &str) -> ProxyProcess {
+        let dir = private_dir(dir, "danted");
+        let exists = Command::new("id")
+            .arg(SOCKS_USER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !exists {
+            let status = Command::new("useradd")
+                .args([
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SOCKS_USER,
+                ])
+                .status()
+                .expect("run useradd (the SOCKS5 test needs root)");
+            assert!(status.success(), "useradd {SOCKS_USER}: {status}");
+        }
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("run chpasswd (the SOCKS5 test needs root)");
+        chpasswd
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{SOCKS_USER}:{password}\n").as_bytes())
+            .unwrap();
+        assert!(chpasswd.wait().unwrap().success(), "chpasswd {SOCKS_USER}");
+
+        let port = free_port();
+        let log_file = dir.join("danted.log");
+        let conf = dir.join("danted.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "logoutput: {log}\n\
+                 internal: 127.0.0.1 port = {port}\n\
+                 external: 127.0.0.1\n\
+                 clientmethod: none\n\
+                 socksmethod: username\n\
+                 user.privileged: root\n\
+                 user.unprivileged: nobody\n\
+                 client pass {{\n  from: 127.0.0.1/32 to: 0.0.0.0/0\n  log: connect disconnect error\n}}\n\
+                 socks pass {{\n  from: 127.0.0.1/32 to: 0.0.0.0/0\n  command: connect\n  log: connect disconnect error\n}}\n",
+                log = log_file.display()
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new("danted");
+        command.arg("-f").arg(&conf).arg("-N").arg("1");
+        let process = Self::start(command, "danted", &dir, port);
+        ProxyProcess {
+            process,
+            port,
+            username: SOCKS_USER.to_string(),
+            password: password.to_string(),
+            log_file,
+        }
+    }
+
+    fn start(mut command: Command, name: &str, dir: &Path, port: u16) -> Process {
+        let stderr_log = dir.join(format!("{name}.stderr.log"));
+        let stderr_file = std::fs::File::create(&stderr_log).expect("create stderr log");
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(stderr_file));
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name} (is the Debian package installed?): {e}"));
+        let (_tx, stdout_lines) = mpsc::channel();
+        let mut process = Process {
+            child,
+            name: name.to_string(),
+            stderr_log,
+            stdout_lines,
+        };
+        let end = Instant::now() + STARTUP_DEADLINE;
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return process;
+            }
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("{name} exited ({status}); stderr:\n{}", process.stderr());
+            }
+            assert!(
+                Instant::now() < end,
+                "{name} did not listen on 127.0.0.1:{port}; stderr:\n{}",
+                process.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The proxy's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+}
+
+/// A directory the proxies (which drop privileges to `nobody`) can write their logs into.
+fn private_dir(parent: &Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    // tempdir parents are 0700; the proxy's unprivileged user must reach its log.
+    let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
 }

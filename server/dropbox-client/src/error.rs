@@ -249,10 +249,13 @@ impl Error {
     }
 
     /// Errors a caller may retry later (rate limits, 5xx, timeouts, transport errors).
+    /// A timeout is not among them: the connection's timeout_seconds is the user's bound
+    /// ("the connection fails after this time"), so a request that used it up fails
+    /// instead of starting the wait again.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::RateLimited { .. } | Error::Server { .. } | Error::Timeout | Error::Transport(_)
+            Error::RateLimited { .. } | Error::Server { .. } | Error::Transport(_)
         )
     }
 

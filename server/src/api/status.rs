@@ -248,6 +248,11 @@ fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
             R::DropboxUnavailable,
             format!("Dropbox failed with HTTP {status}{at} after retries; retry later"),
         ),
+        DbxError::Transport(detail) if detail.contains("tunnel") => c(
+            Code::Unavailable,
+            R::ProxyFailed,
+            format!("the proxy refused to open a tunnel to Dropbox ({detail}); check the proxy credentials (proxy.username, proxy.password, proxy.domain) and that the proxy allows CONNECT to port 443"),
+        ),
         DbxError::Transport(detail) => c(
             Code::Unavailable,
             R::DropboxUnavailable,

@@ -189,6 +189,9 @@ async fn check_proxy(
                 || lower.contains("proxy authentication required")
                 || lower.contains("credentials not accepted")
                 || lower.contains("authentication")
+                // Some proxies (tinyproxy) refuse bad credentials on CONNECT with 401
+                // instead of 407, which reaches us only as a failed tunnel.
+                || (with_credentials && lower.contains("tunnel"))
             {
                 Err(format!("{auth_hint} ({chain})"))
             } else {
