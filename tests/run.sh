@@ -17,8 +17,11 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Debian packages for the browser and proxy tests: chromium, tinyproxy, dante-server"
 if ! command -v tinyproxy >/dev/null || ! command -v danted >/dev/null \
     || ! command -v chromium >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tinyproxy dante-server chromium
+    as_root=()
+    [[ $(id -u) == 0 ]] || as_root=(sudo)
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq tinyproxy dante-server chromium
 fi
 
 step "Python environment (.venv): official Dropbox SDK, grpcio clients, pytest"
