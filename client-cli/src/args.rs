@@ -48,6 +48,8 @@ pub struct Cli {
 }
 
 /// The commands.
+// Parsed once per process: the size of the largest variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage stored Dropbox connections.
@@ -171,6 +173,10 @@ pub struct ConnectionFields {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
           require_equals = true, help_heading = "Business")]
     pub as_admin: Option<bool>,
+    /// Which namespace paths start from (Dropbox-API-Path-Root): `home`,
+    /// `team-root:NSID` (the team space) or `namespace:NSID`.
+    #[arg(long, value_name = "ROOT", value_parser = parse_path_root, help_heading = "Business")]
+    pub path_root: Option<PathRootArg>,
     /// Proxy type.
     #[arg(long, value_enum, help_heading = "Proxy")]
     pub proxy_type: Option<ProxyTypeArg>,
@@ -357,6 +363,32 @@ pub fn parse_overwrite(text: &str) -> Result<OverwritePolicy, String> {
     Ok(result)
 }
 
+/// A parsed `--path-root`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathRootArg {
+    Home,
+    TeamRoot(String),
+    Namespace(String),
+}
+
+fn parse_path_root(raw: &str) -> Result<PathRootArg, String> {
+    let id = |v: &str| {
+        if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) {
+            Ok(v.to_string())
+        } else {
+            Err(format!("namespace ids are digits, got {v:?}"))
+        }
+    };
+    match raw.split_once(':') {
+        None if raw == "home" => Ok(PathRootArg::Home),
+        Some(("team-root", v)) => id(v).map(PathRootArg::TeamRoot),
+        Some(("namespace", v)) => id(v).map(PathRootArg::Namespace),
+        _ => Err(format!(
+            "expected home, team-root:NSID or namespace:NSID, got {raw:?}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,5 +510,21 @@ mod tests {
             panic!()
         };
         assert_eq!(fields.as_admin, Some(false));
+    }
+
+    #[test]
+    fn path_root_forms() {
+        assert_eq!(parse_path_root("home"), Ok(PathRootArg::Home));
+        assert_eq!(
+            parse_path_root("team-root:123"),
+            Ok(PathRootArg::TeamRoot("123".into()))
+        );
+        assert_eq!(
+            parse_path_root("namespace:42"),
+            Ok(PathRootArg::Namespace("42".into()))
+        );
+        assert!(parse_path_root("team-root:").is_err());
+        assert!(parse_path_root("namespace:abc").is_err());
+        assert!(parse_path_root("root").is_err());
     }
 }

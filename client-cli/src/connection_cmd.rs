@@ -11,7 +11,7 @@ use dropbox_connector_proto::v1::{
 use serde_json::json;
 
 use crate::Ctx;
-use crate::args::{AccountTypeArg, ConnectionCommand, ConnectionFields, ProxyTypeArg};
+use crate::args::{AccountTypeArg, ConnectionCommand, ConnectionFields, PathRootArg, ProxyTypeArg};
 use crate::exit::CliError;
 use crate::output::{connection_json, connection_text, emit, emit_json};
 
@@ -203,6 +203,17 @@ fn build(
         business.as_admin = v;
         business_set = true;
         mark("business.as_admin");
+    }
+    if let Some(root) = &f.path_root {
+        use dropbox_connector_proto::v1::path_root::Root;
+        let root = match root {
+            PathRootArg::Home => Root::Home(true),
+            PathRootArg::TeamRoot(ns) => Root::TeamRootNamespaceId(ns.clone()),
+            PathRootArg::Namespace(ns) => Root::NamespaceId(ns.clone()),
+        };
+        business.path_root = Some(dropbox_connector_proto::v1::PathRoot { root: Some(root) });
+        business_set = true;
+        mark("business.path_root");
     }
     if business_set {
         c.business = Some(business);

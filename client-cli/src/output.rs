@@ -32,7 +32,7 @@ done, and nothing else. Timestamps are RFC 3339 UTC strings; absent values are n
   create-folder: {created: bool, item}
   connection:    {name, display_name, group, timeout_seconds, code_page,
                   app: {app_key, redirect_uri}, account_type: \"personal\"|\"business\",
-                  business: {team_member_id, as_admin}, proxy: {type, address, port,
+                  business: {team_member_id, as_admin, path_root}, proxy: {type, address, port,
                   use_credentials, username, domain, test_url}, credential_state:
                   {has_access_token, has_refresh_token, has_app_secret, has_proxy_password,
                   access_token_expire_time}, account: {account_id, email, display_name,
@@ -175,6 +175,7 @@ pub fn connection_json(c: &Connection) -> Value {
         "business": {
             "team_member_id": str_or_null(&business.team_member_id),
             "as_admin": business.as_admin,
+            "path_root": path_root_text(business.path_root.as_ref()),
         },
         "proxy": {
             "type": proxy_type,
@@ -321,6 +322,17 @@ pub fn emit(line: &str) {
 /// Writes one compact JSON value as a line to stdout.
 pub fn emit_json(value: &Value) {
     emit(&value.to_string());
+}
+
+/// `--path-root`'s own syntax (`home`, `team-root:NSID`, `namespace:NSID`), or null.
+fn path_root_text(root: Option<&dropbox_connector_proto::v1::PathRoot>) -> Value {
+    use dropbox_connector_proto::v1::path_root::Root;
+    match root.and_then(|r| r.root.as_ref()) {
+        Some(Root::Home(_)) => json!("home"),
+        Some(Root::TeamRootNamespaceId(ns)) => json!(format!("team-root:{ns}")),
+        Some(Root::NamespaceId(ns)) => json!(format!("namespace:{ns}")),
+        None => Value::Null,
+    }
 }
 
 #[cfg(test)]
