@@ -17,6 +17,7 @@ use crate::api::{CloudTasks, ConnectionsApi, Ready};
 use crate::config::Config;
 use crate::store::{ConnectionStore, SqliteStore};
 use crate::tasks::connections::{Connections, DropboxTarget};
+use crate::tasks::resumable::ResumableUploads;
 
 /// Largest message accepted or sent: 2 MiB chunks plus framing, with room to spare.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -111,12 +112,13 @@ pub async fn serve(
             .await
             .with_context(|| format!("opening {}", db.display()))?;
         let key_id = store.key_id().to_owned();
+        let uploads = Arc::new(ResumableUploads::new(Arc::new(store.clone())));
+        spawn_upload_sweeper(uploads.clone());
         let store: Arc<dyn ConnectionStore> = Arc::new(store);
-        ready.set(Arc::new(Connections::new(
-            store,
-            target,
-            oauth_options(&config),
-        )));
+        ready.set(
+            Arc::new(Connections::new(store, target, oauth_options(&config))),
+            uploads,
+        );
         set_all(&reporter, ServingStatus::Serving).await;
         tracing::info!(db = %db.display(), secrets_key_id = %key_id, "connection store open; serving");
         anyhow::Ok(())
@@ -138,4 +140,19 @@ pub async fn serve(
         () = grace_over => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping calls still running"),
     }
     Ok(())
+}
+
+/// Drops expired resumable uploads once an hour (lookups also refuse expired ones).
+fn spawn_upload_sweeper(uploads: Arc<ResumableUploads>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match uploads.sweep_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(uploads = n, "dropped expired resumable uploads"),
+                Err(e) => tracing::warn!(error = %e, "could not drop expired resumable uploads"),
+            }
+        }
+    });
 }

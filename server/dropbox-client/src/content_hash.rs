@@ -49,9 +49,41 @@ pub fn content_hash(data: &[u8]) -> String {
     h.finish()
 }
 
+/// One SHA-256 digest per 4 MiB block of `data` (the last block may be shorter). With
+/// [`combine_block_digests`] a content_hash can be carried across processes as digests
+/// of the blocks persisted so far.
+pub fn block_digests(data: &[u8]) -> Vec<[u8; 32]> {
+    data.chunks(BLOCK_SIZE)
+        .map(|block| Sha256::digest(block).into())
+        .collect()
+}
+
+/// The content_hash of a file from the digests of all its blocks, in order.
+pub fn combine_block_digests<'a>(digests: impl IntoIterator<Item = &'a [u8; 32]>) -> String {
+    let mut overall = Sha256::new();
+    for digest in digests {
+        overall.update(digest);
+    }
+    hex::encode(overall.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_digests_combine_to_the_content_hash() {
+        let data: Vec<u8> = (0..BLOCK_SIZE * 2 + 17).map(|i| (i % 251) as u8).collect();
+        let (head, tail) = data.split_at(BLOCK_SIZE * 2);
+        let mut digests = block_digests(head);
+        assert_eq!(digests.len(), 2);
+        digests.extend(block_digests(tail));
+        assert_eq!(combine_block_digests(&digests), content_hash(&data));
+        assert_eq!(
+            combine_block_digests(&block_digests(b"")),
+            content_hash(b"")
+        );
+    }
 
     #[test]
     fn reference_vectors() {

@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use super::status::{to_item_error, to_status};
-use super::{Ready, convert};
+use super::{Ready, convert, resumable_upload};
 use crate::tasks::connections::ReauthWatch;
 use crate::tasks::delete::DeleteEvent;
 use crate::tasks::download::{DownloadEvent, Range};
@@ -331,5 +331,33 @@ impl CloudTaskService for CloudTasks {
                 .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
         );
         Ok(Response::new(stream))
+    }
+
+    async fn start_resumable_upload(
+        &self,
+        req: Request<pb::StartResumableUploadRequest>,
+    ) -> Result<Response<pb::StartResumableUploadResponse>, Status> {
+        resumable_upload::start(&self.ready, req).await
+    }
+
+    async fn write_resumable_upload(
+        &self,
+        req: Request<Streaming<pb::WriteResumableUploadRequest>>,
+    ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
+        resumable_upload::write(&self.ready, req).await
+    }
+
+    async fn query_upload(
+        &self,
+        req: Request<pb::QueryUploadRequest>,
+    ) -> Result<Response<pb::QueryUploadResponse>, Status> {
+        resumable_upload::query(&self.ready, req).await
+    }
+
+    async fn cancel_upload(
+        &self,
+        req: Request<pb::CancelUploadRequest>,
+    ) -> Result<Response<pb::CancelUploadResponse>, Status> {
+        resumable_upload::cancel(&self.ready, req).await
     }
 }

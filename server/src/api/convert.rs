@@ -30,7 +30,7 @@ pub fn from_timestamp(
         .map_err(|_| TaskError::invalid(field, "the timestamp is out of range"))
 }
 
-fn opt_timestamp(
+pub fn opt_timestamp(
     field: &str,
     t: Option<&prost_types::Timestamp>,
 ) -> Result<Option<OffsetDateTime>, TaskError> {

@@ -6,6 +6,7 @@ mod connection_fields;
 mod connection_service;
 mod convert;
 mod page_token;
+mod resumable_upload;
 pub mod status;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ pub use cloud_task_service::CloudTasks;
 pub use connection_service::ConnectionsApi;
 
 use crate::tasks::connections::Connections;
+use crate::tasks::resumable::ResumableUploads;
 
 /// How long a call that arrives during start-up waits for the store to open.
 const STARTUP_WAIT: Duration = Duration::from_secs(15);
@@ -23,7 +25,14 @@ const STARTUP_WAIT: Duration = Duration::from_secs(15);
 /// before that waits a little (health says NOT_SERVING meanwhile), then gets UNAVAILABLE.
 #[derive(Clone)]
 pub struct Ready {
-    tx: Arc<tokio::sync::watch::Sender<Option<Arc<Connections>>>>,
+    tx: Arc<tokio::sync::watch::Sender<Option<Backends>>>,
+}
+
+/// What the services work with once the store is open.
+#[derive(Clone)]
+struct Backends {
+    connections: Arc<Connections>,
+    uploads: Arc<ResumableUploads>,
 }
 
 impl Default for Ready {
@@ -36,17 +45,28 @@ impl Default for Ready {
 
 impl Ready {
     /// Makes the services usable.
-    pub fn set(&self, connections: Arc<Connections>) {
-        self.tx.send_replace(Some(connections));
+    pub fn set(&self, connections: Arc<Connections>, uploads: Arc<ResumableUploads>) {
+        self.tx.send_replace(Some(Backends {
+            connections,
+            uploads,
+        }));
     }
 
-    async fn get(&self) -> Result<Arc<Connections>, tonic::Status> {
+    async fn backends(&self) -> Result<Backends, tonic::Status> {
         let mut rx = self.tx.subscribe();
         let ready = tokio::time::timeout(STARTUP_WAIT, rx.wait_for(Option::is_some)).await;
         match ready {
             Ok(Ok(v)) => v.clone().ok_or_else(starting),
             _ => Err(starting()),
         }
+    }
+
+    async fn get(&self) -> Result<Arc<Connections>, tonic::Status> {
+        Ok(self.backends().await?.connections)
+    }
+
+    async fn uploads(&self) -> Result<Arc<ResumableUploads>, tonic::Status> {
+        Ok(self.backends().await?.uploads)
     }
 }
 

@@ -12,6 +12,7 @@ use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::tasks::TaskError;
+use crate::tasks::resumable::redact;
 
 /// A failure, ready for the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +86,27 @@ pub fn classify(e: &TaskError) -> Classified {
         .with("path", path)
         .with("expected", expected)
         .with("actual", actual),
+        TaskError::UploadNotFound { upload_id, expired } => c(
+            Code::NotFound,
+            R::UploadNotFound,
+            if *expired {
+                format!("resumable upload {} expired (uploads live 7 days, as Dropbox's upload sessions do); start a new one with StartResumableUpload", redact(upload_id))
+            } else {
+                format!("no resumable upload has the id {}: it was never started, was cancelled, or has expired; start a new one with StartResumableUpload", redact(upload_id))
+            },
+        )
+        .with("upload_id", redact(upload_id)),
+        TaskError::UploadBusy { upload_id } => c(
+            Code::Aborted,
+            R::UploadBusy,
+            format!("another stream is writing resumable upload {} right now; end that stream first, then ask QueryUpload where to go on", redact(upload_id)),
+        )
+        .with("upload_id", redact(upload_id)),
+        TaskError::UploadSessionLost(message) => c(
+            Code::FailedPrecondition,
+            R::UploadSessionLost,
+            format!("{message}; this upload cannot go on: start a new one with StartResumableUpload"),
+        ),
         TaskError::NoItemsMatched { folder } => c(
             Code::NotFound,
             R::NoItemsMatched,

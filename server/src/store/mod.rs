@@ -4,6 +4,8 @@
 mod model;
 pub mod secrets;
 pub mod sqlite;
+mod sqlite_uploads;
+mod uploads;
 
 use futures::future::BoxFuture;
 
@@ -13,6 +15,7 @@ pub use model::{
 };
 pub use secrets::Sealer;
 pub use sqlite::{SqliteStore, rotate_key};
+pub use uploads::{PendingAppend, ResumableUpload, UploadStore, UploadTarget};
 
 /// Store failures. `NameTaken` and `NotFound` are the caller's business; the rest are
 /// operational.

@@ -19,7 +19,7 @@ use super::{
 /// `Debug` shows the pool and the key id, never the key.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
     sealer: Sealer,
 }
 
@@ -131,11 +131,11 @@ pub async fn rotate_key(file: &Path, old: Sealer, new: Sealer) -> Result<usize, 
     n
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
+pub(super) fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1000) as i64
 }
 
-fn from_micros(v: i64) -> Result<OffsetDateTime, StoreError> {
+pub(super) fn from_micros(v: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1000)
         .map_err(|e| StoreError::Corrupt(format!("bad timestamp {v}: {e}")))
 }

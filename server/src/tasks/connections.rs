@@ -89,6 +89,11 @@ pub struct ReauthWatch {
 }
 
 impl ReauthWatch {
+    /// The `{id}` of the connection watched.
+    pub fn connection_id(&self) -> &str {
+        &self.id
+    }
+
     /// Passes `e` through, except a refused refresh, which marks the connection.
     pub fn check(&self, e: TaskError) -> TaskError {
         match e {

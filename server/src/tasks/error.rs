@@ -58,6 +58,12 @@ pub enum TaskError {
         member_id: String,
         admin: bool,
     },
+    #[error("no resumable upload {upload_id:?} (expired: {expired})")]
+    UploadNotFound { upload_id: String, expired: bool },
+    #[error("another stream is writing resumable upload {upload_id:?}")]
+    UploadBusy { upload_id: String },
+    #[error("resumable upload cannot go on: {0}")]
+    UploadSessionLost(String),
     #[error("cancelled by the client")]
     Cancelled,
     #[error("connection store: {0}")]

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod list;
 pub mod overwrite;
 pub mod probe;
+pub mod resumable;
 pub mod upload;
 
 use tokio::sync::mpsc;

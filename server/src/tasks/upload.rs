@@ -426,7 +426,7 @@ async fn finish_outcome(
 }
 
 /// The commit for a decision: see the overwrite policy and `autorename` in the contract.
-fn commit_info(
+pub(crate) fn commit_info(
     spec: &UploadSpec,
     destination: &str,
     decision: &Decision,

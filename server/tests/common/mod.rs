@@ -214,6 +214,14 @@ impl Env {
         }
     }
 
+    /// Kills the server with SIGKILL (a crash: no grace, no cleanup) and waits for it;
+    /// the emulator and the data dir stay.
+    pub async fn kill_server(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
     /// Everything the server process has logged (stderr) so far.
     pub fn server_log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

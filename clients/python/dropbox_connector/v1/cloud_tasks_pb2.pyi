@@ -40,6 +40,9 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_INVALID_REDIRECT_URI: _ClassVar[ErrorReason]
     ERROR_REASON_AUTHORIZATION_STATE_INVALID: _ClassVar[ErrorReason]
     ERROR_REASON_PROXY_FAILED: _ClassVar[ErrorReason]
+    ERROR_REASON_UPLOAD_NOT_FOUND: _ClassVar[ErrorReason]
+    ERROR_REASON_UPLOAD_BUSY: _ClassVar[ErrorReason]
+    ERROR_REASON_UPLOAD_SESSION_LOST: _ClassVar[ErrorReason]
 
 class ItemKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -110,6 +113,9 @@ ERROR_REASON_REAUTHORIZATION_REQUIRED: ErrorReason
 ERROR_REASON_INVALID_REDIRECT_URI: ErrorReason
 ERROR_REASON_AUTHORIZATION_STATE_INVALID: ErrorReason
 ERROR_REASON_PROXY_FAILED: ErrorReason
+ERROR_REASON_UPLOAD_NOT_FOUND: ErrorReason
+ERROR_REASON_UPLOAD_BUSY: ErrorReason
+ERROR_REASON_UPLOAD_SESSION_LOST: ErrorReason
 ITEM_KIND_UNSPECIFIED: ItemKind
 ITEM_KIND_FILE: ItemKind
 ITEM_KIND_FOLDER: ItemKind
@@ -432,3 +438,81 @@ class DeleteItemsResponse(_message.Message):
     error: ItemError
     dry_run: bool
     def __init__(self, path: _Optional[str] = ..., deleted: _Optional[_Union[ItemMetadata, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class StartResumableUploadRequest(_message.Message):
+    __slots__ = ("connection", "path", "overwrite", "modified_time", "autorename", "size", "content_hash")
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_TIME_FIELD_NUMBER: _ClassVar[int]
+    AUTORENAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    connection: str
+    path: str
+    overwrite: OverwritePolicy
+    modified_time: _timestamp_pb2.Timestamp
+    autorename: bool
+    size: int
+    content_hash: str
+    def __init__(self, connection: _Optional[str] = ..., path: _Optional[str] = ..., overwrite: _Optional[_Union[OverwritePolicy, _Mapping]] = ..., modified_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., autorename: _Optional[bool] = ..., size: _Optional[int] = ..., content_hash: _Optional[str] = ...) -> None: ...
+
+class StartResumableUploadResponse(_message.Message):
+    __slots__ = ("upload_id", "expire_time", "skipped")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    expire_time: _timestamp_pb2.Timestamp
+    skipped: Skipped
+    def __init__(self, upload_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., skipped: _Optional[_Union[Skipped, _Mapping]] = ...) -> None: ...
+
+class WriteResumableUploadRequest(_message.Message):
+    __slots__ = ("upload_id", "write_offset", "data", "finish_write", "content_hash")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    WRITE_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    FINISH_WRITE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    write_offset: int
+    data: bytes
+    finish_write: bool
+    content_hash: str
+    def __init__(self, upload_id: _Optional[str] = ..., write_offset: _Optional[int] = ..., data: _Optional[bytes] = ..., finish_write: _Optional[bool] = ..., content_hash: _Optional[str] = ...) -> None: ...
+
+class WriteResumableUploadResponse(_message.Message):
+    __slots__ = ("persisted_size", "result")
+    PERSISTED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    persisted_size: int
+    result: FileResult
+    def __init__(self, persisted_size: _Optional[int] = ..., result: _Optional[_Union[FileResult, _Mapping]] = ...) -> None: ...
+
+class QueryUploadRequest(_message.Message):
+    __slots__ = ("upload_id",)
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    def __init__(self, upload_id: _Optional[str] = ...) -> None: ...
+
+class QueryUploadResponse(_message.Message):
+    __slots__ = ("persisted_size", "result", "expire_time", "path")
+    PERSISTED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    persisted_size: int
+    result: FileResult
+    expire_time: _timestamp_pb2.Timestamp
+    path: str
+    def __init__(self, persisted_size: _Optional[int] = ..., result: _Optional[_Union[FileResult, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ...) -> None: ...
+
+class CancelUploadRequest(_message.Message):
+    __slots__ = ("upload_id",)
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    def __init__(self, upload_id: _Optional[str] = ...) -> None: ...
+
+class CancelUploadResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -67,6 +67,26 @@ class CloudTaskServiceStub:
                 request_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.DeleteItemsRequest.SerializeToString,
                 response_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.DeleteItemsResponse.FromString,
                 _registered_method=True)
+        self.StartResumableUpload = channel.unary_unary(
+                '/dropbox_connector.v1.CloudTaskService/StartResumableUpload',
+                request_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.StartResumableUploadRequest.SerializeToString,
+                response_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.StartResumableUploadResponse.FromString,
+                _registered_method=True)
+        self.WriteResumableUpload = channel.stream_unary(
+                '/dropbox_connector.v1.CloudTaskService/WriteResumableUpload',
+                request_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.WriteResumableUploadRequest.SerializeToString,
+                response_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.WriteResumableUploadResponse.FromString,
+                _registered_method=True)
+        self.QueryUpload = channel.unary_unary(
+                '/dropbox_connector.v1.CloudTaskService/QueryUpload',
+                request_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.QueryUploadRequest.SerializeToString,
+                response_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.QueryUploadResponse.FromString,
+                _registered_method=True)
+        self.CancelUpload = channel.unary_unary(
+                '/dropbox_connector.v1.CloudTaskService/CancelUpload',
+                request_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.CancelUploadRequest.SerializeToString,
+                response_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.CancelUploadResponse.FromString,
+                _registered_method=True)
 
 
 class CloudTaskServiceServicer:
@@ -119,6 +139,43 @@ class CloudTaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartResumableUpload(self, request, context):
+        """Starts a resumable upload of one file, in the shape of Google Cloud
+        Storage's StartResumableWrite. The upload is kept in the service's store:
+        it survives a lost stream and a restart of the service, and expires with
+        Dropbox's upload session (7 days after it started). When the overwrite
+        policy already rules the upload out, no upload is started and `skipped`
+        says why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteResumableUpload(self, request_iterator, context):
+        """Sends bytes of a resumable upload. Client streaming: the first message
+        names the upload; every message carries its write_offset; the last sets
+        finish_write. A stream that ends, breaks or is cancelled before
+        finish_write keeps what was persisted; ask QueryUpload where to go on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryUpload(self, request, context):
+        """How much of a resumable upload is persisted, or, once it is finished, its
+        outcome (as Google Cloud Storage's QueryWriteStatus).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelUpload(self, request, context):
+        """Abandons a resumable upload. The destination is not touched.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CloudTaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +203,26 @@ def add_CloudTaskServiceServicer_to_server(servicer, server):
                     servicer.DeleteItems,
                     request_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.DeleteItemsRequest.FromString,
                     response_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.DeleteItemsResponse.SerializeToString,
+            ),
+            'StartResumableUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartResumableUpload,
+                    request_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.StartResumableUploadRequest.FromString,
+                    response_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.StartResumableUploadResponse.SerializeToString,
+            ),
+            'WriteResumableUpload': grpc.stream_unary_rpc_method_handler(
+                    servicer.WriteResumableUpload,
+                    request_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.WriteResumableUploadRequest.FromString,
+                    response_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.WriteResumableUploadResponse.SerializeToString,
+            ),
+            'QueryUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryUpload,
+                    request_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.QueryUploadRequest.FromString,
+                    response_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.QueryUploadResponse.SerializeToString,
+            ),
+            'CancelUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelUpload,
+                    request_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.CancelUploadRequest.FromString,
+                    response_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.CancelUploadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -291,6 +368,114 @@ class CloudTaskService:
             '/dropbox_connector.v1.CloudTaskService/DeleteItems',
             dropbox__connector_dot_v1_dot_cloud__tasks__pb2.DeleteItemsRequest.SerializeToString,
             dropbox__connector_dot_v1_dot_cloud__tasks__pb2.DeleteItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartResumableUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dropbox_connector.v1.CloudTaskService/StartResumableUpload',
+            dropbox__connector_dot_v1_dot_cloud__tasks__pb2.StartResumableUploadRequest.SerializeToString,
+            dropbox__connector_dot_v1_dot_cloud__tasks__pb2.StartResumableUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteResumableUpload(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/dropbox_connector.v1.CloudTaskService/WriteResumableUpload',
+            dropbox__connector_dot_v1_dot_cloud__tasks__pb2.WriteResumableUploadRequest.SerializeToString,
+            dropbox__connector_dot_v1_dot_cloud__tasks__pb2.WriteResumableUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dropbox_connector.v1.CloudTaskService/QueryUpload',
+            dropbox__connector_dot_v1_dot_cloud__tasks__pb2.QueryUploadRequest.SerializeToString,
+            dropbox__connector_dot_v1_dot_cloud__tasks__pb2.QueryUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dropbox_connector.v1.CloudTaskService/CancelUpload',
+            dropbox__connector_dot_v1_dot_cloud__tasks__pb2.CancelUploadRequest.SerializeToString,
+            dropbox__connector_dot_v1_dot_cloud__tasks__pb2.CancelUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,
