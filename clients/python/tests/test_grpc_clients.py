@@ -174,3 +174,70 @@ def test_committed_stubs_match_the_proto(tmp_path):
         assert committed.read_bytes() == (tmp_path / rel).read_bytes(), (
             f"{rel} is stale: run clients/python/generate.sh"
         )
+
+
+def _content_hash(data: bytes) -> str:
+    """Dropbox's content_hash: SHA-256 over the SHA-256s of 4 MiB blocks."""
+    import hashlib
+
+    block = 4 * 1024 * 1024
+    digests = b"".join(
+        hashlib.sha256(data[i : i + block]).digest() for i in range(0, len(data), block)
+    )
+    return hashlib.sha256(digests).hexdigest()
+
+
+def test_resumable_upload_goes_on_after_a_lost_stream(server_address):
+    """A Python client starts a resumable upload, loses its stream part-way, asks
+    QueryUpload where to go on, and finishes; the file is Dropbox's with its hash."""
+    tasks = cloud_tasks_pb2_grpc.CloudTaskServiceStub(_channel(server_address))
+    mib = 1024 * 1024
+    data = bytes((i * 7 + i // 4096) % 256 for i in range(10 * mib + 4321))
+    path = f"/py-{uuid.uuid4().hex[:8]}/resumable.bin"
+    started = tasks.StartResumableUpload(
+        cloud_tasks_pb2.StartResumableUploadRequest(
+            connection="demo", path=path, size=len(data), content_hash=_content_hash(data)
+        ),
+        timeout=30,
+    )
+    assert started.upload_id and not started.HasField("skipped")
+
+    def chunks(start, stop, finish=False):
+        first = True
+        for offset in range(start, stop, mib):
+            yield cloud_tasks_pb2.WriteResumableUploadRequest(
+                upload_id=started.upload_id if first else "",
+                write_offset=offset,
+                data=data[offset : min(offset + mib, stop)],
+            )
+            first = False
+        if finish:
+            yield cloud_tasks_pb2.WriteResumableUploadRequest(
+                upload_id=started.upload_id if first else "",
+                write_offset=stop,
+                finish_write=True,
+                content_hash=_content_hash(data),
+            )
+
+    # The first stream ends after 9 MiB without finishing: whole blocks are kept.
+    partial = tasks.WriteResumableUpload(chunks(0, 9 * mib), timeout=60)
+    assert partial.persisted_size == 8 * mib and not partial.HasField("result")
+
+    status = tasks.QueryUpload(
+        cloud_tasks_pb2.QueryUploadRequest(upload_id=started.upload_id), timeout=10
+    )
+    assert status.persisted_size == 8 * mib and status.path == path
+
+    done = tasks.WriteResumableUpload(
+        chunks(status.persisted_size, len(data), finish=True), timeout=60
+    )
+    assert done.result.WhichOneof("outcome") == "uploaded"
+    assert done.result.uploaded.size == len(data)
+    assert done.result.uploaded.content_hash == _content_hash(data)
+
+    try:
+        tasks.QueryUpload(cloud_tasks_pb2.QueryUploadRequest(upload_id="ru-unknown"), timeout=10)
+    except grpc.RpcError as err:
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+    else:
+        raise AssertionError("an unknown upload must be NOT_FOUND")
