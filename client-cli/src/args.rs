@@ -234,6 +234,11 @@ pub struct UploadArgs {
     /// On a conflict the overwrite option does not resolve, store as "name (2).ext".
     #[arg(long)]
     pub autorename: bool,
+    /// Files of at least this size go through resumable uploads: when interrupted, the
+    /// same command run again sends only what the server does not have yet. The upload
+    /// state lives in $DBXC_STATE_DIR (default ~/.local/state/dbxc).
+    #[arg(long, value_name = "SIZE", default_value = "32MB", value_parser = crate::filter_args::parse_size)]
+    pub resumable_from: u64,
     /// Local files or directories.
     #[arg(required = true, value_name = "LOCAL")]
     pub local: Vec<PathBuf>,

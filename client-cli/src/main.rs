@@ -13,6 +13,7 @@ mod list;
 mod local_paths;
 mod output;
 mod progress;
+mod resumable_upload;
 mod upload;
 
 use std::time::Duration;

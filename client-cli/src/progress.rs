@@ -38,6 +38,11 @@ impl Progress {
         self.bar.inc(bytes);
     }
 
+    /// Bytes counted that have to be sent again.
+    pub fn dec(&self, bytes: u64) {
+        self.bar.dec(bytes);
+    }
+
     /// What is being worked on.
     pub fn set_message(&self, message: &str) {
         if self.visible {

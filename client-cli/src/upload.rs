@@ -26,6 +26,7 @@ use crate::output::{
     opt_item_json, str_or_null, system_time_to_timestamp,
 };
 use crate::progress::Progress;
+use crate::resumable_upload;
 
 /// Largest data chunk, as the contract allows.
 pub const CHUNK_SIZE: usize = 2 * 1024 * 1024;
@@ -66,8 +67,75 @@ pub async fn run(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
         autorename: args.autorename,
     };
 
+    let (large, files): (Vec<LocalFile>, Vec<LocalFile>) = files
+        .into_iter()
+        .partition(|f| f.size >= args.resumable_from);
+    let mut failed = 0usize;
+    let mut count = files.len();
+    if !files.is_empty() {
+        failed += upload_stream(ctx, spec.clone(), &files, &progress).await?;
+    }
+    for file in &large {
+        count += 1;
+        if !upload_resumable(ctx, &spec, file, &progress)
+            .await
+            .print(ctx, &progress)
+        {
+            failed += 1;
+        }
+    }
+    progress.finish();
+    if failed > 0 {
+        return Err(CliError::failure(format!(
+            "{failed} of {count} file(s) failed to upload"
+        )));
+    }
+    Ok(())
+}
+
+/// A big file through a resumable upload (see `resumable_upload`).
+async fn upload_resumable(
+    ctx: &Ctx,
+    spec: &UploadSpec,
+    file: &LocalFile,
+    progress: &Progress,
+) -> Report {
+    progress.set_message(&format!("hashing {}", file.relative_path));
+    let path = file.path.clone();
+    let (hash, size) = match tokio::task::spawn_blocking(move || content_hash::of_file(&path)).await
+    {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            progress.inc(file.size);
+            let message = format!("cannot read {}: {e}", file.path.display());
+            return Report::local_error(file, None, "LOCAL_IO", &message);
+        }
+        Err(e) => {
+            return Report::local_error(file, None, "LOCAL_IO", &format!("hashing failed: {e}"));
+        }
+    };
+    progress.set_message(&file.relative_path);
+    let folder = spec.destination_folder.trim_end_matches('/');
+    let target = resumable_upload::Target {
+        connection: spec.connection.clone(),
+        path: format!("{folder}/{}", file.relative_path),
+        overwrite: spec.overwrite.unwrap_or_default(),
+        keep_dates: spec.keep_modified_date,
+        autorename: spec.autorename,
+    };
+    let result = resumable_upload::upload(ctx, &target, file, &hash, size, progress).await;
+    Report::from_result(file, &hash, result)
+}
+
+/// The small files through one UploadFiles stream; returns how many failed.
+async fn upload_stream(
+    ctx: &Ctx,
+    spec: UploadSpec,
+    files: &[LocalFile],
+    progress: &Progress,
+) -> Result<usize, CliError> {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    let producer = tokio::spawn(produce(tx, spec, files.clone(), progress.clone()));
+    let producer = tokio::spawn(produce(tx, spec, files.to_vec(), progress.clone()));
     let call = ctx.tasks().upload_files(ReceiverStream::new(rx)).await;
     let response = match call {
         Ok(response) => response.into_inner(),
@@ -82,10 +150,9 @@ pub async fn run(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
     let states = producer
         .await
         .map_err(|e| CliError::failure(format!("the file reader stopped: {e}")))?;
-    progress.finish();
 
     let mut results = response.results.into_iter();
-    let mut failed = 0usize;
+    let mut failed = 0;
     for (file, state) in files.iter().zip(states) {
         let report = match state {
             LocalState::NotSent { message } => {
@@ -105,18 +172,11 @@ pub async fn run(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
                 Report::local_error(file, Some(&hash), "LOCAL_IO", &message)
             }
         };
-        if report.failed {
+        if !report.print(ctx, progress) {
             failed += 1;
         }
-        report.print(ctx, &progress);
     }
-    if failed > 0 {
-        return Err(CliError::failure(format!(
-            "{failed} of {} file(s) failed to upload",
-            files.len()
-        )));
-    }
-    Ok(())
+    Ok(failed)
 }
 
 /// Reads the files and feeds the stream. Returns what happened to each file, in order.
@@ -326,7 +386,8 @@ impl Report {
         }
     }
 
-    fn print(&self, ctx: &Ctx, progress: &Progress) {
+    /// Prints the report; returns whether the file made it (uploaded or skipped).
+    fn print(&self, ctx: &Ctx, progress: &Progress) -> bool {
         if ctx.json {
             emit_json(&self.json);
         } else if self.failed {
@@ -334,5 +395,6 @@ impl Report {
         } else if !ctx.quiet {
             progress.println_stdout(&self.human);
         }
+        !self.failed
     }
 }
