@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/expire", post(expire_tokens))
         .route("/network", get(get_network).post(set_network))
         .route("/requests", get(requests).delete(clear_requests))
+        .route("/downloads", get(downloads))
         .route("/hostile_name", post(hostile_name))
 }
 
@@ -324,6 +325,11 @@ async fn set_network(State(st): State<AppState>, raw: String) -> Response {
 async fn requests(State(st): State<AppState>) -> Response {
     let log: Vec<Value> = lock(&st.0.log).iter().cloned().collect();
     wire::json_ok(&json!({ "requests": log }))
+}
+
+/// files/download bodies: bytes handed to connections so far, bodies still open.
+async fn downloads(State(st): State<AppState>) -> Response {
+    wire::json_ok(&st.0.downloads.json())
 }
 
 async fn clear_requests(State(st): State<AppState>) -> Response {

@@ -45,6 +45,10 @@ pub struct FaultSpec {
     /// For `reset`: cut the request body (default when the route takes a body) or the response.
     #[serde(default)]
     pub phase: Option<Phase>,
+    /// Let this many matching requests pass before the fault may fire (e.g. one reset in
+    /// the middle of an upload: `after` = the number of appends before it).
+    #[serde(default)]
+    pub after: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -54,6 +58,7 @@ struct Fault {
     spec: FaultSpec,
     remaining: Option<u64>,
     fired: u64,
+    passed: u64,
 }
 
 #[derive(Default)]
@@ -98,6 +103,7 @@ impl Faults {
             spec,
             remaining,
             fired: 0,
+            passed: 0,
         });
         Ok(id)
     }
@@ -118,6 +124,10 @@ impl Faults {
                 continue;
             }
             if fault.remaining == Some(0) {
+                continue;
+            }
+            if fault.passed < fault.spec.after.unwrap_or(0) {
+                fault.passed += 1;
                 continue;
             }
             if let Some(p) = fault.spec.percent
@@ -149,6 +159,7 @@ mod tests {
             percent: None,
             count: Some(2),
             phase: None,
+            after: None,
         }
     }
 
@@ -160,5 +171,22 @@ mod tests {
         assert!(f.take("files/upload").is_some());
         assert!(f.take("files/list_folder").is_some());
         assert!(f.take("files/upload").is_none());
+    }
+
+    #[test]
+    fn after_lets_requests_pass_first() {
+        let f = Faults::default();
+        f.add(FaultSpec {
+            after: Some(3),
+            count: Some(1),
+            ..spec("files/upload_session/append_v2")
+        })
+        .unwrap();
+        assert!(f.take("files/upload_session/start").is_none());
+        for _ in 0..3 {
+            assert!(f.take("files/upload_session/append_v2").is_none());
+        }
+        assert!(f.take("files/upload_session/append_v2").is_some());
+        assert!(f.take("files/upload_session/append_v2").is_none());
     }
 }

@@ -9,6 +9,7 @@ mod blob;
 mod control;
 mod faults;
 mod hash;
+mod meter;
 mod network;
 mod oauth;
 mod paths;

@@ -20,14 +20,18 @@ Control API (JSON over HTTP, under the same base URL):
                                      {\"route\": \"files/upload\" | \"files/*\" | \"*\",
                                       \"kind\": \"status\" | \"reset\" | \"corrupt\", \"status\": 429,
                                       \"retry_after\": 1, \"reason\"?, \"percent\": 10 | \"count\": 3,
-                                      \"phase\"?: \"request\" | \"response\"} (count 1 by default)
+                                      \"phase\"?: \"request\" | \"response\", \"after\"?: N}
+                                     (count 1 by default; after: let N matching requests pass)
   POST   /__emulator/tokens          {\"app_key\"?, \"account_id\"?, \"expires_in\"?}: mint an
                                      access + refresh token pair without the browser step
   POST   /__emulator/tokens/expire   every issued access token expires now
                                      ({\"include_static\": true} also expires --token/--team tokens)
   GET|POST /__emulator/network       {\"latency_ms\": 40, \"bandwidth_bytes_per_sec\": 26214400}
                                      (0 turns each off)
-  GET|DELETE /__emulator/requests    the request log (route, selected headers, argument, status)
+  GET|DELETE /__emulator/requests    the request log (route, selected headers, argument, status,
+                                     \"fault\" when one was injected)
+  GET    /__emulator/downloads       {\"bytes_served\", \"open_bodies\", \"opened\"}: download bodies
+                                     handed to connections, and those not yet finished or dropped
   POST   /__emulator/hostile_name    {\"token\", \"path\", \"name\"}: the item reports a name Dropbox
                                      would refuse (\"..\", \"/\", \"\\\\\"), to test clients
   GET    /__emulator/health";

@@ -10,6 +10,7 @@ use crate::accounts::Directory;
 use crate::auth::TokenStore;
 use crate::blob::{Blob, BlobStore};
 use crate::faults::Faults;
+use crate::meter::DownloadMeter;
 use crate::network::Network;
 use crate::persist::Persister;
 use crate::sessions::Sessions;
@@ -32,6 +33,7 @@ pub struct Shared {
     pub log_seq: Mutex<u64>,
     pub blobs: BlobStore,
     pub faults: Faults,
+    pub downloads: Arc<DownloadMeter>,
     pub network: Arc<Network>,
     pub token_lifetime: Duration,
     pub persister: Option<Persister>,
@@ -83,6 +85,7 @@ impl AppState {
             log_seq: Mutex::new(0),
             blobs,
             faults: Faults::default(),
+            downloads: Arc::new(DownloadMeter::default()),
             network: Arc::new(Network::default()),
             token_lifetime: options.access_token_lifetime,
             persister,

@@ -671,3 +671,124 @@ fn private_dir(parent: &Path, name: &str) -> PathBuf {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     dir
 }
+
+/// Dropbox's content_hash computed as the bytes go by (4 MiB blocks), so large streams
+/// are never held whole.
+#[derive(Default)]
+pub struct ContentHasher {
+    outer: Sha256,
+    block: Sha256,
+    in_block: usize,
+}
+
+impl ContentHasher {
+    const BLOCK: usize = 4 * 1024 * 1024;
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let take = (Self::BLOCK - self.in_block).min(data.len());
+            self.block.update(&data[..take]);
+            self.in_block += take;
+            data = &data[take..];
+            if self.in_block == Self::BLOCK {
+                let block = std::mem::take(&mut self.block);
+                self.outer.update(block.finalize());
+                self.in_block = 0;
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> String {
+        if self.in_block > 0 {
+            self.outer.update(self.block.finalize());
+        }
+        hex::encode(self.outer.finalize())
+    }
+}
+
+/// Deterministic pseudo-random bytes: chunk `index` of `size` bytes for `seed`, each chunk
+/// computable on its own (so a stream of them needs no state but the index).
+pub fn random_chunk(seed: u64, index: u64, size: usize) -> Vec<u8> {
+    let mut state = (seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1;
+    let mut out = vec![0u8; size];
+    for chunk in out.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
+    out
+}
+
+/// gRPC access to a [`ServerProcess`] for tests that stream more than `dbxc` shows.
+pub mod grpc {
+    use dropbox_connector_proto::v1 as pb;
+    use pb::cloud_task_service_client::CloudTaskServiceClient;
+    use pb::connection_service_client::ConnectionServiceClient;
+    use tonic::transport::Channel;
+
+    /// Largest gRPC message either way (a 2 MiB chunk and its framing fit).
+    const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+    pub async fn channel(server_url: &str) -> Channel {
+        tonic::transport::Endpoint::from_shared(server_url.to_owned())
+            .unwrap()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub fn cloud(channel: &Channel) -> CloudTaskServiceClient<Channel> {
+        CloudTaskServiceClient::new(channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
+    }
+
+    /// Creates a connection and returns its resource name. With `app` (key, secret) and a
+    /// refresh token, the server can refresh an expired access token by itself.
+    pub async fn create_connection(
+        channel: &Channel,
+        display_name: &str,
+        access_token: &str,
+        refresh_token: &str,
+        app: Option<(&str, &str)>,
+    ) -> String {
+        let connection = pb::Connection {
+            display_name: display_name.into(),
+            app: app.map(|(key, secret)| pb::AppSettings {
+                app_key: key.into(),
+                app_secret: secret.into(),
+                redirect_uri: String::new(),
+            }),
+            credentials: Some(pb::Credentials {
+                access_token: access_token.into(),
+                refresh_token: refresh_token.into(),
+            }),
+            ..Default::default()
+        };
+        ConnectionServiceClient::new(channel.clone())
+            .create_connection(pb::CreateConnectionRequest {
+                connection: Some(connection),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .connection
+            .unwrap()
+            .name
+    }
+
+    pub fn message(m: pb::upload_files_request::Message) -> pb::UploadFilesRequest {
+        pb::UploadFilesRequest { message: Some(m) }
+    }
+
+    /// The UploadSpec of an upload into `folder` with the default overwrite policy.
+    pub fn spec(connection: &str, folder: &str) -> pb::UploadFilesRequest {
+        message(pb::upload_files_request::Message::Spec(pb::UploadSpec {
+            connection: connection.into(),
+            destination_folder: folder.into(),
+            ..Default::default()
+        }))
+    }
+}

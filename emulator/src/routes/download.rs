@@ -113,6 +113,7 @@ pub async fn download(ctx: Ctx) -> Result<Response, ApiError> {
         .read(&file.blob, start, len)
         .await
         .map_err(|e| ApiError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let stream = crate::meter::metered(stream, ctx.st.0.downloads.clone());
     let mut resp = Response::new(Body::from_stream(stream));
     if let Some((s, e)) = range {
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;

@@ -194,7 +194,16 @@ async fn api(
         Err(err) => wire::error_response(&route, &err),
     };
     let response = match (&fault, &kill) {
-        (Some(f), Some(k)) => apply_response_fault(f, k.clone(), response),
+        (Some(f), Some(k)) => {
+            if response.status().is_success() && is_response_fault(f) {
+                log["fault"] = json!(if f.kind == FaultKind::Reset {
+                    "reset"
+                } else {
+                    "corrupt"
+                });
+            }
+            apply_response_fault(f, k.clone(), response)
+        }
         _ => response,
     };
     log["status"] = json!(response.status().as_u16());
@@ -239,6 +248,8 @@ async fn handle(
                 if phase == Phase::Request {
                     log["fault"] = json!("reset");
                     if let Some(kill) = kill {
+                        // The handler never returns from here: log the request now.
+                        st.record(log.clone());
                         let half = content_length.unwrap_or(0) / 2;
                         read_some(body.take().unwrap_or_else(Body::empty), half).await;
                         kill.kill();
@@ -393,11 +404,15 @@ fn status_fault(f: &FaultSpec) -> Response {
     }
 }
 
+/// A fault applied to the response body (rather than to the request).
+fn is_response_fault(f: &FaultSpec) -> bool {
+    (f.kind == FaultKind::Reset && f.phase != Some(Phase::Request)) || f.kind == FaultKind::Corrupt
+}
+
 /// Cuts the response body halfway (reset) or flips one byte in its middle (corrupt).
 fn apply_response_fault(f: &FaultSpec, kill: ConnKill, response: Response) -> Response {
     let reset = f.kind == FaultKind::Reset && f.phase != Some(Phase::Request);
-    let corrupt = f.kind == FaultKind::Corrupt;
-    if !reset && !corrupt {
+    if !is_response_fault(f) {
         return response;
     }
     let len = response

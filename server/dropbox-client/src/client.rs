@@ -60,6 +60,9 @@ pub struct DropboxClient {
     pub(crate) inner: Arc<Inner>,
     /// Per handle (clones inherit it), so it can be changed on any handle.
     retry: Arc<RetryPolicy>,
+    /// When the caller stops waiting (a gRPC call's deadline): no retry, wait or attempt
+    /// outlasts it. Per handle, like the retry policy.
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for DropboxClient {
@@ -155,6 +158,7 @@ impl DropboxClient {
                 timeout: transport.timeout,
             }),
             retry: Arc::new(RetryPolicy::default()),
+            deadline: None,
         })
     }
 
@@ -168,6 +172,28 @@ impl DropboxClient {
     /// The retry policy of this handle.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
+    }
+
+    /// This handle (and its future clones) bounded by `deadline`: the budget of every call
+    /// (retries, rate-limit waits, backoff, the attempts themselves) ends there at the
+    /// latest. Token state and pacing stay shared with the other handles.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The deadline of this handle, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// When a call started at `started` must have given up.
+    fn budget_end(&self, started: Instant) -> Instant {
+        let by_policy = started + self.retry.max_elapsed;
+        match self.deadline {
+            Some(d) => d.min(by_policy),
+            None => by_policy,
+        }
     }
 
     /// The endpoints this client talks to.
@@ -203,17 +229,42 @@ impl DropboxClient {
         let policy = &*self.retry;
         let url = route_url(self.base(host), &format!("2/{route}"))?;
         let started = Instant::now();
+        let budget_end = self.budget_end(started);
+        let fits = |wait: Duration| Instant::now() + wait <= budget_end;
         let mut failures = 0u32;
         let mut rate_limited = 0u32;
         let mut refreshed = false;
         loop {
             st.attempts += 1;
             let attempt = st.attempts;
-            inner.pacer.wait().await;
+            if Instant::now() >= budget_end {
+                return Err(Error::Timeout);
+            }
+            if tokio::time::timeout_at(budget_end, inner.pacer.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(route, attempt, "paced past the call's deadline; giving up");
+                return Err(Error::Timeout);
+            }
             let (outcome, generation, not_sent) = match inner.auth.token(&inner.http).await {
                 Ok((token, generation)) => {
-                    let permit = inner.limiter.acquire().await;
-                    let (r, not_sent) = self.attempt(&url, &token, payload).await;
+                    let Ok(permit) =
+                        tokio::time::timeout_at(budget_end, inner.limiter.acquire()).await
+                    else {
+                        tracing::warn!(route, attempt, "no request slot before the deadline");
+                        return Err(Error::Timeout);
+                    };
+                    let (r, not_sent) = match self.deadline {
+                        // Only an explicit deadline cuts an attempt short: without one, a
+                        // long upload may take longer than the retry budget.
+                        Some(_) => {
+                            tokio::time::timeout_at(budget_end, self.attempt(&url, &token, payload))
+                                .await
+                                .unwrap_or((Err(Error::Timeout), false))
+                        }
+                        None => self.attempt(&url, &token, payload).await,
+                    };
                     drop(permit);
                     match &r {
                         Ok(_) => inner.limiter.on_success(),
@@ -246,9 +297,7 @@ impl DropboxClient {
                             Err(e) if e.is_transient() => {
                                 refresh_failures += 1;
                                 let delay = policy.backoff(refresh_failures);
-                                if refresh_failures >= policy.max_attempts
-                                    || started.elapsed() + delay > policy.max_elapsed
-                                {
+                                if refresh_failures >= policy.max_attempts || !fits(delay) {
                                     return Err(e);
                                 }
                                 tracing::warn!(route, error = %e, "token refresh failed; retrying");
@@ -263,9 +312,7 @@ impl DropboxClient {
                     rate_limited += 1;
                     let wait = *retry_after;
                     inner.pacer.pause(wait);
-                    if rate_limited > policy.max_rate_limited_retries
-                        || started.elapsed() + wait > policy.max_elapsed
-                    {
+                    if rate_limited > policy.max_rate_limited_retries || !fits(wait) {
                         tracing::warn!(
                             route,
                             attempt,
@@ -286,9 +333,7 @@ impl DropboxClient {
                 e if e.is_transient() => {
                     failures += 1;
                     let delay = policy.backoff(failures);
-                    if failures >= policy.max_attempts
-                        || started.elapsed() + delay > policy.max_elapsed
-                    {
+                    if failures >= policy.max_attempts || !fits(delay) {
                         tracing::warn!(route, attempt, error = %e, "giving up after retries");
                         return Err(err);
                     }

@@ -46,7 +46,7 @@ impl RetryPolicy {
 
     /// Backoff before retry number `failures` (1-based): "equal jitter" — half fixed, half
     /// random — of `initial * 2^(failures-1)`, capped.
-    pub(crate) fn backoff(&self, failures: u32) -> Duration {
+    pub fn backoff(&self, failures: u32) -> Duration {
         let exp = failures.saturating_sub(1).min(20);
         let base = self
             .initial_backoff

@@ -812,3 +812,64 @@ async fn one_rate_limit_pauses_the_whole_connection() -> TestResult {
     emu.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn retries_and_waits_end_at_the_call_deadline() -> TestResult {
+    let emu = emulator(vec![]).await?;
+    let c = client(&emu, "tok");
+    c.create_folder("/d", false).await?;
+
+    // Every list_folder is rate limited for 2 s. With 3 s left, the call takes one wait
+    // and returns the second 429 instead of starting a wait that ends past the deadline.
+    fault(&emu, serde_json::json!({"route": "files/list_folder", "kind": "status", "status": 429, "retry_after": 2, "count": 2})).await;
+    let t0 = Instant::now();
+    let bounded = c
+        .clone()
+        .with_deadline(Some(tokio::time::Instant::now() + Duration::from_secs(3)));
+    let err = bounded.list_folder("/d", false, None).await.unwrap_err();
+    assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+
+    // 5xx backoff (1 s, doubling) stops at the deadline too. (A new client: the first
+    // one's connection is still paused by the last 429.)
+    let c = client(&emu, "tok");
+    let slow_backoff = RetryPolicy {
+        max_attempts: 10,
+        initial_backoff: Duration::from_secs(1),
+        ..RetryPolicy::default()
+    };
+    fault(&emu, serde_json::json!({"route": "files/get_metadata", "kind": "status", "status": 503, "count": 10})).await;
+    let t0 = Instant::now();
+    let err = c
+        .clone()
+        .with_retry_policy(slow_backoff)
+        .with_deadline(Some(tokio::time::Instant::now() + Duration::from_secs(2)))
+        .get_metadata("/d")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Server { status: 503, .. }), "{err:?}");
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+
+    // A deadline already past fails before anything is sent.
+    let before = emu_requests(&emu).await;
+    let err = c
+        .clone()
+        .with_deadline(Some(tokio::time::Instant::now()))
+        .get_metadata("/d")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert_eq!(emu_requests(&emu).await, before);
+    emu.stop().await;
+    Ok(())
+}
+
+async fn emu_requests(emu: &Emulator) -> usize {
+    let v: serde_json::Value = reqwest::get(format!("{}/__emulator/requests", emu.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["requests"].as_array().unwrap().len()
+}

@@ -37,12 +37,15 @@ impl CloudTasks {
 
     /// The connection's client and the watch its errors go through (a refused refresh
     /// marks the connection; a refused team member id is named).
+    /// `metadata` is the call's: its `grpc-timeout` bounds the client's retries and waits.
     async fn client(
         &self,
         connection: &str,
+        metadata: &tonic::metadata::MetadataMap,
     ) -> Result<(dropbox_client::DropboxClient, ReauthWatch), Status> {
         let name = convert::connection_name(connection)?;
-        Ok(self.ready.get().await?.client_watched(name).await?)
+        let (client, watch) = self.ready.get().await?.client_watched(name).await?;
+        Ok((client.with_deadline(call_deadline(metadata)), watch))
     }
 }
 
@@ -163,7 +166,7 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<Streaming<pb::UploadFilesRequest>>,
     ) -> Result<Response<pb::UploadFilesResponse>, Status> {
-        let mut stream = req.into_inner();
+        let (metadata, _, mut stream) = req.into_parts();
         let first = stream.message().await?;
         let Some(pb::UploadFilesRequest {
             message: Some(UploadMsg::Spec(spec)),
@@ -181,7 +184,7 @@ impl CloudTaskService for CloudTasks {
         let span = tracing::info_span!("UploadFiles", connection = %spec.connection, destination = %spec.destination_folder);
         async move {
             let upload = convert::upload_spec(&spec)?;
-            let (client, watch) = self.client(&spec.connection).await?;
+            let (client, watch) = self.client(&spec.connection, &metadata).await?;
             // A broken stream (client gone, reset) ends the call; nothing open is committed.
             let messages = stream.map(|m| match m {
                 Ok(m) => upload_message(m),
@@ -211,10 +214,13 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<pb::ListItemsRequest>,
     ) -> Result<Response<Self::ListItemsStream>, Status> {
-        let r = req.into_inner();
+        let (metadata, _, r) = req.into_parts();
         let span = tracing::info_span!("ListItems", connection = %r.connection);
         let filter = convert::filter(&r.filter.unwrap_or_default())?;
-        let (client, watch) = self.client(&r.connection).instrument(span.clone()).await?;
+        let (client, watch) = self
+            .client(&r.connection, &metadata)
+            .instrument(span.clone())
+            .await?;
         let stream = spawn_stream(
             span,
             watch,
@@ -236,7 +242,7 @@ impl CloudTaskService for CloudTasks {
         req: Request<pb::DownloadFilesRequest>,
     ) -> Result<Response<Self::DownloadFilesStream>, Status> {
         use pb::download_files_request::Selection as Sel;
-        let r = req.into_inner();
+        let (metadata, _, r) = req.into_parts();
         let span = tracing::info_span!("DownloadFiles", connection = %r.connection);
         let selection = match &r.selection {
             Some(Sel::Filter(f)) => convert::selection(Some(f), None)?,
@@ -251,7 +257,10 @@ impl CloudTaskService for CloudTasks {
             offset: b.offset,
             length: b.length,
         });
-        let (client, watch) = self.client(&r.connection).instrument(span.clone()).await?;
+        let (client, watch) = self
+            .client(&r.connection, &metadata)
+            .instrument(span.clone())
+            .await?;
         let item_watch = watch.clone();
         let stream = spawn_stream(
             span,
@@ -272,7 +281,7 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<pb::CreateFolderRequest>,
     ) -> Result<Response<pb::CreateFolderResponse>, Status> {
-        let r = req.into_inner();
+        let (metadata, _, r) = req.into_parts();
         let span = tracing::info_span!("CreateFolder", connection = %r.connection, path = %r.path);
         async move {
             if r.path.is_empty() || r.path == "/" {
@@ -282,7 +291,7 @@ impl CloudTaskService for CloudTasks {
                 )
                 .into());
             }
-            let (client, watch) = self.client(&r.connection).await?;
+            let (client, watch) = self.client(&r.connection, &metadata).await?;
             let (folder, created) =
                 tasks::create_folder::create_folder(&client, &r.path, r.exist_ok)
                     .await
@@ -304,7 +313,7 @@ impl CloudTaskService for CloudTasks {
         req: Request<pb::DeleteItemsRequest>,
     ) -> Result<Response<Self::DeleteItemsStream>, Status> {
         use pb::delete_items_request::Selection as Sel;
-        let r = req.into_inner();
+        let (metadata, _, r) = req.into_parts();
         let span =
             tracing::info_span!("DeleteItems", connection = %r.connection, dry_run = r.dry_run);
         let selection = match &r.selection {
@@ -313,7 +322,10 @@ impl CloudTaskService for CloudTasks {
             None => convert::selection(None, None)?,
         };
         let dry_run = r.dry_run;
-        let (client, watch) = self.client(&r.connection).instrument(span.clone()).await?;
+        let (client, watch) = self
+            .client(&r.connection, &metadata)
+            .instrument(span.clone())
+            .await?;
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         tokio::spawn(
             async move {
@@ -359,5 +371,46 @@ impl CloudTaskService for CloudTasks {
         req: Request<pb::CancelUploadRequest>,
     ) -> Result<Response<pb::CancelUploadResponse>, Status> {
         resumable_upload::cancel(&self.ready, req).await
+    }
+}
+
+/// When the caller stops waiting, from its `grpc-timeout` header (`<digits><unit>`, unit
+/// one of H M S m u n); `None` without one.
+fn call_deadline(metadata: &tonic::metadata::MetadataMap) -> Option<tokio::time::Instant> {
+    let raw = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let unit = raw.len().checked_sub(1).and_then(|i| raw.get(i..))?;
+    let amount: u64 = raw.get(..raw.len() - 1)?.parse().ok()?;
+    let timeout = match unit {
+        "H" => std::time::Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => std::time::Duration::from_secs(amount.saturating_mul(60)),
+        "S" => std::time::Duration::from_secs(amount),
+        "m" => std::time::Duration::from_millis(amount),
+        "u" => std::time::Duration::from_micros(amount),
+        "n" => std::time::Duration::from_nanos(amount),
+        _ => return None,
+    };
+    tokio::time::Instant::now().checked_add(timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::call_deadline;
+    use std::time::Duration;
+
+    fn deadline_in(value: &str) -> Option<Duration> {
+        let mut m = tonic::metadata::MetadataMap::new();
+        m.insert("grpc-timeout", value.parse().unwrap());
+        call_deadline(&m).map(|d| d - tokio::time::Instant::now())
+    }
+
+    #[test]
+    fn grpc_timeout_sets_the_deadline() {
+        assert!(call_deadline(&tonic::metadata::MetadataMap::new()).is_none());
+        let s = deadline_in("30S").unwrap();
+        assert!(s <= Duration::from_secs(30) && s > Duration::from_secs(29));
+        assert!(deadline_in("1500m").unwrap() <= Duration::from_millis(1500));
+        assert!(deadline_in("2H").unwrap() > Duration::from_secs(7000));
+        assert!(deadline_in("5x").is_none());
+        assert!(deadline_in("S").is_none());
     }
 }

@@ -1,6 +1,8 @@
 //! "Cloud - Download file(s)": per file a header, chunks of at most 1 MiB, and an end with
 //! Dropbox's content_hash once the bytes sent were checked against it. Memory stays
 //! bounded by the channel: when the caller stops reading, the Dropbox read stops too.
+//! When Dropbox's body breaks off mid-file (reset, stall, 5xx), the rest is fetched with a
+//! Range pinned to the same revision, unseen by the caller, within the client's budget.
 
 use bytes::{Bytes, BytesMut};
 use dropbox_client::content_hash::ContentHasher;
@@ -175,8 +177,21 @@ async fn download_one(
     let mut hasher = ContentHasher::new();
     let mut pending = BytesMut::new();
     let mut sent = 0u64;
-    while let Some(piece) = download.body.next().await {
-        let piece = piece.map_err(|e| TaskError::dropbox(&target.shown, e))?;
+    let mut resume = Resume::new(client, &metadata, start, length);
+    loop {
+        let piece = match download.body.next().await {
+            None => break,
+            Some(Ok(piece)) => piece,
+            Some(Err(e)) => {
+                let received = sent + pending.len() as u64;
+                download = resume
+                    .reopen(e, received)
+                    .await
+                    .map_err(|e| TaskError::dropbox(&target.shown, e))?;
+                continue;
+            }
+        };
+        resume.progressed();
         hasher.update(&piece);
         pending.extend_from_slice(&piece);
         while pending.len() >= MAX_CHUNK {
@@ -232,4 +247,86 @@ async fn download_one(
         },
     )
     .await
+}
+
+/// Re-opens a broken download from where it stopped: same revision, a Range from the
+/// first byte not yet received. Consecutive failures without a byte in between are
+/// bounded by the retry policy's attempts; the client's deadline bounds the time.
+struct Resume<'a> {
+    client: &'a DropboxClient,
+    /// `rev:...`: a file replaced meanwhile must not be spliced into the old one.
+    pinned: String,
+    rev: String,
+    /// Offset in the file of the first byte of the original response.
+    start: u64,
+    /// Bytes the original response was to deliver.
+    length: u64,
+    failures: u32,
+}
+
+impl<'a> Resume<'a> {
+    fn new(client: &'a DropboxClient, metadata: &FileMetadata, start: u64, length: u64) -> Self {
+        Resume {
+            client,
+            pinned: format!("rev:{}", metadata.rev),
+            rev: metadata.rev.clone(),
+            start,
+            length,
+            failures: 0,
+        }
+    }
+
+    fn progressed(&mut self) {
+        self.failures = 0;
+    }
+
+    /// A new response for the bytes after `received`, or the error that ends this file.
+    async fn reopen(
+        &mut self,
+        error: dropbox_client::Error,
+        received: u64,
+    ) -> Result<dropbox_client::Download, dropbox_client::Error> {
+        let mut error = error;
+        loop {
+            let resumable = matches!(
+                error,
+                dropbox_client::Error::Transport(_)
+                    | dropbox_client::Error::Timeout
+                    | dropbox_client::Error::Server { .. }
+            );
+            self.failures += 1;
+            let policy = self.client.retry_policy();
+            let delay = policy.backoff(self.failures);
+            let past_deadline = self
+                .client
+                .deadline()
+                .is_some_and(|d| tokio::time::Instant::now() + delay > d);
+            if !resumable
+                || received >= self.length
+                || self.failures >= policy.max_attempts
+                || past_deadline
+            {
+                return Err(error);
+            }
+            tracing::warn!(received, error = %error, "download broke off; resuming with a range");
+            tokio::time::sleep(delay).await;
+            let from = self.start + received;
+            let range = ByteRange {
+                start: from,
+                end: Some(self.start + self.length - 1),
+            };
+            match self.client.download(&self.pinned, Some(range)).await {
+                Ok(d) if d.metadata.rev == self.rev && d.start_offset() == from => return Ok(d),
+                Ok(d) => {
+                    return Err(dropbox_client::Error::Decode(format!(
+                        "resumed download answered rev {} from {} instead of rev {} from {from}",
+                        d.metadata.rev,
+                        d.start_offset(),
+                        self.rev
+                    )));
+                }
+                Err(e) => error = e,
+            }
+        }
+    }
 }

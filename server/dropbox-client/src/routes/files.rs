@@ -289,8 +289,9 @@ impl DropboxClient {
     }
 
     /// `files/upload_session/append_v2` at `offset`. After a retry whose first attempt's
-    /// outcome was unknown, `incorrect_offset` with `correct_offset == offset + len` means
-    /// Dropbox already has these bytes and counts as success. Any other
+    /// outcome was unknown, Dropbox's `incorrect_offset` decides: `correct_offset ==
+    /// offset + len` means it already has these bytes (success); a `correct_offset` inside
+    /// the body means it kept a prefix, and only the rest is sent, from there. Any other
     /// `Error::IncorrectOffset { correct_offset }` tells the caller where to resume.
     pub async fn upload_session_append(
         &self,
@@ -300,25 +301,44 @@ impl DropboxClient {
         close: bool,
     ) -> Result<(), Error> {
         check_body(&body)?;
-        let len = body.len() as u64;
-        let arg = serde_json::json!({
-            "cursor": Cursor { session_id, offset },
-            "close": close,
-            "content_hash": content_hash(&body),
-        });
-        let mut st = CallState::default();
-        let r: Result<serde_json::Value, Error> = self
-            .upload_call("files/upload_session/append_v2", &arg, body, &mut st)
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(Error::IncorrectOffset { correct_offset, .. })
-                if st.after_unknown && correct_offset == offset + len =>
-            {
-                tracing::info!(offset, len, "append already applied by an earlier attempt");
-                Ok(())
+        let end = offset + body.len() as u64;
+        let (mut offset, mut body) = (offset, body);
+        loop {
+            let arg = serde_json::json!({
+                "cursor": Cursor { session_id, offset },
+                "close": close,
+                "content_hash": content_hash(&body),
+            });
+            let mut st = CallState::default();
+            let r: Result<serde_json::Value, Error> = self
+                .upload_call(
+                    "files/upload_session/append_v2",
+                    &arg,
+                    body.clone(),
+                    &mut st,
+                )
+                .await;
+            match r {
+                Ok(_) => return Ok(()),
+                Err(Error::IncorrectOffset { correct_offset, .. })
+                    if st.after_unknown && correct_offset == end =>
+                {
+                    tracing::info!(offset, end, "append already applied by an earlier attempt");
+                    return Ok(());
+                }
+                Err(Error::IncorrectOffset { correct_offset, .. })
+                    if st.after_unknown && correct_offset > offset && correct_offset < end =>
+                {
+                    tracing::info!(
+                        offset,
+                        correct_offset,
+                        "an earlier attempt was applied in part; sending the rest"
+                    );
+                    body = body.slice((correct_offset - offset) as usize..);
+                    offset = correct_offset;
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
     }
 
