@@ -21,6 +21,8 @@ use crate::tasks::resumable::ResumableUploads;
 
 /// Largest message accepted or sent: 2 MiB chunks plus framing, with room to spare.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+// An UploadFilesResponse (one result per file) must fit in one message.
+const _: () = assert!(crate::tasks::upload::RESULTS_BUDGET_BYTES < MAX_MESSAGE_BYTES);
 
 pub const CLOUD_TASK_SERVICE: &str = "dropbox_connector.v1.CloudTaskService";
 pub const CONNECTION_SERVICE: &str = "dropbox_connector.v1.ConnectionService";

@@ -3,7 +3,8 @@
 //! Root is `""` (users may type `"/"`, which becomes `""`); everything else starts with `/`,
 //! has no trailing slash or trailing whitespace, no empty, `.` or `..` components, no NUL,
 //! and components of at most 255 characters. `id:...`, `rev:...` and `ns:<id>[/...]` forms
-//! are passed through (the part after `ns:<id>` is checked like a path).
+//! are passed through (the part after `ns:<id>` is checked like a path; a `rev:` must be
+//! Dropbox's `[0-9a-f]{9,}`).
 
 /// Maximum length of one path component, in characters.
 pub const MAX_COMPONENT_CHARS: usize = 255;
@@ -28,8 +29,22 @@ pub enum PathError {
     DotComponent,
     #[error("relative path must not be empty or start with \"/\"")]
     BadRelative,
-    #[error("malformed id:, rev: or ns: path")]
+    #[error(
+        "malformed id:, rev: or ns: path (forms: \"id:abc\", \"rev:\" and at least 9 lowercase hex digits, \"ns:123/a\")"
+    )]
     BadIdForm,
+    #[error(
+        "the root folder cannot be used here; name a file or folder under it, e.g. \"/reports\""
+    )]
+    Root,
+}
+
+/// Shortest revision Dropbox issues (`rev:` paths and `parent_rev`).
+pub const MIN_REV_CHARS: usize = 9;
+
+/// Dropbox's rev pattern: `[0-9a-f]{9,}`.
+pub fn is_rev(rev: &str) -> bool {
+    rev.len() >= MIN_REV_CHARS && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Validate and normalise a user-supplied Dropbox path: `"/"` and `""` become `""`.
@@ -41,11 +56,14 @@ pub fn normalize(path: &str) -> Result<String, PathError> {
     if path.contains('\0') {
         return Err(PathError::Nul);
     }
-    if let Some(rest) = path
-        .strip_prefix("id:")
-        .or_else(|| path.strip_prefix("rev:"))
-    {
+    if let Some(rest) = path.strip_prefix("id:") {
         if rest.is_empty() || rest.contains('/') || rest.trim() != rest {
+            return Err(PathError::BadIdForm);
+        }
+        return Ok(path.to_owned());
+    }
+    if let Some(rev) = path.strip_prefix("rev:") {
+        if !is_rev(rev) {
             return Err(PathError::BadIdForm);
         }
         return Ok(path.to_owned());
@@ -68,12 +86,13 @@ pub fn normalize(path: &str) -> Result<String, PathError> {
     Ok(path.to_owned())
 }
 
-/// Like [`normalize`] but for paths that must not be the root (files, folders to create or
-/// delete). The root gives `PathError::NotAbsolute`.
+/// Like [`normalize`] but for paths that must not be a root (files, folders to create or
+/// delete): `""`, `"/"` and a namespace root `ns:<id>` give `PathError::Root`.
 pub fn normalize_non_root(path: &str) -> Result<String, PathError> {
     let p = normalize(path)?;
-    if p.is_empty() {
-        Err(PathError::NotAbsolute)
+    let namespace_root = p.strip_prefix("ns:").is_some_and(|id| !id.contains('/'));
+    if p.is_empty() || namespace_root {
+        Err(PathError::Root)
     } else {
         Ok(p)
     }
@@ -190,6 +209,23 @@ mod tests {
         assert_eq!(normalize("ns:123/").unwrap(), "ns:123");
         assert_eq!(normalize("ns:123/a/b").unwrap(), "ns:123/a/b");
         assert!(normalize("ns:123/a/").is_err());
+        for bad_rev in [
+            "rev:",
+            "rev:12345678",
+            "rev:0123456789ABCDEF",
+            "rev:../../x",
+        ] {
+            assert_eq!(normalize(bad_rev), Err(PathError::BadIdForm), "{bad_rev}");
+        }
+    }
+
+    #[test]
+    fn roots_are_refused_where_an_item_is_needed() {
+        for root in ["", "/", "ns:123", "ns:123/"] {
+            assert_eq!(normalize_non_root(root), Err(PathError::Root), "{root:?}");
+        }
+        assert_eq!(normalize_non_root("ns:123/a").unwrap(), "ns:123/a");
+        assert_eq!(normalize_non_root("id:abc").unwrap(), "id:abc");
     }
 
     #[test]
@@ -213,9 +249,34 @@ mod tests {
         })
     }
 
+    /// Strings made of the characters path rules care about, to hit the edge cases often.
+    fn hostile() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("/".to_owned()),
+                Just(".".to_owned()),
+                Just("..".to_owned()),
+                Just(" ".to_owned()),
+                Just("\0".to_owned()),
+                Just("\t".to_owned()),
+                Just("id:".to_owned()),
+                Just("rev:".to_owned()),
+                Just("ns:".to_owned()),
+                Just("x".repeat(256)),
+                "[a-f0-9]{1,12}",
+                "\\PC{1,3}",
+            ],
+            0..12,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
     proptest! {
+        // Bounded so the whole file runs in well under a second in CI.
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
         #[test]
-        fn normalize_is_idempotent_and_well_formed(s in "\\PC{0,40}") {
+        fn normalize_is_idempotent_and_well_formed(s in prop_oneof!["\\PC{0,40}", hostile()]) {
             if let Ok(p) = normalize(&s) {
                 prop_assert_eq!(normalize(&p), Ok(p.clone()));
                 if !(p.starts_with("id:") || p.starts_with("rev:") || p.starts_with("ns:")) {
@@ -240,10 +301,35 @@ mod tests {
         }
 
         #[test]
-        fn join_never_escapes(rel in "[a-z./]{1,12}") {
+        fn join_never_escapes(rel in prop_oneof!["[a-z./]{1,12}", hostile()]) {
             if let Ok(p) = join("/base", &rel) {
                 prop_assert!(p.starts_with("/base/"));
-                prop_assert!(p.split('/').all(|c| c != ".."));
+                prop_assert!(p.split('/').skip(1).all(|c| c != ".." && c != "." && !c.is_empty()));
+                prop_assert!(!p.contains('\0'));
+            }
+        }
+
+        #[test]
+        fn valid_output_follows_every_rule(s in hostile()) {
+            if let Ok(p) = normalize(&s) {
+                if p.starts_with('/') {
+                    prop_assert!(!p.ends_with('/') && !p.ends_with(char::is_whitespace));
+                    prop_assert!(!p.contains("//") && !p.contains('\0'));
+                    for c in p.split('/').skip(1) {
+                        prop_assert!(c != "." && c != "..");
+                        prop_assert!(c.chars().count() <= MAX_COMPONENT_CHARS);
+                    }
+                } else {
+                    prop_assert!(p.is_empty() || p.starts_with("id:") || p.starts_with("rev:") || p.starts_with("ns:"));
+                }
+            }
+        }
+
+        #[test]
+        fn non_root_is_never_a_root(s in hostile()) {
+            if let Ok(p) = normalize_non_root(&s) {
+                prop_assert!(!p.is_empty());
+                prop_assert!(!p.starts_with("ns:") || p.contains('/'));
             }
         }
     }

@@ -16,7 +16,7 @@ use super::status::{to_item_error, to_status};
 use super::{Ready, convert, resumable_upload};
 use crate::tasks::connections::ReauthWatch;
 use crate::tasks::delete::DeleteEvent;
-use crate::tasks::download::{DownloadEvent, Range};
+use crate::tasks::download::DownloadEvent;
 use crate::tasks::upload::{FileOutcome, UploadMessage};
 use crate::tasks::{self, TaskError};
 
@@ -80,7 +80,7 @@ fn upload_message(m: pb::UploadFilesRequest) -> Result<UploadMessage, TaskError>
             data: bytes::Bytes::from(c.data),
         }),
         Some(UploadMsg::FileEnd(e)) => Ok(UploadMessage::End {
-            content_hash: Some(e.content_hash).filter(|h| !h.is_empty()),
+            content_hash: convert::file_end(e)?,
         }),
         None => Err(TaskError::invalid(
             "message",
@@ -188,6 +188,9 @@ impl CloudTaskService for CloudTasks {
             // A broken stream (client gone, reset) ends the call; nothing open is committed.
             let messages = stream.map(|m| match m {
                 Ok(m) => upload_message(m),
+                Err(status) if status.code() == tonic::Code::OutOfRange => {
+                    Err(convert::oversize_message(status.message()))
+                }
                 Err(status) => {
                     tracing::info!(code = ?status.code(), "upload stream broke");
                     Err(TaskError::Cancelled)
@@ -253,10 +256,7 @@ impl CloudTaskService for CloudTasks {
         if r.range.is_some() && matches!(&selection, tasks::Selection::Items(i) if i.len() != 1) {
             return Err(TaskError::invalid("range", "a byte range needs exactly one item").into());
         }
-        let range = r.range.map(|b| Range {
-            offset: b.offset,
-            length: b.length,
-        });
+        let range = r.range.as_ref().map(convert::byte_range).transpose()?;
         let (client, watch) = self
             .client(&r.connection, &metadata)
             .instrument(span.clone())
@@ -284,18 +284,11 @@ impl CloudTaskService for CloudTasks {
         let (metadata, _, r) = req.into_parts();
         let span = tracing::info_span!("CreateFolder", connection = %r.connection, path = %r.path);
         async move {
-            if r.path.is_empty() || r.path == "/" {
-                return Err(TaskError::invalid(
-                    "path",
-                    "name the folder to create, e.g. \"/reports/2026\"",
-                )
-                .into());
-            }
+            let path = convert::new_folder_path(&r.path)?;
             let (client, watch) = self.client(&r.connection, &metadata).await?;
-            let (folder, created) =
-                tasks::create_folder::create_folder(&client, &r.path, r.exist_ok)
-                    .await
-                    .map_err(|e| watch.check(e))?;
+            let (folder, created) = tasks::create_folder::create_folder(&client, &path, r.exist_ok)
+                .await
+                .map_err(|e| watch.check(e))?;
             let name = folder.name.clone();
             Ok(Response::new(pb::CreateFolderResponse {
                 folder: Some(convert::folder_metadata(&folder, name)),
@@ -317,9 +310,9 @@ impl CloudTaskService for CloudTasks {
         let span =
             tracing::info_span!("DeleteItems", connection = %r.connection, dry_run = r.dry_run);
         let selection = match &r.selection {
-            Some(Sel::Filter(f)) => convert::selection(Some(f), None)?,
-            Some(Sel::Items(i)) => convert::selection(None, Some(i))?,
-            None => convert::selection(None, None)?,
+            Some(Sel::Filter(f)) => convert::delete_selection(Some(f), None)?,
+            Some(Sel::Items(i)) => convert::delete_selection(None, Some(i))?,
+            None => convert::delete_selection(None, None)?,
         };
         let dry_run = r.dry_run;
         let (client, watch) = self

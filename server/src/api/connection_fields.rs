@@ -142,15 +142,36 @@ const OUTPUT_ONLY: &[&str] = &[
     "update_time",
 ];
 
+/// Longest update_mask path worth looking up (the longest field path is far shorter).
+const MAX_MASK_PATH_CHARS: usize = 100;
+/// Most paths an update_mask may name (each writable field once, with room for parents).
+const MAX_MASK_PATHS: usize = 64;
+
 /// Expands a mask into leaf paths: `proxy` means every `proxy.*`. Empty: every writable
 /// field.
 pub fn expand_mask(mask: &[String]) -> Result<Vec<&'static str>, TaskError> {
     if mask.is_empty() {
         return Ok(WRITABLE.to_vec());
     }
+    if mask.len() > MAX_MASK_PATHS {
+        return Err(TaskError::invalid(
+            "update_mask",
+            format!(
+                "{} paths; name at most {MAX_MASK_PATHS} (there are {} writable fields), or leave the mask empty to write them all",
+                mask.len(),
+                WRITABLE.len()
+            ),
+        ));
+    }
     let mut out = Vec::new();
     for path in mask {
         let p = path.trim();
+        if p.chars().count() > MAX_MASK_PATH_CHARS {
+            return Err(TaskError::invalid(
+                "update_mask",
+                "a path is longer than any field name; use paths such as \"group\", \"proxy.address\"",
+            ));
+        }
         if OUTPUT_ONLY
             .iter()
             .any(|o| p == *o || p.starts_with(&format!("{o}.")))
@@ -212,6 +233,7 @@ pub fn apply(
         {
             continue;
         }
+        check_value(path, c, app, business, proxy, creds)?;
         match path {
             "display_name" => record.display_name = c.display_name.trim().to_owned(),
             "group" => record.group = c.group.trim().to_owned(),
@@ -273,12 +295,128 @@ pub fn apply(
     Ok(())
 }
 
+/// Longest free-text setting (group, user names, app key, member id).
+const MAX_TEXT_CHARS: usize = 256;
+/// Longest URL setting.
+const MAX_URL_CHARS: usize = 2048;
+/// Longest secret (Dropbox tokens are about 1,300 characters today).
+const MAX_SECRET_CHARS: usize = 8192;
+
+/// Checks the value `path` names before it is stored: bounded, printable, and the right
+/// shape for how it will be used (a host name, a URL, an HTTP header value).
+fn check_value(
+    path: &str,
+    c: &pb::Connection,
+    app: &pb::AppSettings,
+    business: &pb::BusinessSettings,
+    proxy: &pb::ProxySettings,
+    creds: &pb::Credentials,
+) -> Result<(), TaskError> {
+    match path {
+        "group" => text(path, &c.group, MAX_TEXT_CHARS),
+        "code_page" => text(path, &c.code_page, MAX_TEXT_CHARS),
+        "app.app_key" => text(path, &app.app_key, MAX_TEXT_CHARS),
+        "app.redirect_uri" => text(path, &app.redirect_uri, MAX_URL_CHARS),
+        "business.team_member_id" => text(path, &business.team_member_id, MAX_TEXT_CHARS),
+        "proxy.address" => proxy_host(&proxy.address),
+        "proxy.username" => text(path, &proxy.username, MAX_TEXT_CHARS),
+        "proxy.domain" => text(path, &proxy.domain, MAX_TEXT_CHARS),
+        "proxy.test_url" => test_url(&proxy.test_url),
+        "app.app_secret" => secret_text(path, &app.app_secret),
+        "proxy.password" => secret_text(path, &proxy.password),
+        // Sent as `Authorization: Bearer ...` (or in a form): visible ASCII only.
+        "credentials.access_token" | "credentials.refresh_token" => {
+            let token = if path == "credentials.access_token" {
+                creds.access_token.trim()
+            } else {
+                creds.refresh_token.trim()
+            };
+            secret_text(path, token)?;
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(TaskError::invalid(
+                    path,
+                    "a Dropbox token has only visible ASCII characters (no spaces, line breaks or accents); paste it again exactly as Dropbox gave it",
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Free text: at most `max` characters and no control characters (the value is not echoed).
+fn text(field: &str, value: &str, max: usize) -> Result<(), TaskError> {
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(TaskError::invalid(
+            field,
+            format!("{chars} characters; at most {max} are allowed"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(TaskError::invalid(
+            field,
+            "contains a control character (line break, tab, NUL...); remove it",
+        ));
+    }
+    Ok(())
+}
+
+/// A secret: bounded, no control characters; never quoted in the error.
+fn secret_text(field: &str, value: &str) -> Result<(), TaskError> {
+    text(field, value, MAX_SECRET_CHARS)
+}
+
+/// A proxy host: a host name or an IP address, nothing else (the port has its own field).
+fn proxy_host(address: &str) -> Result<(), TaskError> {
+    let field = "proxy.address";
+    let address = address.trim();
+    text(field, address, MAX_TEXT_CHARS)?;
+    if address.is_empty() || address.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if url::Host::parse(address).is_err() || address.contains(':') {
+        return Err(TaskError::invalid(
+            field,
+            format!(
+                "{address:?} is not a host name or IP address; give only the host (e.g. \"proxy.example.com\" or \"10.0.0.5\"), without scheme, port or path: the port goes in proxy.port"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The URL fetched through the proxy by TestConnection: http or https.
+fn test_url(value: &str) -> Result<(), TaskError> {
+    let field = "proxy.test_url";
+    let value = value.trim();
+    text(field, value, MAX_URL_CHARS)?;
+    if value.is_empty() {
+        return Ok(());
+    }
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(TaskError::invalid(
+            field,
+            format!(
+                "{value:?} is not an http:// or https:// URL; give a page the proxy should reach, e.g. \"https://www.dropbox.com\", or leave it empty to use the Dropbox API"
+            ),
+        )),
+    }
+}
+
 fn path_root(b: &pb::BusinessSettings) -> Result<Option<PathRootSetting>, TaskError> {
     let nonempty = |field: &str, v: &str| {
-        if v.trim().is_empty() {
+        let v = v.trim();
+        if v.is_empty() {
             Err(TaskError::invalid(field, "a namespace id is needed"))
+        } else if v.len() > 32 || !v.bytes().all(|b| b.is_ascii_digit()) {
+            Err(TaskError::invalid(
+                field,
+                "a Dropbox namespace id is a number (root_namespace_id or home_namespace_id of users/get_current_account)",
+            ))
         } else {
-            Ok(v.trim().to_owned())
+            Ok(v.to_owned())
         }
     };
     Ok(match b.path_root.as_ref().and_then(|p| p.root.as_ref()) {

@@ -6,9 +6,10 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::connection_fields::{apply, new_connection, to_proto};
-use super::convert::timestamp;
+use super::convert::{self, timestamp};
 use super::status::to_item_error;
 use super::{Ready, page_token};
+use crate::tasks::connections::validate_redirect_uri;
 use crate::tasks::{TaskError, authorize, probe};
 
 const DEFAULT_PAGE_SIZE: i32 = 100;
@@ -54,7 +55,8 @@ impl ConnectionService for ConnectionsApi {
     ) -> Result<Response<pb::GetConnectionResponse>, Status> {
         let span = tracing::info_span!("GetConnection", connection = %req.get_ref().name);
         async move {
-            let record = self.ready.get().await?.resolve(&req.get_ref().name).await?;
+            let name = convert::connection_ref("name", &req.get_ref().name)?;
+            let record = self.ready.get().await?.resolve(name).await?;
             Ok(Response::new(pb::GetConnectionResponse {
                 connection: Some(to_proto(&record)),
             }))
@@ -74,8 +76,15 @@ impl ConnectionService for ConnectionsApi {
             let size = match r.page_size {
                 0 => DEFAULT_PAGE_SIZE,
                 n if n < 0 => {
-                    return Err(TaskError::invalid("page_size", "must not be negative").into());
+                    return Err(TaskError::invalid(
+                        "page_size",
+                        format!(
+                            "{n} is negative; give 1..{MAX_PAGE_SIZE}, or 0 for {DEFAULT_PAGE_SIZE}"
+                        ),
+                    )
+                    .into());
                 }
+                // AIP-158: a page_size over the maximum is coerced to it, not refused.
                 n => n.min(MAX_PAGE_SIZE),
             };
             let after = page_token::decode(&r.page_token, &r.group)?;
@@ -109,7 +118,9 @@ impl ConnectionService for ConnectionsApi {
                 )
                 .into());
             }
-            let mut record = connections.resolve(&c.name).await?;
+            let mut record = connections
+                .resolve(convert::connection_ref("connection.name", &c.name)?)
+                .await?;
             let mask: Vec<String> = r
                 .update_mask
                 .as_ref()
@@ -132,7 +143,8 @@ impl ConnectionService for ConnectionsApi {
     ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
         let span = tracing::info_span!("DeleteConnection", connection = %req.get_ref().name);
         async move {
-            self.ready.get().await?.delete(&req.get_ref().name).await?;
+            let name = convert::connection_ref("name", &req.get_ref().name)?;
+            self.ready.get().await?.delete(name).await?;
             tracing::info!("connection deleted");
             Ok(Response::new(pb::DeleteConnectionResponse {}))
         }
@@ -148,8 +160,13 @@ impl ConnectionService for ConnectionsApi {
         async move {
             let connections = self.ready.get().await?;
             let r = req.get_ref();
+            let name = convert::connection_ref("name", &r.name)?;
+            // The request's own argument is checked before the connection's state.
+            if !r.no_redirect && !r.redirect_uri.trim().is_empty() {
+                validate_redirect_uri("redirect_uri", r.redirect_uri.trim())?;
+            }
             let started =
-                authorize::start(&connections, &r.name, &r.redirect_uri, r.no_redirect).await?;
+                authorize::start(&connections, name, &r.redirect_uri, r.no_redirect).await?;
             Ok(Response::new(pb::StartAuthorizationResponse {
                 authorize_url: started.authorize_url,
                 state: started.state,
@@ -185,7 +202,8 @@ impl ConnectionService for ConnectionsApi {
         let span = tracing::info_span!("TestConnection", connection = %req.get_ref().name);
         async move {
             let connections = self.ready.get().await?;
-            let report = probe::test_connection(&connections, &req.get_ref().name).await?;
+            let name = convert::connection_ref("name", &req.get_ref().name)?;
+            let report = probe::test_connection(&connections, name).await?;
             let ok = report.ok();
             for s in &report.steps {
                 tracing::info!(

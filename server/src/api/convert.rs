@@ -4,8 +4,9 @@ use dropbox_client::{FileMetadata, FolderMetadata, Metadata, paths};
 use dropbox_connector_proto::v1 as pb;
 use time::OffsetDateTime;
 
+use crate::tasks::download::Range;
 use crate::tasks::filter::{
-    DateField, Join, KindFilter, MaskError, NameMatcher, RemoteFilter, RemoteItem, SortKey,
+    DateField, Join, KindFilter, NameMatcher, RemoteFilter, RemoteItem, SortKey,
 };
 use crate::tasks::overwrite::{OverwritePolicy, SizeComparison};
 use crate::tasks::upload::{FileHeader, UploadSpec};
@@ -13,6 +14,11 @@ use crate::tasks::{ItemRef, Selection, TaskError};
 
 /// Most items a request may name directly.
 pub const MAX_ITEM_REFS: usize = 10_000;
+/// Longest revision accepted (Dropbox's are 9 to 16 hex digits today).
+const MAX_REV_CHARS: usize = 64;
+/// Longest connection reference (`connections/{id}` or a display_name, which has at most
+/// 200 characters) looked up; longer ones cannot exist and are not echoed back.
+pub const MAX_CONNECTION_REF_CHARS: usize = 256;
 
 pub fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -25,9 +31,26 @@ pub fn from_timestamp(
     field: &str,
     t: &prost_types::Timestamp,
 ) -> Result<OffsetDateTime, TaskError> {
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(TaskError::invalid(
+            field,
+            format!(
+                "nanos is {}; a google.protobuf.Timestamp has nanos from 0 to 999999999",
+                t.nanos
+            ),
+        ));
+    }
     let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
     OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .map_err(|_| TaskError::invalid(field, "the timestamp is out of range"))
+        .map_err(|_| {
+            TaskError::invalid(
+                field,
+                format!(
+                    "{} seconds since 1970 is out of range; give a time between the years -9999 and 9999",
+                    t.seconds
+                ),
+            )
+        })
 }
 
 pub fn opt_timestamp(
@@ -78,21 +101,41 @@ pub fn item(i: &RemoteItem) -> pb::ItemMetadata {
 
 /// A connection field must name one.
 pub fn connection_name(name: &str) -> Result<&str, TaskError> {
+    connection_ref("connection", name)
+}
+
+/// A field naming a connection (`connections/{id}` or a display_name): set, and not longer
+/// than any connection reference can be.
+pub fn connection_ref<'a>(field: &str, name: &'a str) -> Result<&'a str, TaskError> {
     if name.trim().is_empty() {
         return Err(TaskError::invalid(
-            "connection",
+            field,
             "name the connection: `connections/{id}` or its display_name",
+        ));
+    }
+    let chars = name.chars().count();
+    if chars > MAX_CONNECTION_REF_CHARS {
+        return Err(TaskError::invalid(
+            field,
+            format!(
+                "{chars} characters is longer than any connection reference (at most {MAX_CONNECTION_REF_CHARS}); give `connections/{{id}}` or the display_name"
+            ),
         ));
     }
     Ok(name)
 }
 
-/// A Dropbox folder as the filter and upload take it: `""`/`"/"` is the root.
-pub fn folder(field: &str, value: &str) -> Result<String, TaskError> {
-    let p = paths::normalize(value).map_err(|e| TaskError::Dropbox {
+/// A Dropbox path refused before any request: MALFORMED_PATH with the rule it breaks.
+fn bad_path(value: &str, e: paths::PathError) -> TaskError {
+    TaskError::Dropbox {
         path: Some(value.to_owned()),
         source: dropbox_client::Error::InvalidPath(e),
-    })?;
+    }
+}
+
+/// A Dropbox folder as the filter and upload take it: `""`/`"/"` is the root.
+pub fn folder(field: &str, value: &str) -> Result<String, TaskError> {
+    let p = paths::normalize(value).map_err(|e| bad_path(value, e))?;
     if p.starts_with("rev:") {
         return Err(TaskError::invalid(field, "a folder cannot be a rev: path"));
     }
@@ -111,14 +154,8 @@ fn enum_value<T: TryFrom<i32>>(field: &str, v: i32) -> Result<T, TaskError> {
 }
 
 pub fn filter(f: &pb::RemoteFileFilter) -> Result<RemoteFilter, TaskError> {
-    let matcher = NameMatcher::parse(&f.mask, f.mask_is_regex, f.case_sensitive).map_err(|e| {
-        let field = if matches!(e, MaskError::BadRegex(_)) {
-            "filter.mask (regex)"
-        } else {
-            "filter.mask"
-        };
-        TaskError::invalid(field, e.to_string())
-    })?;
+    let matcher = NameMatcher::parse(&f.mask, f.mask_is_regex, f.case_sensitive)
+        .map_err(|e| TaskError::invalid("filter.mask", e.to_string()))?;
     let kind = match enum_value::<pb::ItemKind>("filter.kind", f.kind)? {
         pb::ItemKind::Unspecified | pb::ItemKind::File => KindFilter::Files,
         pb::ItemKind::Folder => KindFilter::Folders,
@@ -174,22 +211,59 @@ pub fn item_refs(refs: &pb::ItemRefs) -> Result<Vec<ItemRef>, TaskError> {
                     "every item needs a path (\"/a/b.txt\" or \"id:...\")",
                 ));
             }
-            let path = paths::normalize_non_root(&r.path).map_err(|e| TaskError::Dropbox {
-                path: Some(r.path.clone()),
-                source: dropbox_client::Error::InvalidPath(e),
-            })?;
+            let path = paths::normalize_non_root(&r.path).map_err(|e| bad_path(&r.path, e))?;
             let rev = Some(r.rev.trim().to_owned()).filter(|s| !s.is_empty());
             if let Some(rev) = &rev
-                && !rev.bytes().all(|b| b.is_ascii_alphanumeric())
+                && (!paths::is_rev(rev) || rev.len() > MAX_REV_CHARS)
             {
                 return Err(TaskError::invalid(
                     "items.rev",
-                    format!("{rev:?} is not a Dropbox revision"),
+                    format!(
+                        "{:?} is not a Dropbox revision (at least {} lowercase hex digits, as ItemMetadata.rev gives them)",
+                        rev.chars().take(MAX_REV_CHARS).collect::<String>(),
+                        paths::MIN_REV_CHARS
+                    ),
                 ));
             }
             Ok(ItemRef { path, rev })
         })
         .collect()
+}
+
+/// The folder CreateFolder makes: a path below the root (not an `id:` or `rev:`).
+pub fn new_folder_path(value: &str) -> Result<String, TaskError> {
+    if value.is_empty() || value == "/" {
+        return Err(TaskError::invalid(
+            "path",
+            "name the folder to create, e.g. \"/reports/2026\"",
+        ));
+    }
+    let path = paths::normalize_non_root(value).map_err(|e| bad_path(value, e))?;
+    if path.starts_with("id:") || path.starts_with("rev:") {
+        return Err(TaskError::invalid(
+            "path",
+            "a new folder needs a path such as \"/reports/2026\", not an id: or rev: reference",
+        ));
+    }
+    Ok(path)
+}
+
+/// The `selection` of DeleteItems: as for Download, but a `rev:` path names a revision,
+/// which cannot be deleted on its own.
+pub fn delete_selection(
+    filter_sel: Option<&pb::RemoteFileFilter>,
+    items: Option<&pb::ItemRefs>,
+) -> Result<Selection, TaskError> {
+    let selection = selection(filter_sel, items)?;
+    if let Selection::Items(refs) = &selection
+        && refs.iter().any(|r| r.path.starts_with("rev:"))
+    {
+        return Err(TaskError::invalid(
+            "items.path",
+            "a rev: path cannot be deleted; name the file by path or id: (with items.rev to delete it only at that revision)",
+        ));
+    }
+    Ok(selection)
 }
 
 /// The `selection` oneof of Download and Delete.
@@ -239,8 +313,15 @@ pub fn overwrite(p: Option<&pb::OverwritePolicy>) -> Result<OverwritePolicy, Tas
 }
 
 pub fn upload_spec(s: &pb::UploadSpec) -> Result<UploadSpec, TaskError> {
+    let destination_folder = folder("spec.destination_folder", &s.destination_folder)?;
+    if destination_folder.starts_with("id:") {
+        return Err(TaskError::invalid(
+            "spec.destination_folder",
+            "files cannot be placed under an id: reference; give the folder as a path such as \"/reports\"",
+        ));
+    }
     Ok(UploadSpec {
-        destination_folder: folder("spec.destination_folder", &s.destination_folder)?,
+        destination_folder,
         overwrite: overwrite(s.overwrite.as_ref())?,
         keep_modified_date: s.keep_modified_date,
         autorename: s.autorename,
@@ -250,9 +331,54 @@ pub fn upload_spec(s: &pb::UploadSpec) -> Result<UploadSpec, TaskError> {
 pub fn file_header(h: pb::FileHeader) -> Result<FileHeader, TaskError> {
     Ok(FileHeader {
         modified_time: opt_timestamp("file_header.modified_time", h.modified_time.as_ref())?,
+        content_hash: content_hash("file_header.content_hash", h.content_hash)?,
         relative_path: h.relative_path,
         size: h.size,
-        content_hash: Some(h.content_hash).filter(|s| !s.is_empty()),
+    })
+}
+
+/// The content_hash of a FileEnd (`None` when not given).
+pub fn file_end(e: pb::FileEnd) -> Result<Option<String>, TaskError> {
+    content_hash("file_end.content_hash", e.content_hash)
+}
+
+/// Empty, or a Dropbox content_hash: 64 hex digits.
+fn content_hash(field: &str, hash: String) -> Result<Option<String>, TaskError> {
+    if hash.is_empty() {
+        return Ok(None);
+    }
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(TaskError::invalid(
+            field,
+            "a Dropbox content_hash is 64 hex digits (SHA-256 over the SHA-256 of each 4 MiB block); leave it empty if unknown",
+        ));
+    }
+    Ok(Some(hash))
+}
+
+/// A request message over the server's decoding limit (tonic refuses it with OUT_OF_RANGE
+/// before our code sees it; inside an upload stream it ends the call like this).
+pub fn oversize_message(detail: &str) -> TaskError {
+    TaskError::invalid(
+        "message",
+        format!("{detail}; send file data as DataChunks of at most 2 MiB"),
+    )
+}
+
+/// A DownloadFiles byte range, whose end must be a byte position.
+pub fn byte_range(r: &pb::ByteRange) -> Result<Range, TaskError> {
+    if r.offset.checked_add(r.length).is_none() {
+        return Err(TaskError::invalid(
+            "range",
+            format!(
+                "offset {} plus length {} is past the largest file size; use length 0 to read to the end",
+                r.offset, r.length
+            ),
+        ));
+    }
+    Ok(Range {
+        offset: r.offset,
+        length: r.length,
     })
 }
 

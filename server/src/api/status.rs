@@ -295,6 +295,13 @@ fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
             R::DropboxError,
             "Dropbox refused the connection's path root (business.path_root); fix the namespace id".into(),
         ),
+        // The byte range of a download starts at or past the end of the file.
+        DbxError::Other { status: 416, .. } => c(
+            Code::OutOfRange,
+            R::InvalidArgument,
+            format!("the byte range starts past the end of the file{at}; ask for an offset below the file's size (ItemMetadata.size)"),
+        )
+        .with("field", "range"),
         DbxError::Config(detail) => {
             c(Code::FailedPrecondition, R::InvalidArgument, format!("the connection's transport settings are invalid: {detail}"))
                 .with("field", "proxy")
@@ -311,9 +318,31 @@ fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
     out
 }
 
+/// Most bytes of the message, and of each metadata value, sent back. Errors quote what
+/// the client sent (paths, names); a long one quoted in full can push the status
+/// trailers over the client's header list limit (16 KiB by default), and then the client
+/// sees a protocol error instead of this status.
+const MAX_ECHO_BYTES: usize = 1024;
+
+fn bounded(mut k: Classified) -> Classified {
+    fn cut(s: &mut String) {
+        if s.len() > MAX_ECHO_BYTES {
+            let mut end = MAX_ECHO_BYTES - '…'.len_utf8();
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            s.push('…');
+        }
+    }
+    cut(&mut k.message);
+    k.metadata.values_mut().for_each(cut);
+    k
+}
+
 /// A call-level failure.
 pub fn to_status(e: &TaskError) -> tonic::Status {
-    let k = classify(e);
+    let k = bounded(classify(e));
     let mut details =
         ErrorDetails::with_error_info(reason_name(k.reason), ERROR_DOMAIN, k.metadata);
     if k.retry_after.is_some() {
@@ -324,7 +353,7 @@ pub fn to_status(e: &TaskError) -> tonic::Status {
 
 /// A per-item failure.
 pub fn to_item_error(e: &TaskError) -> ItemError {
-    let k = classify(e);
+    let k = bounded(classify(e));
     ItemError {
         code: k.code as i32,
         reason: reason_name(k.reason).to_owned(),
@@ -345,7 +374,11 @@ mod tests {
     use dropbox_client::paths::PathError;
 
     fn dbx(e: DbxError) -> TaskError {
-        TaskError::dropbox("/x", e)
+        dbx_at("/x", e)
+    }
+
+    fn dbx_at(at: &str, e: DbxError) -> TaskError {
+        TaskError::dropbox(at, e)
     }
 
     fn path(kind: LookupError) -> DbxError {
@@ -479,6 +512,15 @@ mod tests {
                 R::ContentHashMismatch,
             ),
             (
+                dbx(DbxError::Other {
+                    status: 416,
+                    summary: String::new(),
+                    body: String::new(),
+                }),
+                Code::OutOfRange,
+                R::InvalidArgument,
+            ),
+            (
                 dbx(DbxError::BadRequest("x".into())),
                 Code::Internal,
                 R::DropboxError,
@@ -489,6 +531,22 @@ mod tests {
             assert_eq!((k.code, k.reason), (code, reason), "{err:?}");
             assert!(!k.message.is_empty());
         }
+    }
+
+    #[test]
+    fn long_echoes_are_cut() {
+        let long_path = format!("/{}", "é/".repeat(3000));
+        let status = to_status(&dbx_at(&long_path, path(LookupError::NotFound)));
+        assert!(status.message().len() <= MAX_ECHO_BYTES);
+        assert!(status.message().ends_with('…'));
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert!(info.metadata["path"].len() <= MAX_ECHO_BYTES);
+        assert!(info.metadata["path"].starts_with("/é/é/"));
+        let short = to_status(&dbx(path(LookupError::NotFound)));
+        assert_eq!(
+            short.get_error_details().error_info().unwrap().metadata["path"],
+            "/x"
+        );
     }
 
     #[test]

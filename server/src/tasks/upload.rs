@@ -94,6 +94,20 @@ struct OpenFile {
     state: State,
 }
 
+/// Most files one UploadFiles call takes: the response carries one result per file and
+/// must fit in one gRPC message. More files go in further calls.
+pub const MAX_FILES_PER_CALL: usize = 10_000;
+/// What the results of one call may add up to (estimated by [`result_bytes`]): the
+/// server's 8 MiB message limit (`server::MAX_MESSAGE_BYTES`) less an eighth.
+pub const RESULTS_BUDGET_BYTES: usize = 7 * 1024 * 1024;
+
+/// An over-estimate of one file's encoded result: the fixed fields (id, rev, times, hash,
+/// an error's reason and message) plus the paths it repeats (relative path twice, name,
+/// display and lower-cased paths; an error message may quote the path with escapes).
+fn result_bytes(destination_folder: &str, relative_path: &str) -> usize {
+    512 + 8 * (destination_folder.len() + relative_path.len())
+}
+
 /// Runs the upload over `messages` (everything after the spec). A broken or cancelled
 /// stream fails the call; per-file problems become that file's result.
 pub async fn upload_files<S>(
@@ -106,6 +120,7 @@ where
 {
     let mut results = Vec::new();
     let mut open: Option<OpenFile> = None;
+    let mut result_budget = RESULTS_BUDGET_BYTES;
     while let Some(message) = messages.next().await {
         match (message?, open.as_mut()) {
             (UploadMessage::Spec, _) => {
@@ -113,7 +128,22 @@ where
                     "the upload spec may only come once, as the first message".into(),
                 ));
             }
-            (UploadMessage::Header(h), None) => open = Some(start_file(client, spec, h).await),
+            (UploadMessage::Header(h), None) => {
+                let cost = result_bytes(&spec.destination_folder, &h.relative_path);
+                if results.len() == MAX_FILES_PER_CALL || cost > result_budget {
+                    let name: String = h.relative_path.chars().take(200).collect();
+                    return Err(TaskError::invalid(
+                        "file_header",
+                        format!(
+                            "file {} ({name:?}) is over what one UploadFiles call takes: at most {MAX_FILES_PER_CALL} files, and fewer with long paths, so that the results fit in the response; the {} files before it were handled but the call failed, so list the destination to see them, and send the rest in further calls",
+                            results.len() + 1,
+                            results.len()
+                        ),
+                    ));
+                }
+                result_budget -= cost;
+                open = Some(start_file(client, spec, h).await);
+            }
             (UploadMessage::Header(h), Some(f)) => {
                 return Err(TaskError::StreamOutOfOrder(format!(
                     "header for {:?} arrived before the FileEnd of {:?}; send header, chunks, end for each file",

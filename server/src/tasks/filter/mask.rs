@@ -7,16 +7,23 @@ use regex::{Regex, RegexBuilder};
 pub const MAX_MASK_CHARS: usize = 1024;
 /// Most `;`-separated wildcards in one mask.
 pub const MAX_MASKS: usize = 64;
-/// Compiled size limit for a regex (bytes of program), keeps a hostile pattern cheap.
+/// Compiled size limit for a regex (bytes of program), keeps a hostile pattern cheap to
+/// build. Matching needs no limit: the `regex` crate has no backtracking and matches in
+/// time linear in the name (a pattern such as `(a+)+$` cannot blow up), and names are
+/// single path components of at most 255 characters.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MaskError {
-    #[error("mask is longer than {MAX_MASK_CHARS} characters")]
+    #[error(
+        "the mask is longer than {MAX_MASK_CHARS} characters; shorten it, or use a regular expression (mask_is_regex)"
+    )]
     TooLong,
-    #[error("mask has more than {MAX_MASKS} parts")]
+    #[error(
+        "the mask has more than {MAX_MASKS} `;`-separated parts; combine them (e.g. \"*.csv\" instead of one part per file) or use a regular expression"
+    )]
     TooManyParts,
-    #[error("invalid regular expression: {0}")]
+    #[error("not a usable regular expression (mask_is_regex): {0}")]
     BadRegex(String),
 }
 
@@ -95,13 +102,21 @@ impl NameMatcher {
     }
 }
 
-/// Linear-time-per-step wildcard match with single-star backtracking: O(len(p) * len(s))
-/// in the worst case, never exponential.
+/// Wildcard match with single-star backtracking: never exponential.
 fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
+    wildcard_match_counted(pattern, name).0
+}
+
+/// The match, and how many steps it took: at most (len(pattern) + 1) * (len(name) + 2),
+/// since between two moves of the last `*`'s restart point (which only goes forward in
+/// the name) every step advances in the pattern.
+fn wildcard_match_counted(pattern: &[char], name: &[char]) -> (bool, usize) {
     let (mut p, mut s) = (0usize, 0usize);
     // Where the last `*` was, and the name position it is currently absorbing up to.
     let mut star: Option<(usize, usize)> = None;
+    let mut steps = 0usize;
     while s < name.len() {
+        steps += 1;
         match pattern.get(p) {
             Some('*') => {
                 star = Some((p, s));
@@ -121,11 +136,11 @@ fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
                     s = ss + 1;
                     star = Some((sp, ss + 1));
                 }
-                None => return false,
+                None => return (false, steps),
             },
         }
     }
-    pattern[p..].iter().all(|c| *c == '*')
+    (pattern[p..].iter().all(|c| *c == '*'), steps)
 }
 
 #[cfg(test)]
@@ -212,9 +227,68 @@ mod tests {
         }
 
         #[test]
-        fn parser_never_panics(mask in "\\PC{0,40}", regex in any::<bool>(), cs in any::<bool>()) {
+        fn parser_never_panics(mask in "\\PC{0,40}", regex in any::<bool>(), cs in any::<bool>(),
+                               name in "\\PC{0,40}") {
             if let Ok(matcher) = NameMatcher::parse(&mask, regex, cs) {
-                let _ = matcher.matches("some-name.txt");
+                let _ = matcher.matches(&name);
+            }
+        }
+
+        #[test]
+        fn star_and_empty_match_everything(name in "\\PC{0,60}", cs in any::<bool>()) {
+            prop_assert!(m("*", cs).matches(&name));
+            prop_assert!(m("", cs).matches(&name));
+            prop_assert!(m(" ; ;", cs).matches(&name));
+        }
+
+        #[test]
+        // A name without wildcards (and without outer blanks, which parts lose) matches
+        // exactly itself: case-insensitively unless the mask is case sensitive.
+        fn literal_mask_matches_only_its_name(
+            name in "[^*?;\\s]([^*?;]{0,18}[^*?;\\s])?",
+            other in "[^*?;\\s]([^*?;]{0,18}[^*?;\\s])?",
+        ) {
+            prop_assert!(m(&name, true).matches(&name));
+            prop_assert_eq!(m(&name, true).matches(&other), name == other);
+            prop_assert_eq!(
+                m(&name, false).matches(&other),
+                name.to_lowercase() == other.to_lowercase()
+            );
+        }
+
+    }
+
+    proptest! {
+        // Each case does real matching work; a few dozen cover the shapes.
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        // The hostile shapes for backtracking matchers: many stars against a long name
+        // that almost matches. The wildcard matcher's work stays within
+        // (pattern + 1) x (name + 2) steps, where a backtracking one would explode.
+        fn hostile_masks_match_in_bounded_steps(stars in 1usize..120, len in 1usize..256,
+                                                tail in "[ab?]{0,4}") {
+            let name: Vec<char> = "a".repeat(len).chars().collect();
+            let mask: Vec<char> = format!("{}b{tail}", "*a".repeat(stars)).chars().collect();
+            let (matched, steps) = wildcard_match_counted(&mask, &name);
+            prop_assert!(!matched);
+            prop_assert!(steps <= (mask.len() + 1) * (name.len() + 2), "{} steps", steps);
+        }
+
+        #[test]
+        // The regex crate does not backtrack: the classic catastrophic patterns compile
+        // within the size limit and simply answer.
+        fn redos_patterns_answer(n in 1usize..30, len in 1usize..256) {
+            let name = format!("{}!", "a".repeat(len));
+            for pattern in [
+                "^(a+)+$".to_owned(),
+                "^(a|a)*$".to_owned(),
+                "^(a|aa)+$".to_owned(),
+                format!("^({}a*)+b$", "a?".repeat(n)),
+            ] {
+                let re = NameMatcher::parse(&pattern, true, false);
+                prop_assert!(re.is_ok(), "{pattern}: {re:?}");
+                prop_assert!(!re.unwrap().matches(&name));
             }
         }
     }
