@@ -15,7 +15,7 @@ pub const USAGE: u8 = 2;
 pub const NOT_FOUND: u8 = 3;
 /// The server could not be reached or answered UNAVAILABLE.
 pub const UNAVAILABLE: u8 = 4;
-/// Interrupted by Ctrl-C (SIGINT); partial downloads are removed.
+/// Interrupted by Ctrl-C (SIGINT); partial downloads are kept, and the next run resumes them.
 pub const INTERRUPTED: u8 = 130;
 
 /// The exit-code table shown in `dbxc --help`.
