@@ -327,3 +327,105 @@ fn a_corrupted_byte_is_detected_and_the_file_is_not_kept() {
     assert_eq!(file_content_hash(&dest), setup.content_hash);
     assert!(partials_in(&local_dir).is_empty());
 }
+
+#[test]
+fn a_folder_download_resumes_only_the_file_that_has_a_partial() {
+    const SIZE: u64 = 5 * 1024 * 1024 + 77;
+    let setup = Setup::new(SIZE, 0xf01d);
+    let other = setup.work.path().join("upload/other.bin");
+    write_random_file(&other, 3 * 1024 * 1024, 0xbeef);
+    ok(dbxc(
+        &setup.server.url,
+        &[
+            "--connection",
+            CONNECTION,
+            "upload",
+            other.to_str().unwrap(),
+            REMOTE_FOLDER,
+        ],
+    ));
+    let local_dir = setup.local_dir();
+    let source = std::fs::read(&setup.source).unwrap();
+    let first_part = 1024 * 1024 + 5;
+    std::fs::write(setup.partial(&local_dir), &source[..first_part]).unwrap();
+    // A partial of a revision that is no longer current cannot complete this one.
+    let stale = local_dir.join(format!(".{NAME}.0123456789abc.dbxc-partial"));
+    std::fs::write(&stale, b"bytes of an older revision").unwrap();
+
+    setup.clear_request_log();
+    let run = dbxc(
+        &setup.server.url,
+        &[
+            "--connection",
+            CONNECTION,
+            "download",
+            &format!("{REMOTE_FOLDER}/"),
+            local_dir.to_str().unwrap(),
+        ],
+    );
+    let stderr = text(&run.stderr);
+    ok(run);
+
+    assert_eq!(file_content_hash(&local_dir.join(NAME)), setup.content_hash);
+    assert_eq!(
+        file_content_hash(&local_dir.join("other.bin")),
+        file_content_hash(&other)
+    );
+    assert!(
+        partials_in(&local_dir).is_empty(),
+        "no partial left, the stale one included: {:?}",
+        partials_in(&local_dir)
+    );
+    assert!(
+        stderr.contains(&format!("resuming {NAME} at {first_part} bytes")),
+        "{stderr}"
+    );
+    let mut starts: Vec<Option<u64>> = setup.download_requests().iter().map(range_start).collect();
+    starts.sort();
+    assert_eq!(
+        starts,
+        [None, Some(first_part as u64)],
+        "one whole download and one ranged"
+    );
+}
+
+#[test]
+fn a_download_cut_off_by_dropbox_keeps_its_bytes_for_the_next_run() {
+    const SIZE: u64 = 10 * 1024 * 1024 + 999;
+    let setup = Setup::new(SIZE, 0xdead);
+    let local_dir = setup.local_dir();
+    let partial = setup.partial(&local_dir);
+
+    // The emulator cuts the response halfway, as a dropped connection would.
+    setup.emulator.control(
+        "POST",
+        "/__emulator/faults",
+        Some(json!({ "route": "files/download", "kind": "reset", "count": 1 })),
+    );
+    let run = setup.download(&local_dir, false);
+    let stderr = text(&run.stderr);
+    assert_eq!(setup.faults_fired(), 1, "the emulator cut the download");
+    assert_eq!(run.status.code(), Some(1), "the run fails: {stderr}");
+    assert!(
+        stderr.contains("run the command again to resume"),
+        "dbxc says how to go on: {stderr}"
+    );
+    assert!(!local_dir.join(NAME).exists());
+    let kept = std::fs::metadata(&partial)
+        .expect("the bytes that arrived are kept")
+        .len();
+    assert!(kept > 0 && kept < SIZE, "{kept} of {SIZE} bytes kept");
+
+    setup.clear_request_log();
+    let run = setup.download(&local_dir, false);
+    let stderr = text(&run.stderr);
+    ok(run);
+    assert_eq!(file_content_hash(&local_dir.join(NAME)), setup.content_hash);
+    assert!(
+        stderr.contains(&format!("resuming {NAME} at {kept} bytes")),
+        "{stderr}"
+    );
+    let starts: Vec<Option<u64>> = setup.download_requests().iter().map(range_start).collect();
+    assert_eq!(starts, [Some(kept)]);
+    assert!(partials_in(&local_dir).is_empty());
+}
