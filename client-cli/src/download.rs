@@ -282,6 +282,7 @@ async fn decide(
         }
     }
 }
+
 /// The file being written.
 struct Writing {
     index: usize,

@@ -27,7 +27,7 @@ Exit codes:
   3    not found: the server answered NOT_FOUND (CONNECTION_NOT_FOUND, PATH_NOT_FOUND,
        NO_ITEMS_MATCHED with --fail-if-empty)
   4    the server is unreachable, or answered UNAVAILABLE
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C); partial downloads are kept for the next run to resume
 
 Errors are printed on stderr as `error: REASON: message`, REASON being the server's
 google.rpc.ErrorInfo reason (an ErrorReason name) when it sent one.";
