@@ -266,10 +266,21 @@ and the filter selects its files. Otherwise dbxc looks REMOTE up: a file is down
 own (to LOCAL_DIR/<name>), a folder is treated as above (its files, no sub folders without
 --recursive). Files keep their path relative to the folder under LOCAL_DIR.
 
-Safety: each file is written to a temporary file next to its destination and renamed only
-after its content_hash matches the server's. Remote names never leave LOCAL_DIR: `/` and `\\`
-are separators, leading separators are dropped, and a name with `..`, a NUL byte or a drive
-letter (C:) is refused for that file (error reason UNSAFE_PATH).
+Safety: each file is written to a partial file next to its destination,
+`.<name>.<rev>.dbxc-partial`, and renamed over the destination only after the content_hash
+of the whole file matches Dropbox's. On a mismatch the partial is removed, the destination
+is left as it was, and the exit code is 1.
+
+Resuming: a download that was interrupted (Ctrl-C, a killed process, a dropped connection)
+keeps its partial. Run the same command again and each file continues from the partial's
+length with a byte range ('resuming <file> at <n> bytes' on stderr, `resumed_from` in the
+JSON), then the whole file is verified as above. A partial resumes only for the same Dropbox
+revision; partials of other revisions are removed. Two runs never write one partial at once
+(it is locked).
+
+Remote names never leave LOCAL_DIR: `/` and `\\` are separators, leading separators are
+dropped, and a name with `..`, a NUL byte or a drive letter (C:) is refused for that file
+(error reason UNSAFE_PATH).
 
 --overwrite compares with the local file: if-newer replaces when the remote modified time is
 later than the local one; if-size=X replaces when the local (destination) size is X compared

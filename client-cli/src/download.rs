@@ -1,16 +1,16 @@
 //! `dbxc download`: list what to fetch, decide the overwrite option against the local files,
-//! then download exactly those revisions, each into a temporary file that is renamed only
-//! after its content_hash is verified. Never writes outside LOCAL_DIR.
+//! then download exactly those revisions, each into a partial file that is renamed only
+//! after its content_hash is verified. A partial left by an interrupted run is continued
+//! with a byte range. Never writes outside LOCAL_DIR.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use dropbox_connector_proto::v1::delete_items_response::Outcome as DeleteOutcome;
 use dropbox_connector_proto::v1::download_files_request::Selection;
 use dropbox_connector_proto::v1::download_files_response::Message;
 use dropbox_connector_proto::v1::{
-    DeleteItemsRequest, DownloadFilesRequest, DownloadHeader, ItemKind, ItemMetadata, ItemRef,
-    ItemRefs, OverwriteMode, OverwritePolicy, SizeComparison, delete_items_request,
+    ByteRange, DeleteItemsRequest, DownloadFilesRequest, DownloadHeader, ItemKind, ItemMetadata,
+    ItemRef, ItemRefs, OverwriteMode, OverwritePolicy, SizeComparison, delete_items_request,
 };
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -18,7 +18,7 @@ use tokio_stream::StreamExt;
 
 use crate::Ctx;
 use crate::args::DownloadArgs;
-use crate::content_hash::{self, ContentHasher};
+use crate::content_hash;
 use crate::exit::{CliError, NOT_FOUND};
 use crate::filter_args::{FilterArgs, normalize_remote};
 use crate::list::list_items;
@@ -27,6 +27,7 @@ use crate::output::{
     emit_json, from_timestamp, human_size, is_folder, item_error_json, item_error_text, item_json,
     local_error_json, str_or_null,
 };
+use crate::partial::{self, Partial};
 use crate::progress::Progress;
 
 /// Files per DownloadFiles call.
@@ -92,14 +93,31 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
 
     let total: u64 = planned.iter().map(|p| p.item.size).sum();
     let progress = Progress::bytes(total, ctx.progress_wanted());
+    // A partial of the same rev means an earlier run was interrupted: those files continue
+    // where they stopped, each with a ranged call; the others go in batches.
+    let (resuming, fresh): (Vec<Planned>, Vec<Planned>) = planned
+        .into_iter()
+        .partition(|p| partial::existing_len(&p.local, &p.item.rev).is_some_and(|len| len > 0));
     let mut call_error = None;
-    for batch in planned.chunks(BATCH) {
-        match download_batch(ctx, &connection, &base, batch, &args, &progress).await {
+    for one in &resuming {
+        match download_resumed(ctx, &connection, &base, one, &args, &progress).await {
             Ok(n) => failed += n,
             Err((n, error)) => {
                 failed += n;
                 call_error = Some(error);
                 break;
+            }
+        }
+    }
+    if call_error.is_none() {
+        for batch in fresh.chunks(BATCH) {
+            match download_call(ctx, &connection, &base, batch, None, &args, &progress).await {
+                Ok(n) => failed += n,
+                Err((n, error)) => {
+                    failed += n;
+                    call_error = Some(error);
+                    break;
+                }
             }
         }
     }
@@ -265,50 +283,109 @@ async fn decide(
     }
 }
 
-/// A temporary file removed on drop unless it was renamed into place.
-struct TempGuard {
-    path: PathBuf,
-    armed: bool,
+/// The file being written.
+struct Writing {
+    index: usize,
+    partial: Partial,
+    /// The next byte of the file expected (bytes before it are in the partial).
+    next_offset: u64,
 }
 
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = std::fs::remove_file(&self.path);
+impl Writing {
+    /// What a user needs to know about the bytes left behind when this file failed.
+    fn kept_note(&self) -> String {
+        if self.partial.is_resumable() && self.next_offset > 0 {
+            format!(
+                "; {} bytes are kept in {}: run the command again to resume",
+                self.next_offset,
+                self.partial.path.display()
+            )
+        } else {
+            String::new()
         }
     }
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_path_for(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let short: String = name.chars().take(100).collect();
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = format!(".{short}.dbxc-{}-{n}.part", std::process::id());
-    dest.with_file_name(temp)
+/// Server reasons after which a partial's bytes can never complete the download.
+fn bytes_are_useless(reason: &str) -> bool {
+    matches!(
+        reason,
+        "CONTENT_HASH_MISMATCH" | "PATH_NOT_FOUND" | "PATH_WRONG_KIND"
+    )
 }
 
-/// The file being written.
-struct Writing {
-    index: usize,
-    file: tokio::fs::File,
-    guard: TempGuard,
-    hasher: ContentHasher,
-    next_offset: u64,
-    written: u64,
+/// Continues one file from its partial with a ranged call (a range needs a call of its own).
+/// A partial that is already complete is verified and moved into place without a call.
+async fn download_resumed(
+    ctx: &Ctx,
+    connection: &str,
+    base: &Path,
+    planned: &Planned,
+    args: &DownloadArgs,
+    progress: &Progress,
+) -> Result<usize, (usize, CliError)> {
+    let local_failure = |text: String| {
+        progress.inc(planned.item.size);
+        Report::error(
+            &planned.item,
+            &planned.relative,
+            Some(&planned.local),
+            local_error_json("LOCAL_IO", &text),
+            &text,
+        )
+        .print(ctx, Some(progress));
+        Ok(1)
+    };
+    let mut partial = match open_partial(base, planned, true).await {
+        Ok(p) => p,
+        Err(text) => return local_failure(text),
+    };
+    let size = planned.item.size;
+    let complete_here = partial.resumed_from == size
+        && planned
+            .item
+            .content_hash
+            .eq_ignore_ascii_case(&partial.hasher.clone().finish());
+    if partial.resumed_from >= size && !complete_here {
+        // Longer than the file, or all of it but not its bytes: start over.
+        if let Err(e) = partial.restart().await {
+            return local_failure(format!("cannot empty {}: {e}", partial.path.display()));
+        }
+    }
+    if partial.resumed_from > 0 && !ctx.quiet {
+        progress.eprintln(&format!(
+            "resuming {} at {} bytes ({} of {})",
+            planned.relative,
+            partial.resumed_from,
+            human_size(partial.resumed_from),
+            human_size(size)
+        ));
+    }
+    progress.inc(partial.resumed_from);
+    if complete_here {
+        return Ok(complete(ctx, connection, planned, partial, "", args, progress).await);
+    }
+    download_call(
+        ctx,
+        connection,
+        base,
+        std::slice::from_ref(planned),
+        Some(partial),
+        args,
+        progress,
+    )
+    .await
 }
 
-/// Downloads one batch. Returns the number of failed files, or on a call error that number
-/// plus the error.
-async fn download_batch(
+/// Downloads `batch` with one DownloadFiles call; with `resumed`, `batch` is that partial's
+/// one file and the call asks for the rest of it. Returns the number of failed files, or on
+/// a call error that number plus the error.
+async fn download_call(
     ctx: &Ctx,
     connection: &str,
     base: &Path,
     batch: &[Planned],
+    resumed: Option<Partial>,
     args: &DownloadArgs,
     progress: &Progress,
 ) -> Result<usize, (usize, CliError)> {
@@ -319,13 +396,23 @@ async fn download_batch(
             rev: p.item.rev.clone(),
         })
         .collect();
+    let range = resumed
+        .as_ref()
+        .filter(|p| p.resumed_from > 0)
+        .map(|p| ByteRange {
+            offset: p.resumed_from,
+            length: 0,
+        });
+    let mut resumed = resumed;
     let request = DownloadFilesRequest {
         connection: connection.to_string(),
         selection: Some(Selection::Items(ItemRefs { items: refs })),
-        range: None,
+        range,
     };
     let mut reported = vec![false; batch.len()];
     let mut failed = 0usize;
+    // Files that arrived but could not be verified or moved into place (reported by `complete`).
+    let mut unverified = 0usize;
     let mut fail = |index: usize, reported: &mut Vec<bool>, error: Value, text: &str| {
         if !reported[index] {
             reported[index] = true;
@@ -335,10 +422,16 @@ async fn download_batch(
                 .print(ctx, Some(progress));
         }
     };
+    let remaining = |w: &Writing| batch[w.index].item.size.saturating_sub(w.next_offset);
 
     let mut stream = match ctx.tasks().download_files(request).await {
         Ok(r) => r.into_inner(),
-        Err(status) => return Err((0, CliError::from_status(&status))),
+        Err(status) => {
+            if let Some(p) = resumed.take() {
+                progress.inc(batch[0].item.size.saturating_sub(p.resumed_from));
+            }
+            return Err((0, CliError::from_status(&status)));
+        }
     };
     let mut next = 0usize;
     let mut current: Option<Writing> = None;
@@ -354,13 +447,16 @@ async fn download_batch(
         match message.message {
             Some(Message::Header(header)) => {
                 if let Some(w) = current.take() {
-                    let text = "the server started another file before ending this one";
-                    progress.inc(batch[w.index].item.size.saturating_sub(w.written));
+                    let text = format!(
+                        "the server started another file before ending this one{}",
+                        w.kept_note()
+                    );
+                    progress.inc(remaining(&w));
                     fail(
                         w.index,
                         &mut reported,
-                        local_error_json("STREAM_OUT_OF_ORDER", text),
-                        text,
+                        local_error_json("STREAM_OUT_OF_ORDER", &text),
+                        &text,
                     );
                 }
                 let index = find(
@@ -382,10 +478,16 @@ async fn download_batch(
                 }
                 next = index + 1;
                 progress.set_message(&batch[index].relative);
-                match start(base, &batch[index], &header).await {
-                    Ok(w) => current = Some(Writing { index, ..w }),
-                    Err(text) => {
-                        progress.inc(batch[index].item.size);
+                match start(base, &batch[index], &header, resumed.take()).await {
+                    Ok((partial, next_offset)) => {
+                        current = Some(Writing {
+                            index,
+                            partial,
+                            next_offset,
+                        })
+                    }
+                    Err((text, done)) => {
+                        progress.inc(batch[index].item.size.saturating_sub(done));
                         fail(
                             index,
                             &mut reported,
@@ -405,17 +507,18 @@ async fn download_batch(
                             chunk.offset, w.next_offset
                         ),
                     ))
-                } else if let Err(e) = w.file.write_all(&chunk.data).await {
+                } else if let Err(e) = w.partial.file.write_all(&chunk.data).await {
                     Some((
                         "LOCAL_IO",
-                        format!("writing {} failed: {e}", w.guard.path.display()),
+                        format!("writing {} failed: {e}", w.partial.path.display()),
                     ))
                 } else {
                     None
                 };
                 if let Some((reason, text)) = problem {
                     if let Some(w) = current.take() {
-                        progress.inc(batch[w.index].item.size.saturating_sub(w.written));
+                        let text = format!("{text}{}", w.kept_note());
+                        progress.inc(remaining(&w));
                         fail(
                             w.index,
                             &mut reported,
@@ -425,43 +528,43 @@ async fn download_batch(
                     }
                     continue;
                 }
-                w.hasher.update(&chunk.data);
+                w.partial.hasher.update(&chunk.data);
                 w.next_offset += chunk.data.len() as u64;
-                w.written += chunk.data.len() as u64;
                 progress.inc(chunk.data.len() as u64);
             }
             Some(Message::End(end)) => {
                 let Some(w) = current.take() else { continue };
                 let index = w.index;
-                let planned = &batch[index];
-                if w.written < planned.item.size {
-                    progress.inc(planned.item.size - w.written);
-                }
-                match finish(w, planned, &end.content_hash, args.keep_dates).await {
-                    Ok(hash) => {
-                        reported[index] = true;
-                        let mut report = Report::downloaded(
-                            &planned.item,
-                            &planned.relative,
-                            &planned.local,
-                            &hash,
-                        );
-                        if args.delete_source {
-                            delete_source(ctx, connection, &planned.item, &mut report).await;
-                        }
-                        report.print(ctx, Some(progress));
-                    }
-                    Err((reason, text)) => {
-                        fail(index, &mut reported, local_error_json(reason, &text), &text)
-                    }
+                progress.inc(remaining(&w));
+                reported[index] = true;
+                if complete(
+                    ctx,
+                    connection,
+                    &batch[index],
+                    w.partial,
+                    &end.content_hash,
+                    args,
+                    progress,
+                )
+                .await
+                    > 0
+                {
+                    unverified += 1;
                 }
             }
             Some(Message::Error(error)) => {
                 let item_error = error.error.unwrap_or_default();
-                let index = match current.take() {
+                let useless = bytes_are_useless(&item_error.reason);
+                let (index, note) = match current.take() {
                     Some(w) => {
-                        progress.inc(batch[w.index].item.size.saturating_sub(w.written));
-                        w.index
+                        progress.inc(remaining(&w));
+                        let index = w.index;
+                        if useless {
+                            w.partial.discard();
+                            (index, String::new())
+                        } else {
+                            (index, w.kept_note())
+                        }
                     }
                     None => {
                         let lower = error.path.to_lowercase();
@@ -476,12 +579,20 @@ async fn download_batch(
                         if index >= batch.len() {
                             continue;
                         }
-                        progress.inc(batch[index].item.size);
+                        let done = match resumed.take() {
+                            Some(p) if useless => {
+                                p.discard();
+                                0
+                            }
+                            Some(p) => p.resumed_from,
+                            None => 0,
+                        };
+                        progress.inc(batch[index].item.size.saturating_sub(done));
                         next = index + 1;
-                        index
+                        (index, String::new())
                     }
                 };
-                let text = item_error_text(&item_error);
+                let text = format!("{}{note}", item_error_text(&item_error));
                 fail(index, &mut reported, item_error_json(&item_error), &text);
             }
             None => {}
@@ -492,7 +603,8 @@ async fn download_batch(
             Some(e) => e.message.clone(),
             None => "the stream ended in the middle of this file".to_string(),
         };
-        progress.inc(batch[w.index].item.size.saturating_sub(w.written));
+        let text = format!("{text}{}", w.kept_note());
+        progress.inc(remaining(&w));
         fail(
             w.index,
             &mut reported,
@@ -500,13 +612,14 @@ async fn download_batch(
             &text,
         );
     }
+    let untouched = resumed.map(|p| p.resumed_from).unwrap_or(0);
     for index in 0..batch.len() {
         if !reported[index] {
             let text = match &call_error {
                 Some(e) => format!("not downloaded: {}", e.message),
                 None => "the server sent nothing for this file".to_string(),
             };
-            progress.inc(batch[index].item.size);
+            progress.inc(batch[index].item.size.saturating_sub(untouched));
             fail(
                 index,
                 &mut reported,
@@ -515,6 +628,7 @@ async fn download_batch(
             );
         }
     }
+    let failed = failed + unverified;
     match call_error {
         Some(e) => Err((failed, e)),
         None => Ok(failed),
@@ -534,42 +648,100 @@ fn find(batch: &[Planned], from: usize, key: Option<(&str, &str)>) -> usize {
     from
 }
 
-/// Creates the directories and the temporary file for one download.
-async fn start(base: &Path, planned: &Planned, header: &DownloadHeader) -> Result<Writing, String> {
-    if header.offset != 0 {
-        return Err(format!(
-            "the server started at byte {} instead of 0",
-            header.offset
-        ));
-    }
+/// Creates the directories of one download and opens its partial (locked; with `resume`,
+/// hashing the bytes already there). Partials of other revs are removed as stale.
+async fn open_partial(base: &Path, planned: &Planned, resume: bool) -> Result<Partial, String> {
     let parent = planned.local.parent().unwrap_or(base);
     tokio::fs::create_dir_all(parent)
         .await
         .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     ensure_inside(base, parent).map_err(|e| e.to_string())?;
-    let temp = temp_path_for(&planned.local);
-    let file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .await
-        .map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
-    Ok(Writing {
-        index: 0,
-        file,
-        guard: TempGuard {
-            path: temp,
-            armed: true,
-        },
-        hasher: ContentHasher::new(),
-        next_offset: 0,
-        written: 0,
+    let dest = planned.local.clone();
+    let rev = planned.item.rev.clone();
+    tokio::task::spawn_blocking(move || {
+        // A stale partial that cannot be removed is only clutter: not worth failing for.
+        let _ = partial::remove_stale(&dest, &rev);
+        Partial::open(&dest, &rev, resume)
     })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
 }
 
-/// Verifies and moves a finished download into place. Returns the verified hash.
+/// The partial to write a file's bytes into, and the offset the server starts at. On an
+/// error, also the bytes already done (for the progress bar).
+async fn start(
+    base: &Path,
+    planned: &Planned,
+    header: &DownloadHeader,
+    resumed: Option<Partial>,
+) -> Result<(Partial, u64), (String, u64)> {
+    let partial = match resumed {
+        Some(p) => p,
+        None => open_partial(base, planned, false)
+            .await
+            .map_err(|text| (text, 0))?,
+    };
+    if header.offset != partial.resumed_from {
+        let done = partial.resumed_from;
+        return Err((
+            format!(
+                "the server started at byte {} instead of {done}",
+                header.offset
+            ),
+            done,
+        ));
+    }
+    let offset = header.offset;
+    Ok((partial, offset))
+}
+
+/// Verifies a finished download and moves it into place, then reports it (and deletes the
+/// source when asked). Returns 1 when the file failed, else 0.
+async fn complete(
+    ctx: &Ctx,
+    connection: &str,
+    planned: &Planned,
+    partial: Partial,
+    server_hash: &str,
+    args: &DownloadArgs,
+    progress: &Progress,
+) -> usize {
+    let resumed_from = partial.resumed_from;
+    match finish(partial, planned, server_hash, args.keep_dates).await {
+        Ok(hash) => {
+            let mut report = Report::downloaded(
+                &planned.item,
+                &planned.relative,
+                &planned.local,
+                &hash,
+                resumed_from,
+            );
+            if args.delete_source {
+                delete_source(ctx, connection, &planned.item, &mut report).await;
+            }
+            report.print(ctx, Some(progress));
+            0
+        }
+        Err((reason, text)) => {
+            Report::error(
+                &planned.item,
+                &planned.relative,
+                Some(&planned.local),
+                local_error_json(reason, &text),
+                &text,
+            )
+            .print(ctx, Some(progress));
+            1
+        }
+    }
+}
+
+/// Verifies a finished download against Dropbox's content_hash and renames it over the
+/// destination. A mismatch removes the partial (its bytes are wrong somewhere). Returns the
+/// verified hash.
 async fn finish(
-    mut w: Writing,
+    mut partial: Partial,
     planned: &Planned,
     server_hash: &str,
     keep_dates: bool,
@@ -580,28 +752,34 @@ async fn finish(
             format!("writing {} failed: {e}", w_path(&planned.local)),
         )
     };
-    w.file.flush().await.map_err(io)?;
-    w.file.sync_all().await.map_err(io)?;
-    let local_hash = std::mem::take(&mut w.hasher).finish();
+    partial.file.flush().await.map_err(io)?;
+    let local_hash = std::mem::take(&mut partial.hasher).finish();
     let expected = if server_hash.is_empty() {
         planned.item.content_hash.as_str()
     } else {
         server_hash
     };
     if expected.is_empty() {
+        partial.discard();
         return Err((
             "CONTENT_HASH_MISMATCH",
             "the server sent no content_hash; the file was not kept".into(),
         ));
     }
     if !expected.eq_ignore_ascii_case(&local_hash) {
+        let resumed = match partial.resumed_from {
+            0 => String::new(),
+            n => format!(" (resumed at byte {n})"),
+        };
+        partial.discard();
         return Err((
             "CONTENT_HASH_MISMATCH",
             format!(
-                "received bytes hash to {local_hash}, the server says {expected}; the file was not kept"
+                "content hash mismatch: the downloaded bytes{resumed} hash to {local_hash}, Dropbox says {expected}; the file was not kept"
             ),
         ));
     }
+    partial.file.sync_all().await.map_err(io)?;
     if keep_dates
         && let Some(when) = planned
             .item
@@ -609,10 +787,11 @@ async fn finish(
             .as_ref()
             .and_then(from_timestamp)
     {
-        let std_file = w.file.into_std().await;
+        let std_file = partial.file.try_clone().await.map_err(io)?.into_std().await;
         std_file.set_modified(when.into()).map_err(io)?;
     }
-    tokio::fs::rename(&w.guard.path, &planned.local)
+    // Renamed while still locked, so no other run can be writing into it.
+    tokio::fs::rename(&partial.path, &planned.local)
         .await
         .map_err(|e| {
             (
@@ -623,7 +802,7 @@ async fn finish(
                 ),
             )
         })?;
-    w.guard.armed = false;
+    partial.renamed();
     Ok(local_hash)
 }
 
@@ -722,14 +901,27 @@ impl Report {
             "error": null,
             "source_deleted": null,
             "source_delete_error": null,
+            "resumed_from": null,
         })
     }
 
-    fn downloaded(item: &ItemMetadata, relative: &str, local: &Path, hash: &str) -> Self {
+    fn downloaded(
+        item: &ItemMetadata,
+        relative: &str,
+        local: &Path,
+        hash: &str,
+        resumed_from: u64,
+    ) -> Self {
         let mut json = Self::base(item, relative, Some(local), "downloaded");
         json["content_hash"] = json!(hash);
+        let resumed = if resumed_from > 0 {
+            json["resumed_from"] = json!(resumed_from);
+            format!(", resumed at {resumed_from} bytes")
+        } else {
+            String::new()
+        };
         let human = format!(
-            "downloaded {} -> {} ({}, content_hash {hash})",
+            "downloaded {} -> {} ({}{resumed}, content_hash {hash})",
             item.path_display,
             local.display(),
             human_size(item.size)

@@ -15,7 +15,7 @@ pub const USAGE: u8 = 2;
 pub const NOT_FOUND: u8 = 3;
 /// The server could not be reached or answered UNAVAILABLE.
 pub const UNAVAILABLE: u8 = 4;
-/// Interrupted by Ctrl-C (SIGINT); partial downloads are removed.
+/// Interrupted by Ctrl-C (SIGINT); partial downloads are kept, and the next run resumes them.
 pub const INTERRUPTED: u8 = 130;
 
 /// The exit-code table shown in `dbxc --help`.
@@ -27,7 +27,7 @@ Exit codes:
   3    not found: the server answered NOT_FOUND (CONNECTION_NOT_FOUND, PATH_NOT_FOUND,
        NO_ITEMS_MATCHED with --fail-if-empty)
   4    the server is unreachable, or answered UNAVAILABLE
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C); partial downloads are kept for the next run to resume
 
 Errors are printed on stderr as `error: REASON: message`, REASON being the server's
 google.rpc.ErrorInfo reason (an ErrorReason name) when it sent one.";

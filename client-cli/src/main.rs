@@ -12,6 +12,7 @@ mod filter_args;
 mod list;
 mod local_paths;
 mod output;
+mod partial;
 mod progress;
 mod resumable_upload;
 mod upload;

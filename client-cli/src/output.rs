@@ -27,7 +27,8 @@ done, and nothing else. Timestamps are RFC 3339 UTC strings; absent values are n
                   skipped_reason, existing, error}
   download:      {path_display, relative_path, local_path, outcome: \"downloaded\"|\"skipped\"|
                   \"error\", size, content_hash, rev, item, skipped_reason, error,
-                  source_deleted: true|false|null, source_delete_error}
+                  source_deleted: true|false|null, source_delete_error,
+                  resumed_from: <bytes taken from an earlier run's partial>|null}
   delete:        {path, outcome: \"deleted\"|\"would_delete\"|\"error\", dry_run, item, error}
   create-folder: {created: bool, item}
   connection:    {name, display_name, group, timeout_seconds, code_page,

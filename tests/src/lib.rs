@@ -792,3 +792,17 @@ pub mod grpc {
         }))
     }
 }
+
+/// Starts `dbxc` against `server` without waiting for it (to interrupt it: `Child::kill`
+/// sends SIGKILL). Its stdout and stderr are piped.
+pub fn dbxc_spawn(server: &str, args: &[&str]) -> Child {
+    Command::new(bin("dbxc"))
+        .env("DBXC_SERVER", server)
+        .env_remove("DBXC_CONNECTION")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dbxc")
+}
