@@ -369,7 +369,9 @@ impl CloudTaskService for CloudTasks {
 
 /// When the caller stops waiting, from its `grpc-timeout` header (`<digits><unit>`, unit
 /// one of H M S m u n); `None` without one.
-fn call_deadline(metadata: &tonic::metadata::MetadataMap) -> Option<tokio::time::Instant> {
+pub(super) fn call_deadline(
+    metadata: &tonic::metadata::MetadataMap,
+) -> Option<tokio::time::Instant> {
     let raw = metadata.get("grpc-timeout")?.to_str().ok()?;
     let unit = raw.len().checked_sub(1).and_then(|i| raw.get(i..))?;
     let amount: u64 = raw.get(..raw.len() - 1)?.parse().ok()?;

@@ -6,6 +6,7 @@ use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
+use super::cloud_task_service::call_deadline;
 use super::{Ready, convert};
 use crate::tasks::TaskError;
 use crate::tasks::connections::RESOURCE_PREFIX;
@@ -16,7 +17,7 @@ pub async fn start(
     ready: &Ready,
     req: Request<pb::StartResumableUploadRequest>,
 ) -> Result<Response<pb::StartResumableUploadResponse>, Status> {
-    let r = req.into_inner();
+    let (metadata, _, r) = req.into_parts();
     let span =
         tracing::info_span!("StartResumableUpload", connection = %r.connection, path = %r.path);
     async move {
@@ -38,6 +39,7 @@ pub async fn start(
         let name = convert::connection_name(&r.connection)?;
         let connections = ready.get().await?;
         let (client, watch) = connections.client_watched(name).await?;
+        let client = client.with_deadline(call_deadline(&metadata));
         let uploads = ready.uploads().await?;
         let started = uploads
             .start(&client, watch.connection_id(), start)
@@ -79,6 +81,7 @@ pub async fn write(
     ready: &Ready,
     req: Request<Streaming<pb::WriteResumableUploadRequest>>,
 ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
+    let deadline = call_deadline(req.metadata());
     let mut stream = req.into_inner();
     let Some(first) = stream.message().await? else {
         return Err(TaskError::invalid(
@@ -104,6 +107,7 @@ pub async fn write(
         let (client, watch) = connections
             .client_watched(&format!("{RESOURCE_PREFIX}{}", upload.connection_id))
             .await?;
+        let client = client.with_deadline(deadline);
         let messages = stream.map(|m| match m {
             Ok(m) if !m.upload_id.is_empty() && m.upload_id != id => Err(TaskError::invalid(
                 "upload_id",
