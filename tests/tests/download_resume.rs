@@ -396,15 +396,22 @@ fn a_download_cut_off_by_dropbox_keeps_its_bytes_for_the_next_run() {
     let local_dir = setup.local_dir();
     let partial = setup.partial(&local_dir);
 
-    // The emulator cuts the response halfway, as a dropped connection would.
+    // The emulator cuts the response halfway, as a dropped connection would, and then
+    // stays down (faults apply in order: the 503s start with the next request) for longer
+    // than the server's own resume attempts last.
     setup.emulator.control(
         "POST",
         "/__emulator/faults",
         Some(json!({ "route": "files/download", "kind": "reset", "count": 1 })),
     );
+    setup.emulator.control(
+        "POST",
+        "/__emulator/faults",
+        Some(json!({ "route": "files/download", "kind": "status", "status": 503, "count": 50 })),
+    );
     let run = setup.download(&local_dir, false);
     let stderr = text(&run.stderr);
-    assert_eq!(setup.faults_fired(), 1, "the emulator cut the download");
+    assert!(setup.faults_fired() >= 2, "the emulator cut the download");
     assert_eq!(run.status.code(), Some(1), "the run fails: {stderr}");
     assert!(
         stderr.contains("run the command again to resume"),
@@ -416,6 +423,7 @@ fn a_download_cut_off_by_dropbox_keeps_its_bytes_for_the_next_run() {
         .len();
     assert!(kept > 0 && kept < SIZE, "{kept} of {SIZE} bytes kept");
 
+    setup.emulator.control("DELETE", "/__emulator/faults", None);
     setup.clear_request_log();
     let run = setup.download(&local_dir, false);
     let stderr = text(&run.stderr);
