@@ -63,12 +63,17 @@ pub fn of_bytes(data: &[u8]) -> String {
 
 /// The content_hash and length of a local file, read in bounded memory (blocking I/O).
 pub fn of_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
+    let (hasher, total) = of_reader(std::fs::File::open(path)?)?;
+    Ok((hasher.finish(), total))
+}
+
+/// The content_hash state and length of everything `reader` yields, in bounded memory.
+pub fn of_reader(mut reader: impl Read) -> std::io::Result<(ContentHasher, u64)> {
     let mut hasher = ContentHasher::new();
     let mut buffer = vec![0u8; 1024 * 1024];
     let mut total = 0u64;
     loop {
-        let n = match file.read(&mut buffer) {
+        let n = match reader.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -77,7 +82,7 @@ pub fn of_file(path: &Path) -> std::io::Result<(String, u64)> {
         hasher.update(&buffer[..n]);
         total += n as u64;
     }
-    Ok((hasher.finish(), total))
+    Ok((hasher, total))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! a partial it holds an exclusive lock on it, so two runs never write into the same one.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -214,20 +214,7 @@ impl Drop for Partial {
 /// The content_hash state and length of the bytes already in `file`.
 fn hash_existing(mut file: &File) -> std::io::Result<(ContentHasher, u64)> {
     file.seek(SeekFrom::Start(0))?;
-    let mut hasher = ContentHasher::new();
-    let mut buffer = vec![0u8; 1024 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buffer[..n]);
-        total += n as u64;
-    }
-    Ok((hasher, total))
+    crate::content_hash::of_reader(file)
 }
 
 #[cfg(unix)]

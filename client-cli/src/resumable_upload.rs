@@ -17,7 +17,7 @@ use dropbox_connector_proto::v1::{
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncSeekExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -27,7 +27,7 @@ use crate::Ctx;
 use crate::local_paths::LocalFile;
 use crate::output::system_time_to_timestamp;
 use crate::progress::Progress;
-use crate::upload::CHUNK_SIZE;
+use crate::upload::{CHUNK_SIZE, fill};
 
 /// Where the upload goes and how it is committed.
 pub struct Target {
@@ -345,19 +345,6 @@ async fn send_from(
     };
     let _ = tx.send(finish).await;
     (offset - start, None)
-}
-
-async fn fill(file: &mut tokio::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match file.read(&mut buffer[filled..]).await {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

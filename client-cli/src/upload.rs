@@ -279,7 +279,7 @@ async fn produce(
 }
 
 /// Reads until `buffer` is full or the file ends; returns the bytes read.
-async fn fill(file: &mut tokio::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+pub async fn fill(file: &mut tokio::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buffer.len() {
         match file.read(&mut buffer[filled..]).await {
