@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::TaskError;
 use super::overwrite::{Decision, OverwritePolicy, SizeComparison, SourceFacts};
-use super::upload::{FileOutcome, MAX_CHUNK, PIECE, UploadSpec, commit_info};
+use super::upload::{FileOutcome, MAX_CHUNK, PIECE, UploadSpec, commit_info, lookup};
 use crate::store::{PendingAppend, ResumableUpload, StoreError, UploadStore, UploadTarget};
 
 /// Dropbox keeps an upload session for 7 days; the upload cannot outlive it.
@@ -541,15 +541,6 @@ fn progress(upload: &ResumableUpload) -> Result<Progress, TaskError> {
         expire_time: upload.expire_time,
         outcome,
     })
-}
-
-/// The destination's metadata, `None` when nothing is there.
-async fn lookup(client: &DropboxClient, path: &str) -> Result<Option<Metadata>, TaskError> {
-    match client.get_metadata(path).await {
-        Ok(m) => Ok(Some(m)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(TaskError::dropbox(path, e)),
-    }
 }
 
 fn spec_of(

@@ -270,7 +270,10 @@ fn state_for(decision: Decision) -> State {
 }
 
 /// The destination's metadata, `None` when nothing is there.
-async fn lookup(client: &DropboxClient, path: &str) -> Result<Option<Metadata>, TaskError> {
+pub(crate) async fn lookup(
+    client: &DropboxClient,
+    path: &str,
+) -> Result<Option<Metadata>, TaskError> {
     match client.get_metadata(path).await {
         Ok(m) => Ok(Some(m)),
         Err(e) if e.is_not_found() => Ok(None),
