@@ -237,6 +237,9 @@ async fn handle(
         match f.kind {
             FaultKind::Status => {
                 log["fault"] = json!("status");
+                // Read the request to its end first, as Dropbox does: an answer sent while
+                // the client is still writing reaches it as a broken pipe, not as a 429/503.
+                read_some(body.take().unwrap_or_else(Body::empty), u64::MAX).await;
                 return Ok(status_fault(f));
             }
             FaultKind::Reset => {
@@ -323,21 +326,32 @@ async fn handle(
     };
     log["arg"] = arg.clone();
 
-    // Who is calling.
-    let token = auth::bearer(headers, query)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad(
-                "Must provide HTTP header \"Authorization\" or URL parameter \"authorization\".",
-            )
-        })?;
-    let caller = {
+    // Who is calling. A refusal is sent after the body was read, as Dropbox does: an
+    // answer sent while the client is still writing reaches it as a broken pipe.
+    let who = (|| {
+        let token = auth::bearer(headers, query)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad(
+                    "Must provide HTTP header \"Authorization\" or URL parameter \"authorization\".",
+                )
+            })?;
         let data = st.data();
         let subject = data.tokens.check(&data.dir, &token)?;
         let team_route = access == Access::Token;
-        match auth::actor(&data.dir, &subject, headers, team_route)? {
+        let caller = match auth::actor(&data.dir, &subject, headers, team_route)? {
             Actor::User(c) => Some(*c),
             Actor::Team => None,
+        };
+        Ok::<_, ApiError>((token, caller))
+    })();
+    let (token, caller) = match who {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some(unread) = body.take() {
+                read_some(unread, u64::MAX).await;
+            }
+            return Err(e);
         }
     };
     if let Some(c) = &caller {
