@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod dev;
+pub mod peer;
 pub mod server;
 pub mod store;
 pub mod tasks;

@@ -173,7 +173,46 @@ pub fn classify(e: &TaskError) -> Classified {
                 format!("the connection store failed ({err}); retry later, and tell the operator if it persists"),
             )
         }
-        TaskError::Internal(message) => c(Code::Internal, R::Unspecified, format!("internal error: {message}")),
+        TaskError::Internal(message) => c(Code::Internal, R::Internal, format!("internal error: {message}")),
+        TaskError::CallerUnknown(message) => c(
+            Code::Unauthenticated,
+            R::CallerUnknown,
+            format!("{message}; send `authorization: Bearer <token>`, a client certificate or a JWT that the service's callers file names"),
+        ),
+        TaskError::CallerNotAllowed { caller, needed_role, message } => c(
+            Code::PermissionDenied,
+            R::CallerNotAllowed,
+            format!("caller {caller:?} is not allowed: {message}"),
+        )
+        .with("caller", caller)
+        .with("needed_role", needed_role),
+        TaskError::ServerBusy { message, retry_after } => {
+            let mut r = c(
+                Code::ResourceExhausted,
+                R::ServerBusy,
+                format!("{message}; retry after {} s", retry_after.as_secs().max(1)),
+            );
+            r.retry_after = Some(*retry_after);
+            r
+        }
+        TaskError::ListingTooLarge { folder, max_entries } => c(
+            Code::ResourceExhausted,
+            R::ListingTooLarge,
+            format!("the listing of {folder:?} holds more than {max_entries} entries; narrow the filter or set a limit"),
+        )
+        .with("max_entries", max_entries.to_string()),
+        TaskError::StreamIdle { idle_seconds } => c(
+            Code::DeadlineExceeded,
+            R::StreamIdle,
+            format!("the stream sent nothing for {idle_seconds} s and was closed; resume or start again"),
+        )
+        .with("idle_seconds", idle_seconds.to_string()),
+        TaskError::TargetNotAllowed { target, message } => c(
+            Code::PermissionDenied,
+            R::TargetNotAllowed,
+            format!("test target {target} is not allowed: {message}"),
+        )
+        .with("target", target),
         TaskError::Dropbox { path, source } => classify_dropbox(path.as_deref(), source),
     }
 }

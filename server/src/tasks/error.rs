@@ -70,6 +70,31 @@ pub enum TaskError {
     Store(StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// No known identity on the call (see `auth`).
+    #[error("caller not recognised: {0}")]
+    CallerUnknown(String),
+    /// A known caller whose role or groups do not allow the call or the connection.
+    #[error("caller {caller:?} is not allowed: {message}")]
+    CallerNotAllowed {
+        caller: String,
+        needed_role: String,
+        message: String,
+    },
+    /// The service is at a resource limit (upload buffer budget, streams); retry later.
+    #[error("server busy: {message}")]
+    ServerBusy {
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// A listing-based call would hold more entries than the configured cap.
+    #[error("listing of {folder:?} holds more than {max_entries} entries")]
+    ListingTooLarge { folder: String, max_entries: u64 },
+    /// The client stopped sending on a stream for longer than the idle timeout.
+    #[error("stream idle for {idle_seconds} s")]
+    StreamIdle { idle_seconds: u64 },
+    /// A connection test aimed at a loopback, link-local or private address.
+    #[error("test target {target} is not allowed: {message}")]
+    TargetNotAllowed { target: String, message: String },
 }
 
 impl TaskError {
