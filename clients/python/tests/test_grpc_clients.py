@@ -8,6 +8,8 @@ import uuid
 
 import grpc
 from google.protobuf import descriptor_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -21,10 +23,29 @@ from dropbox_connector.v1 import (
 SERVICES = ["dropbox_connector.v1.CloudTaskService", "dropbox_connector.v1.ConnectionService"]
 
 
-def _channel(address):
-    channel = grpc.insecure_channel(address)
+def _channel(server, token=None):
+    """A TLS channel that trusts the test CA and, with `token`, sends it as a bearer token
+    on every call (what a service does with its mounted token)."""
+    credentials = grpc.ssl_channel_credentials(root_certificates=server.ca_pem)
+    if token is not None:
+        credentials = grpc.composite_channel_credentials(
+            credentials, grpc.access_token_call_credentials(token)
+        )
+    channel = grpc.secure_channel(server.address, credentials)
     grpc.channel_ready_future(channel).result(timeout=30)
     return channel
+
+
+def _error_info(err):
+    """The google.rpc.ErrorInfo of a failed call: (reason, metadata)."""
+    status = rpc_status.from_call(err)
+    assert status is not None, f"no status details in {err}"
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info.reason, dict(info.metadata)
+    raise AssertionError(f"no ErrorInfo in {err}")
 
 
 def _wait_serving(stub, service, deadline_s=30):
@@ -38,14 +59,15 @@ def _wait_serving(stub, service, deadline_s=30):
     return status
 
 
-def test_health_reports_serving_for_server_and_each_service(server_address):
-    stub = health_pb2_grpc.HealthStub(_channel(server_address))
+def test_health_reports_serving_for_server_and_each_service(server):
+    # Probes carry no identity: health answers them anyway.
+    stub = health_pb2_grpc.HealthStub(_channel(server))
     for service in [""] + SERVICES:
         assert _wait_serving(stub, service) == health_pb2.HealthCheckResponse.SERVING, service
 
 
-def test_health_unknown_service_is_not_found(server_address):
-    stub = health_pb2_grpc.HealthStub(_channel(server_address))
+def test_health_unknown_service_is_not_found(server):
+    stub = health_pb2_grpc.HealthStub(_channel(server, server.admin_token))
     try:
         stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5)
     except grpc.RpcError as err:
@@ -60,8 +82,8 @@ def _reflect(stub, request):
     return responses[0]
 
 
-def test_reflection_lists_services_and_describes_methods(server_address):
-    stub = reflection_pb2_grpc.ServerReflectionStub(_channel(server_address))
+def test_reflection_lists_services_and_describes_methods(server):
+    stub = reflection_pb2_grpc.ServerReflectionStub(_channel(server, server.admin_token))
     listed = _reflect(stub, reflection_pb2.ServerReflectionRequest(list_services=""))
     names = {s.name for s in listed.list_services_response.service}
     for service in SERVICES:
@@ -84,8 +106,8 @@ def test_reflection_lists_services_and_describes_methods(server_address):
     assert methods["DownloadFiles"].server_streaming
 
 
-def test_generated_stubs_drive_the_cloud_tasks(server_address):
-    channel = _channel(server_address)
+def test_generated_stubs_drive_the_cloud_tasks(server):
+    channel = _channel(server, server.admin_token)
     connections = connection_pb2_grpc.ConnectionServiceStub(channel)
     tasks = cloud_tasks_pb2_grpc.CloudTaskServiceStub(channel)
 
@@ -187,10 +209,10 @@ def _content_hash(data: bytes) -> str:
     return hashlib.sha256(digests).hexdigest()
 
 
-def test_resumable_upload_goes_on_after_a_lost_stream(server_address):
+def test_resumable_upload_goes_on_after_a_lost_stream(server):
     """A Python client starts a resumable upload, loses its stream part-way, asks
     QueryUpload where to go on, and finishes; the file is Dropbox's with its hash."""
-    tasks = cloud_tasks_pb2_grpc.CloudTaskServiceStub(_channel(server_address))
+    tasks = cloud_tasks_pb2_grpc.CloudTaskServiceStub(_channel(server, server.admin_token))
     mib = 1024 * 1024
     data = bytes((i * 7 + i // 4096) % 256 for i in range(10 * mib + 4321))
     path = f"/py-{uuid.uuid4().hex[:8]}/resumable.bin"
@@ -241,3 +263,35 @@ def test_resumable_upload_goes_on_after_a_lost_stream(server_address):
         assert err.code() == grpc.StatusCode.NOT_FOUND
     else:
         raise AssertionError("an unknown upload must be NOT_FOUND")
+
+
+def test_calls_without_a_known_identity_are_refused(server):
+    """No token, or a token the callers file does not name: UNAUTHENTICATED, CALLER_UNKNOWN."""
+    for token in [None, "not-a-known-token"]:
+        connections = connection_pb2_grpc.ConnectionServiceStub(_channel(server, token))
+        try:
+            connections.ListConnections(connection_pb2.ListConnectionsRequest(), timeout=10)
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.UNAUTHENTICATED, token
+            reason, _ = _error_info(err)
+            assert reason == "CALLER_UNKNOWN"
+        else:
+            raise AssertionError(f"token {token!r} must not be let in")
+
+
+def test_a_reader_of_another_group_neither_sees_nor_uses_the_connection(server):
+    """The reader belongs to group "finance"; `demo` is in the default group."""
+    channel = _channel(server, server.reader_token)
+    connections = connection_pb2_grpc.ConnectionServiceStub(channel)
+    listed = connections.ListConnections(connection_pb2.ListConnectionsRequest(), timeout=10)
+    assert "demo" not in [c.display_name for c in listed.connections]
+    tasks = cloud_tasks_pb2_grpc.CloudTaskServiceStub(channel)
+    try:
+        next(tasks.ListItems(cloud_tasks_pb2.ListItemsRequest(connection="demo"), timeout=10))
+    except grpc.RpcError as err:
+        assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+        reason, metadata = _error_info(err)
+        assert reason == "CALLER_NOT_ALLOWED"
+        assert metadata["caller"] == "python-finance-reader"
+    else:
+        raise AssertionError("a caller outside the connection's group must be denied")
