@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+pub mod tls;
+
 /// How long a process gets to print its `listening on` line.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
 
