@@ -17,7 +17,7 @@ const WRITER_URI: &str = "spiffe://cluster.local/ns/reports/sa/exporter";
 const ADMIN_URI: &str = "spiffe://cluster.local/ns/ops/sa/admin";
 
 struct Setup {
-    _emulator: EmulatorProcess,
+    emulator: EmulatorProcess,
     server: ServerProcess,
     https_url: String,
     ca: TestCa,
@@ -84,7 +84,7 @@ fn start(work: &Path, mtls: bool) -> Setup {
         ServerProcess::start_with_env(work, &work.join("server-data"), &emulator.base_url, &env);
     let https_url = server.url.replacen("http://", "https://", 1);
     Setup {
-        _emulator: emulator,
+        emulator: emulator,
         server,
         https_url,
         ca,
@@ -112,7 +112,7 @@ fn dbxc_over_tls_with_bearer_tokens() {
     let work = tempfile::tempdir().unwrap();
     let s = start(work.path(), false);
     let ca = s.ca.ca_file.to_str().unwrap().to_owned();
-    let emulator_token = s._emulator.token.clone();
+    let emulator_token = s.emulator.token.clone();
 
     // The admin creates the connection: token from --token-file, CA from --ca-file.
     let created = dbxc_with_env(
@@ -248,7 +248,7 @@ fn dbxc_over_mtls_is_known_by_its_client_certificate() {
     let work = tempfile::tempdir().unwrap();
     let s = start(work.path(), true);
     let ca = s.ca.ca_file.to_str().unwrap().to_owned();
-    let emulator_token = s._emulator.token.clone();
+    let emulator_token = s.emulator.token.clone();
     let admin = s.ca.client_cert("ops", ADMIN_URI);
     let writer = s.ca.client_cert("exporter", WRITER_URI);
     let with_cert =
@@ -292,7 +292,7 @@ fn dbxc_over_mtls_is_known_by_its_client_certificate() {
         ],
         None,
     ));
-    assert!(s._emulator.metadata("/reports/report.csv").is_some());
+    assert!(s.emulator.metadata("/reports/report.csv").is_some());
 
     // The writer may not manage connections.
     let denied = with_cert(&writer, &["connection", "delete", "reports"], None);
