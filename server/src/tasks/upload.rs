@@ -11,6 +11,7 @@ use futures::{Stream, StreamExt};
 use time::OffsetDateTime;
 
 use super::TaskError;
+use super::budget::{BufferClaim, UploadBudget};
 use super::overwrite::{Decision, OverwritePolicy, SourceFacts};
 
 /// Bytes sent to Dropbox per request: a multiple of Dropbox's 4 MiB hash block.
@@ -90,6 +91,8 @@ struct OpenFile {
     received: u64,
     hasher: ContentHasher,
     piece: BytesMut,
+    /// What `piece` holds of the shared upload buffer budget.
+    claim: BufferClaim,
     session: Option<Session>,
     state: State,
 }
@@ -109,10 +112,12 @@ fn result_bytes(destination_folder: &str, relative_path: &str) -> usize {
 }
 
 /// Runs the upload over `messages` (everything after the spec). A broken or cancelled
-/// stream fails the call; per-file problems become that file's result.
+/// stream fails the call; per-file problems become that file's result. Buffered bytes
+/// are claimed from `budget`; when it stays full the call fails with `ServerBusy`.
 pub async fn upload_files<S>(
     client: &DropboxClient,
     spec: &UploadSpec,
+    budget: &UploadBudget,
     mut messages: S,
 ) -> Result<Vec<FileResult>, TaskError>
 where
@@ -142,7 +147,7 @@ where
                     ));
                 }
                 result_budget -= cost;
-                open = Some(start_file(client, spec, h).await);
+                open = Some(start_file(client, spec, h, budget.claim()).await);
             }
             (UploadMessage::Header(h), Some(f)) => {
                 return Err(TaskError::StreamOutOfOrder(format!(
@@ -151,7 +156,7 @@ where
                 )));
             }
             (UploadMessage::Chunk { offset, data }, Some(f)) => {
-                add_chunk(client, f, offset, data).await
+                add_chunk(client, f, offset, data).await?
             }
             (UploadMessage::End { content_hash }, Some(_)) => {
                 if let Some(f) = open.take() {
@@ -218,12 +223,18 @@ pub fn destination_path(folder: &str, relative: &str) -> Result<String, TaskErro
     })
 }
 
-async fn start_file(client: &DropboxClient, spec: &UploadSpec, header: FileHeader) -> OpenFile {
+async fn start_file(
+    client: &DropboxClient,
+    spec: &UploadSpec,
+    header: FileHeader,
+    claim: BufferClaim,
+) -> OpenFile {
     let mut file = OpenFile {
         destination: String::new(),
         received: 0,
         hasher: ContentHasher::new(),
         piece: BytesMut::new(),
+        claim,
         session: None,
         state: State::Writing {
             decision: Decision::Create,
@@ -281,10 +292,17 @@ pub(crate) async fn lookup(
     }
 }
 
-async fn add_chunk(client: &DropboxClient, f: &mut OpenFile, offset: u64, data: Bytes) {
+/// Takes one chunk of the open file. Problems with the chunk fail the file; only a full
+/// buffer budget fails the call (`Err`).
+async fn add_chunk(
+    client: &DropboxClient,
+    f: &mut OpenFile,
+    offset: u64,
+    data: Bytes,
+) -> Result<(), TaskError> {
     if !matches!(f.state, State::Writing { .. }) {
         // Skipped or failed: the bytes are consumed and dropped.
-        return;
+        return Ok(());
     }
     if data.len() > MAX_CHUNK {
         f.fail(TaskError::invalid(
@@ -294,7 +312,7 @@ async fn add_chunk(client: &DropboxClient, f: &mut OpenFile, offset: u64, data: 
                 data.len()
             ),
         ));
-        return;
+        return Ok(());
     }
     if offset != f.received {
         f.fail(TaskError::ChunkOffsetMismatch {
@@ -302,18 +320,22 @@ async fn add_chunk(client: &DropboxClient, f: &mut OpenFile, offset: u64, data: 
             expected: f.received,
             got: offset,
         });
-        return;
+        return Ok(());
     }
+    f.claim.grow(data.len()).await?;
     f.received += data.len() as u64;
     f.hasher.update(&data);
     f.piece.extend_from_slice(&data);
     while f.piece.len() >= PIECE {
         let piece = f.piece.split_to(PIECE).freeze();
-        if let Err(e) = send_piece(client, f, piece).await {
+        let sent = send_piece(client, f, piece).await;
+        f.claim.shrink(PIECE);
+        if let Err(e) = sent {
             f.fail(e);
-            return;
+            return Ok(());
         }
     }
+    Ok(())
 }
 
 /// Sends a full piece: it starts the session, or is appended to it.
@@ -349,6 +371,7 @@ impl OpenFile {
         self.state = State::Failed(e);
         // Free the buffered piece now; the session (if any) is abandoned and expires.
         self.piece = BytesMut::new();
+        self.claim.release();
     }
 }
 
