@@ -86,17 +86,17 @@ where
             // A streamed answer is still in progress until its body ends.
             Ok(response.map(|body| tonic::body::Body::new(Holding {
                 body,
-                _permit: permit,
+                permit: Some(permit),
             })))
         })
     }
 }
 
-/// A response body that keeps its call's slot until it is done or dropped.
+/// A response body that keeps its call's slot until its last frame (the trailers) is
+/// out, or it is dropped.
 struct Holding {
     body: tonic::body::Body,
-    /// Never read: dropping it frees the slot.
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Body for Holding {
@@ -107,7 +107,12 @@ impl Body for Holding {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        if matches!(frame, Poll::Ready(None)) || this.body.is_end_stream() {
+            this.permit = None;
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
