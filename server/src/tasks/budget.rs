@@ -81,6 +81,11 @@ impl BufferClaim {
         Ok(())
     }
 
+    /// Grows the claim to at least `target` bytes.
+    pub async fn grow_to(&mut self, target: usize) -> Result<(), TaskError> {
+        self.grow(target.saturating_sub(self.held())).await
+    }
+
     /// Gives `n` bytes back (they went to Dropbox or were dropped).
     pub fn shrink(&mut self, n: usize) {
         if let Some(held) = &mut self.held {
@@ -120,6 +125,10 @@ mod tests {
         ));
         a.shrink(50);
         assert_eq!((a.held(), budget.available()), (40, 60));
+        a.grow_to(30).await.unwrap();
+        assert_eq!(a.held(), 40);
+        a.grow_to(45).await.unwrap();
+        a.shrink(5);
         b.grow(20).await.unwrap();
         drop(a);
         assert_eq!(budget.available(), 80);

@@ -322,6 +322,9 @@ impl ResumableUploads {
                 p.outcome = Some(outcome);
                 return Ok(p);
             }
+            // Room for the next message is claimed before it is read, so a stream
+            // waiting for room holds no bytes meanwhile.
+            w.claim.grow_to(w.buffer.len() + MAX_CHUNK).await?;
             next = messages.next().await;
         }
         // The client ended the stream without finishing: keep whole blocks.
@@ -373,7 +376,7 @@ impl Writer<'_> {
             return Ok(());
         }
         let fresh = data.split_off(known);
-        self.claim.grow(fresh.len()).await?;
+        self.claim.grow_to(self.buffer.len() + fresh.len()).await?;
         self.cursor += fresh.len() as u64;
         self.buffer.extend_from_slice(&fresh);
         while self.buffer.len() >= PIECE {

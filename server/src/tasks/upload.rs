@@ -126,7 +126,15 @@ where
     let mut results = Vec::new();
     let mut open: Option<OpenFile> = None;
     let mut result_budget = RESULTS_BUDGET_BYTES;
-    while let Some(message) = messages.next().await {
+    loop {
+        // Room for the next chunk is claimed before it is read: a call that must wait
+        // for room then holds no chunk meanwhile, and leaves it in the client's window.
+        if let Some(f) = open.as_mut() {
+            f.reserve_next_chunk().await?;
+        }
+        let Some(message) = messages.next().await else {
+            break;
+        };
         match (message?, open.as_mut()) {
             (UploadMessage::Spec, _) => {
                 return Err(TaskError::StreamOutOfOrder(
@@ -322,7 +330,7 @@ async fn add_chunk(
         });
         return Ok(());
     }
-    f.claim.grow(data.len()).await?;
+    f.claim.grow_to(f.piece.len() + data.len()).await?;
     f.received += data.len() as u64;
     f.hasher.update(&data);
     f.piece.extend_from_slice(&data);
@@ -366,6 +374,14 @@ async fn send_piece(
 }
 
 impl OpenFile {
+    /// Claims budget for the buffered bytes plus one more chunk (while bytes are kept).
+    async fn reserve_next_chunk(&mut self) -> Result<(), TaskError> {
+        if matches!(self.state, State::Writing { .. }) {
+            self.claim.grow_to(self.piece.len() + MAX_CHUNK).await?;
+        }
+        Ok(())
+    }
+
     fn fail(&mut self, e: TaskError) {
         tracing::debug!(path = %self.header.relative_path, error = %e, "file failed");
         self.state = State::Failed(e);
