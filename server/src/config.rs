@@ -23,6 +23,135 @@ pub struct Config {
     pub secrets: SecretsConfig,
     #[serde(default)]
     pub oauth: OAuthConfig,
+    /// `DBXC_TLS__*`: TLS (and mTLS) on the gRPC listener; plain TCP when unset.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// `DBXC_LIMITS__*`: bounds on what callers can make the server hold.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// `DBXC_REFLECTION`: serve gRPC reflection (off by default: it hands the whole API
+    /// to anyone who can connect).
+    #[serde(default)]
+    pub reflection: bool,
+}
+
+/// `DBXC_TLS__*`. Certificate and key are both set (TLS) or both unset (plain TCP).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsConfig {
+    /// `DBXC_TLS__CERT_FILE`: PEM certificate chain, leaf first.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// `DBXC_TLS__KEY_FILE`: PEM private key (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// `DBXC_TLS__CLIENT_CA_FILE`: PEM CAs; when set, every client must present a
+    /// certificate signed by one of them (mTLS).
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// `DBXC_TLS__RELOAD_SECONDS`: how often the files are checked for new content
+    /// (rotation without a restart). Default 10.
+    #[serde(default = "default_tls_reload")]
+    pub reload_seconds: u64,
+    /// `DBXC_TLS__HANDSHAKE_TIMEOUT_SECONDS`: a client that has not finished its TLS
+    /// handshake by then is dropped. Default 10.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_seconds: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert_file: None,
+            key_file: None,
+            client_ca_file: None,
+            reload_seconds: default_tls_reload(),
+            handshake_timeout_seconds: default_handshake_timeout(),
+        }
+    }
+}
+
+fn default_tls_reload() -> u64 {
+    10
+}
+
+fn default_handshake_timeout() -> u64 {
+    10
+}
+
+/// `DBXC_LIMITS__*`: what hostile or broken callers can make the server hold.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitsConfig {
+    /// `DBXC_LIMITS__MAX_STREAMS_PER_CONNECTION`: concurrent HTTP/2 streams one client
+    /// connection may open (advertised in SETTINGS). Default 100.
+    #[serde(default = "default_streams_per_connection")]
+    pub max_streams_per_connection: u32,
+    /// `DBXC_LIMITS__MAX_CALLS`: calls in progress across all connections (health checks
+    /// not counted); past it a call gets RESOURCE_EXHAUSTED (SERVER_BUSY). Default 256.
+    #[serde(default = "default_max_calls")]
+    pub max_calls: usize,
+    /// `DBXC_LIMITS__KEEPALIVE_INTERVAL_SECONDS`: HTTP/2 PING interval on idle
+    /// connections. Default 30.
+    #[serde(default = "default_keepalive_interval")]
+    pub keepalive_interval_seconds: u64,
+    /// `DBXC_LIMITS__KEEPALIVE_TIMEOUT_SECONDS`: a connection whose PING is not answered
+    /// within this is closed. Default 20.
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout_seconds: u64,
+    /// `DBXC_LIMITS__STREAM_IDLE_SECONDS`: a client stream (UploadFiles,
+    /// WriteResumableUpload) that sends nothing for this long ends with
+    /// DEADLINE_EXCEEDED (STREAM_IDLE); nothing of it is committed. Default 60.
+    #[serde(default = "default_stream_idle")]
+    pub stream_idle_seconds: u64,
+    /// `DBXC_LIMITS__UPLOAD_BUFFER_BYTES`: upload bytes held in memory before they go to
+    /// Dropbox, across all calls. Default 128 MiB.
+    #[serde(default = "default_upload_buffer")]
+    pub upload_buffer_bytes: usize,
+    /// `DBXC_LIMITS__UPLOAD_BUFFER_WAIT_MS`: how long an upload waits for room in that
+    /// budget before it gets RESOURCE_EXHAUSTED (SERVER_BUSY). Default 2000.
+    #[serde(default = "default_upload_buffer_wait")]
+    pub upload_buffer_wait_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_streams_per_connection: default_streams_per_connection(),
+            max_calls: default_max_calls(),
+            keepalive_interval_seconds: default_keepalive_interval(),
+            keepalive_timeout_seconds: default_keepalive_timeout(),
+            stream_idle_seconds: default_stream_idle(),
+            upload_buffer_bytes: default_upload_buffer(),
+            upload_buffer_wait_ms: default_upload_buffer_wait(),
+        }
+    }
+}
+
+fn default_streams_per_connection() -> u32 {
+    100
+}
+
+fn default_max_calls() -> usize {
+    256
+}
+
+fn default_keepalive_interval() -> u64 {
+    30
+}
+
+fn default_keepalive_timeout() -> u64 {
+    20
+}
+
+fn default_stream_idle() -> u64 {
+    60
+}
+
+fn default_upload_buffer() -> usize {
+    128 * 1024 * 1024
+}
+
+fn default_upload_buffer_wait() -> u64 {
+    2000
 }
 
 /// `DBXC_SECRETS__*`: the key that seals secrets at rest. `Debug` never prints the key.
@@ -208,6 +337,48 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level = {:?} is not a valid filter", self.log.level))?;
+        self.validate_transport()?;
+        Ok(())
+    }
+
+    fn validate_transport(&self) -> anyhow::Result<()> {
+        let set = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| !p.as_os_str().is_empty());
+        let tls = &self.tls;
+        match (set(&tls.cert_file), set(&tls.key_file)) {
+            (true, false) => anyhow::bail!(
+                "tls.cert_file (DBXC_TLS__CERT_FILE) is set but tls.key_file (DBXC_TLS__KEY_FILE) is not; set both for TLS, or neither"
+            ),
+            (false, true) => anyhow::bail!(
+                "tls.key_file (DBXC_TLS__KEY_FILE) is set but tls.cert_file (DBXC_TLS__CERT_FILE) is not; set both for TLS, or neither"
+            ),
+            (false, false) if set(&tls.client_ca_file) => anyhow::bail!(
+                "tls.client_ca_file (DBXC_TLS__CLIENT_CA_FILE) needs TLS: set DBXC_TLS__CERT_FILE and DBXC_TLS__KEY_FILE too"
+            ),
+            _ => {}
+        }
+        let l = &self.limits;
+        for (key, value) in [
+            ("tls.reload_seconds", tls.reload_seconds),
+            ("tls.handshake_timeout_seconds", tls.handshake_timeout_seconds),
+            ("limits.max_streams_per_connection", u64::from(l.max_streams_per_connection)),
+            ("limits.max_calls", l.max_calls as u64),
+            ("limits.keepalive_interval_seconds", l.keepalive_interval_seconds),
+            ("limits.keepalive_timeout_seconds", l.keepalive_timeout_seconds),
+            ("limits.stream_idle_seconds", l.stream_idle_seconds),
+            ("limits.upload_buffer_bytes", l.upload_buffer_bytes as u64),
+        ] {
+            if value == 0 {
+                anyhow::bail!("{key} must be at least 1");
+            }
+        }
+        // One upload's largest buffer (a piece short of one byte, plus a chunk) must fit,
+        // or that upload could never send a piece and make room.
+        let least = crate::tasks::upload::PIECE + crate::tasks::upload::MAX_CHUNK;
+        if l.upload_buffer_bytes < least {
+            anyhow::bail!(
+                "limits.upload_buffer_bytes must be at least {least} (one upload piece plus one chunk)"
+            );
+        }
         Ok(())
     }
 

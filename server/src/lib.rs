@@ -13,6 +13,7 @@ pub mod server;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+pub mod transport;
 
 pub use config::Config;
 pub use server::serve;

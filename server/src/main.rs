@@ -123,6 +123,8 @@ async fn rotate(config: &Config, new_key_file: &std::path::Path) -> anyhow::Resu
 
 async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {
     telemetry::init(&config.log)?;
+    // Bad TLS files refuse the start before anything listens.
+    dropbox_connector_server::transport::tls::check(&config.tls)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let emulator = if dev_mode {

@@ -9,7 +9,6 @@ use dropbox_client::Endpoints;
 use dropbox_connector_proto::v1::cloud_task_service_server::CloudTaskServiceServer;
 use dropbox_connector_proto::v1::connection_service_server::ConnectionServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -17,7 +16,9 @@ use crate::api::{CloudTasks, ConnectionsApi, Ready};
 use crate::config::Config;
 use crate::store::{ConnectionStore, SqliteStore};
 use crate::tasks::connections::{Connections, DropboxTarget};
+use crate::tasks::budget::UploadBudget;
 use crate::tasks::resumable::ResumableUploads;
+use crate::transport;
 
 /// Largest message accepted or sent: 2 MiB chunks plus framing, with room to spare.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -67,22 +68,28 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let target = dropbox_target(&config)?;
     let sealer = config.require_secrets_key()?;
+    let tls = transport::listener_tls(&config)?;
+    let limits = &config.limits;
+    let budget = UploadBudget::new(
+        limits.upload_buffer_bytes,
+        std::time::Duration::from_millis(limits.upload_buffer_wait_ms),
+    );
     let (reporter, health) = tonic_health::server::health_reporter();
     set_all(&reporter, ServingStatus::NotServing).await;
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(dropbox_connector_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building the reflection service")?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(dropbox_connector_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .context("building the reflection service")?;
+    let (reflection_v1, reflection_v1alpha) = if config.reflection {
+        let (v1, v1alpha) = reflection()?;
+        (Some(v1), Some(v1alpha))
+    } else {
+        (None, None)
+    };
 
     let ready = Ready::default();
-    let cloud = CloudTaskServiceServer::new(CloudTasks::new(ready.clone()))
+    let cloud = CloudTasks::new(ready.clone()).with_limits(
+        std::time::Duration::from_secs(limits.stream_idle_seconds),
+        budget.clone(),
+    );
+    let cloud = CloudTaskServiceServer::new(cloud)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let conns = ConnectionServiceServer::new(ConnectionsApi::new(ready.clone()))
@@ -99,12 +106,25 @@ pub async fn serve(
     };
 
     let router = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_streams_per_connection)
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(
+            limits.keepalive_interval_seconds,
+        )))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(
+            limits.keepalive_timeout_seconds,
+        )))
+        .layer(transport::limit::CallLimitLayer::new(limits.max_calls))
         .add_service(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
         .add_service(conns)
         .add_service(cloud);
-    let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    let incoming = transport::incoming::incoming(
+        listener,
+        tls,
+        std::time::Duration::from_secs(config.tls.handshake_timeout_seconds),
+    );
+    let server = router.serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(server);
 
     // Open the store while the listener already answers health checks (NOT_SERVING).
@@ -114,7 +134,8 @@ pub async fn serve(
             .await
             .with_context(|| format!("opening {}", db.display()))?;
         let key_id = store.key_id().to_owned();
-        let uploads = Arc::new(ResumableUploads::new(Arc::new(store.clone())));
+        let uploads =
+            Arc::new(ResumableUploads::new(Arc::new(store.clone())).with_budget(budget.clone()));
         spawn_upload_sweeper(uploads.clone());
         let store: Arc<dyn ConnectionStore> = Arc::new(store);
         ready.set(
@@ -142,6 +163,28 @@ pub async fn serve(
         () = grace_over => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping calls still running"),
     }
     Ok(())
+}
+
+/// The reflection services (v1 and v1alpha), for `DBXC_REFLECTION=true`.
+fn reflection() -> anyhow::Result<(
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+)> {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dropbox_connector_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building the reflection service")?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dropbox_connector_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building the reflection service")?;
+    Ok((v1, v1alpha))
 }
 
 /// Drops expired resumable uploads once an hour (lookups also refuse expired ones).

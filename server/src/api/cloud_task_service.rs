@@ -18,7 +18,9 @@ use crate::tasks::connections::ReauthWatch;
 use crate::tasks::delete::DeleteEvent;
 use crate::tasks::download::DownloadEvent;
 use crate::tasks::upload::{FileOutcome, UploadMessage};
+use crate::tasks::budget::UploadBudget;
 use crate::tasks::{self, TaskError};
+use crate::transport::idle::idle_limited;
 
 /// Messages buffered between a task and the gRPC stream. Small: download chunks are up
 /// to 1 MiB each, and a slow reader must slow the Dropbox read down.
@@ -28,11 +30,26 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 
 pub struct CloudTasks {
     ready: Ready,
+    /// How long a client stream may send nothing before it is closed.
+    stream_idle: std::time::Duration,
+    /// What UploadFiles calls may buffer, together with resumable uploads.
+    budget: UploadBudget,
 }
 
 impl CloudTasks {
     pub fn new(ready: Ready) -> CloudTasks {
-        CloudTasks { ready }
+        CloudTasks {
+            ready,
+            stream_idle: std::time::Duration::from_secs(60),
+            budget: UploadBudget::default(),
+        }
+    }
+
+    /// The server's stream idle timeout and upload buffer budget.
+    pub fn with_limits(mut self, stream_idle: std::time::Duration, budget: UploadBudget) -> Self {
+        self.stream_idle = stream_idle;
+        self.budget = budget;
+        self
     }
 
     /// The connection's client and the watch its errors go through (a refused refresh
@@ -166,8 +183,9 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<Streaming<pb::UploadFilesRequest>>,
     ) -> Result<Response<pb::UploadFilesResponse>, Status> {
-        let (metadata, _, mut stream) = req.into_parts();
-        let first = stream.message().await?;
+        let (metadata, _, stream) = req.into_parts();
+        let mut stream = idle_limited(stream, self.stream_idle);
+        let first = stream.next().await.transpose()?.transpose()?;
         let Some(pb::UploadFilesRequest {
             message: Some(UploadMsg::Spec(spec)),
         }) = first
@@ -186,7 +204,7 @@ impl CloudTaskService for CloudTasks {
             let upload = convert::upload_spec(&spec)?;
             let (client, watch) = self.client(&spec.connection, &metadata).await?;
             // A broken stream (client gone, reset) ends the call; nothing open is committed.
-            let messages = stream.map(|m| match m {
+            let messages = stream.map(|m| match m? {
                 Ok(m) => upload_message(m),
                 Err(status) if status.code() == tonic::Code::OutOfRange => {
                     Err(convert::oversize_message(status.message()))
@@ -196,7 +214,7 @@ impl CloudTaskService for CloudTasks {
                     Err(TaskError::Cancelled)
                 }
             });
-            let results = tasks::upload::upload_files(&client, &upload, messages)
+            let results = tasks::upload::upload_files(&client, &upload, &self.budget, messages)
                 .await
                 .map_err(|e| watch.check(e))?;
             tracing::info!(files = results.len(), "upload finished");
@@ -349,7 +367,7 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<Streaming<pb::WriteResumableUploadRequest>>,
     ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
-        resumable_upload::write(&self.ready, req).await
+        resumable_upload::write(&self.ready, self.stream_idle, req).await
     }
 
     async fn query_upload(

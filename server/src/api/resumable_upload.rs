@@ -12,6 +12,7 @@ use crate::tasks::TaskError;
 use crate::tasks::connections::RESOURCE_PREFIX;
 use crate::tasks::resumable::{Progress, StartRequest, Started, WriteMessage, redact};
 use crate::tasks::upload::FileOutcome;
+use crate::transport::idle::idle_limited;
 
 pub async fn start(
     ready: &Ready,
@@ -77,13 +78,16 @@ fn write_message(m: pb::WriteResumableUploadRequest) -> WriteMessage {
     }
 }
 
+/// A stream that goes silent for `stream_idle` ends with STREAM_IDLE and gives up its
+/// lease on the upload, so the client can resume on a new stream.
 pub async fn write(
     ready: &Ready,
+    stream_idle: std::time::Duration,
     req: Request<Streaming<pb::WriteResumableUploadRequest>>,
 ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
     let deadline = call_deadline(req.metadata());
-    let mut stream = req.into_inner();
-    let Some(first) = stream.message().await? else {
+    let mut stream = idle_limited(req.into_inner(), stream_idle);
+    let Some(first) = stream.next().await.transpose()?.transpose()? else {
         return Err(TaskError::invalid(
             "upload_id",
             "the stream was empty; the first message names the upload (upload_id)",
@@ -108,7 +112,7 @@ pub async fn write(
             .client_watched(&format!("{RESOURCE_PREFIX}{}", upload.connection_id))
             .await?;
         let client = client.with_deadline(deadline);
-        let messages = stream.map(|m| match m {
+        let messages = stream.map(|m| match m? {
             Ok(m) if !m.upload_id.is_empty() && m.upload_id != id => Err(TaskError::invalid(
                 "upload_id",
                 "one stream writes one upload; leave upload_id empty after the first message",

@@ -3,6 +3,7 @@
 //! channel, whose closing (the caller went away) stops the task.
 
 pub mod authorize;
+pub mod budget;
 pub mod connections;
 pub mod create_folder;
 pub mod delete;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::TaskError;
+use super::budget::{BufferClaim, UploadBudget};
 use super::overwrite::{Decision, OverwritePolicy, SizeComparison, SourceFacts};
 use super::upload::{FileOutcome, MAX_CHUNK, PIECE, UploadSpec, commit_info, lookup};
 use crate::store::{PendingAppend, ResumableUpload, StoreError, UploadStore, UploadTarget};
@@ -122,6 +123,8 @@ impl StoredOutcome {
 pub struct ResumableUploads {
     store: Arc<dyn UploadStore>,
     writing: Arc<Mutex<HashSet<String>>>,
+    /// Shared with UploadFiles: what write streams may buffer in total.
+    budget: UploadBudget,
 }
 
 /// Held by the one stream writing an upload.
@@ -143,7 +146,14 @@ impl ResumableUploads {
         ResumableUploads {
             store,
             writing: Arc::new(Mutex::new(HashSet::new())),
+            budget: UploadBudget::default(),
         }
+    }
+
+    /// Bounds what write streams buffer by the server's shared upload budget.
+    pub fn with_budget(mut self, budget: UploadBudget) -> ResumableUploads {
+        self.budget = budget;
+        self
     }
 
     /// Starts an upload on the connection `connection_id` (whose client is `client`).
@@ -299,6 +309,7 @@ impl ResumableUploads {
             client,
             cursor: upload.persisted_size,
             buffer: BytesMut::new(),
+            claim: self.budget.claim(),
             upload,
         };
         let mut next = Some(Ok(first));
@@ -311,6 +322,9 @@ impl ResumableUploads {
                 p.outcome = Some(outcome);
                 return Ok(p);
             }
+            // Room for the next message is claimed before it is read, so a stream
+            // waiting for room holds no bytes meanwhile.
+            w.claim.grow_to(w.buffer.len() + MAX_CHUNK).await?;
             next = messages.next().await;
         }
         // The client ended the stream without finishing: keep whole blocks.
@@ -318,6 +332,7 @@ impl ResumableUploads {
         if whole > 0 {
             let blocks = w.buffer.split_to(whole).freeze();
             w.append(blocks).await?;
+            w.claim.shrink(whole);
         }
         progress(&w.upload)
     }
@@ -332,6 +347,8 @@ struct Writer<'a> {
     cursor: u64,
     /// Bytes after `upload.persisted_size`, not yet sent to Dropbox (< one piece).
     buffer: BytesMut,
+    /// What `buffer` holds of the shared upload buffer budget.
+    claim: BufferClaim,
 }
 
 impl Writer<'_> {
@@ -359,11 +376,13 @@ impl Writer<'_> {
             return Ok(());
         }
         let fresh = data.split_off(known);
+        self.claim.grow_to(self.buffer.len() + fresh.len()).await?;
         self.cursor += fresh.len() as u64;
         self.buffer.extend_from_slice(&fresh);
         while self.buffer.len() >= PIECE {
             let piece = self.buffer.split_to(PIECE).freeze();
             self.append(piece).await?;
+            self.claim.shrink(PIECE);
         }
         Ok(())
     }

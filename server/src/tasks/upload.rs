@@ -11,6 +11,7 @@ use futures::{Stream, StreamExt};
 use time::OffsetDateTime;
 
 use super::TaskError;
+use super::budget::{BufferClaim, UploadBudget};
 use super::overwrite::{Decision, OverwritePolicy, SourceFacts};
 
 /// Bytes sent to Dropbox per request: a multiple of Dropbox's 4 MiB hash block.
@@ -90,6 +91,8 @@ struct OpenFile {
     received: u64,
     hasher: ContentHasher,
     piece: BytesMut,
+    /// What `piece` holds of the shared upload buffer budget.
+    claim: BufferClaim,
     session: Option<Session>,
     state: State,
 }
@@ -109,10 +112,12 @@ fn result_bytes(destination_folder: &str, relative_path: &str) -> usize {
 }
 
 /// Runs the upload over `messages` (everything after the spec). A broken or cancelled
-/// stream fails the call; per-file problems become that file's result.
+/// stream fails the call; per-file problems become that file's result. Buffered bytes
+/// are claimed from `budget`; when it stays full the call fails with `ServerBusy`.
 pub async fn upload_files<S>(
     client: &DropboxClient,
     spec: &UploadSpec,
+    budget: &UploadBudget,
     mut messages: S,
 ) -> Result<Vec<FileResult>, TaskError>
 where
@@ -121,7 +126,15 @@ where
     let mut results = Vec::new();
     let mut open: Option<OpenFile> = None;
     let mut result_budget = RESULTS_BUDGET_BYTES;
-    while let Some(message) = messages.next().await {
+    loop {
+        // Room for the next chunk is claimed before it is read: a call that must wait
+        // for room then holds no chunk meanwhile, and leaves it in the client's window.
+        if let Some(f) = open.as_mut() {
+            f.reserve_next_chunk().await?;
+        }
+        let Some(message) = messages.next().await else {
+            break;
+        };
         match (message?, open.as_mut()) {
             (UploadMessage::Spec, _) => {
                 return Err(TaskError::StreamOutOfOrder(
@@ -142,7 +155,7 @@ where
                     ));
                 }
                 result_budget -= cost;
-                open = Some(start_file(client, spec, h).await);
+                open = Some(start_file(client, spec, h, budget.claim()).await);
             }
             (UploadMessage::Header(h), Some(f)) => {
                 return Err(TaskError::StreamOutOfOrder(format!(
@@ -151,7 +164,7 @@ where
                 )));
             }
             (UploadMessage::Chunk { offset, data }, Some(f)) => {
-                add_chunk(client, f, offset, data).await
+                add_chunk(client, f, offset, data).await?
             }
             (UploadMessage::End { content_hash }, Some(_)) => {
                 if let Some(f) = open.take() {
@@ -218,12 +231,18 @@ pub fn destination_path(folder: &str, relative: &str) -> Result<String, TaskErro
     })
 }
 
-async fn start_file(client: &DropboxClient, spec: &UploadSpec, header: FileHeader) -> OpenFile {
+async fn start_file(
+    client: &DropboxClient,
+    spec: &UploadSpec,
+    header: FileHeader,
+    claim: BufferClaim,
+) -> OpenFile {
     let mut file = OpenFile {
         destination: String::new(),
         received: 0,
         hasher: ContentHasher::new(),
         piece: BytesMut::new(),
+        claim,
         session: None,
         state: State::Writing {
             decision: Decision::Create,
@@ -281,10 +300,17 @@ pub(crate) async fn lookup(
     }
 }
 
-async fn add_chunk(client: &DropboxClient, f: &mut OpenFile, offset: u64, data: Bytes) {
+/// Takes one chunk of the open file. Problems with the chunk fail the file; only a full
+/// buffer budget fails the call (`Err`).
+async fn add_chunk(
+    client: &DropboxClient,
+    f: &mut OpenFile,
+    offset: u64,
+    data: Bytes,
+) -> Result<(), TaskError> {
     if !matches!(f.state, State::Writing { .. }) {
         // Skipped or failed: the bytes are consumed and dropped.
-        return;
+        return Ok(());
     }
     if data.len() > MAX_CHUNK {
         f.fail(TaskError::invalid(
@@ -294,7 +320,7 @@ async fn add_chunk(client: &DropboxClient, f: &mut OpenFile, offset: u64, data: 
                 data.len()
             ),
         ));
-        return;
+        return Ok(());
     }
     if offset != f.received {
         f.fail(TaskError::ChunkOffsetMismatch {
@@ -302,18 +328,22 @@ async fn add_chunk(client: &DropboxClient, f: &mut OpenFile, offset: u64, data: 
             expected: f.received,
             got: offset,
         });
-        return;
+        return Ok(());
     }
+    f.claim.grow_to(f.piece.len() + data.len()).await?;
     f.received += data.len() as u64;
     f.hasher.update(&data);
     f.piece.extend_from_slice(&data);
     while f.piece.len() >= PIECE {
         let piece = f.piece.split_to(PIECE).freeze();
-        if let Err(e) = send_piece(client, f, piece).await {
+        let sent = send_piece(client, f, piece).await;
+        f.claim.shrink(PIECE);
+        if let Err(e) = sent {
             f.fail(e);
-            return;
+            return Ok(());
         }
     }
+    Ok(())
 }
 
 /// Sends a full piece: it starts the session, or is appended to it.
@@ -344,11 +374,20 @@ async fn send_piece(
 }
 
 impl OpenFile {
+    /// Claims budget for the buffered bytes plus one more chunk (while bytes are kept).
+    async fn reserve_next_chunk(&mut self) -> Result<(), TaskError> {
+        if matches!(self.state, State::Writing { .. }) {
+            self.claim.grow_to(self.piece.len() + MAX_CHUNK).await?;
+        }
+        Ok(())
+    }
+
     fn fail(&mut self, e: TaskError) {
         tracing::debug!(path = %self.header.relative_path, error = %e, "file failed");
         self.state = State::Failed(e);
         // Free the buffered piece now; the session (if any) is abandoned and expires.
         self.piece = BytesMut::new();
+        self.claim.release();
     }
 }
 

@@ -3,6 +3,8 @@
 //! generated tonic clients, and a direct Dropbox client to check the emulator.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+pub mod tls;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -30,6 +32,8 @@ pub struct Env {
     /// The server's configuration (as environment variables), secrets key included.
     pub config_env: HashMap<String, String>,
     server: Option<Child>,
+    /// How clients reach the server over TLS (`None`: plain HTTP/2).
+    client_tls: Option<tonic::transport::ClientTlsConfig>,
     /// Where the server process's stderr (its log) goes, across restarts.
     log_path: std::path::PathBuf,
     dir: tempfile::TempDir,
@@ -44,6 +48,8 @@ pub struct Options {
     pub team_token: Option<String>,
     /// More server configuration (`DBXC_*`).
     pub env: Vec<(String, String)>,
+    /// Connect over TLS with this (the server then needs `DBXC_TLS__*` in `env`).
+    pub client_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 /// A fresh random secrets key, base64.
@@ -57,6 +63,7 @@ async fn start_server(
     data_dir: &std::path::Path,
     env: HashMap<String, String>,
     log_path: &std::path::Path,
+    client_tls: Option<&tonic::transport::ClientTlsConfig>,
 ) -> (Channel, std::net::SocketAddr, Child) {
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -95,12 +102,14 @@ async fn start_server(
     .expect("dropbox-connector prints `listening on` within 60 s");
     // Keep draining stdout so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+    let scheme = if client_tls.is_some() { "https" } else { "http" };
+    let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{address}"))
         .unwrap()
-        .connect_timeout(Duration::from_secs(10))
-        .connect()
-        .await
-        .unwrap();
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(tls) = client_tls {
+        endpoint = endpoint.tls_config(tls.clone()).unwrap();
+    }
+    let channel = endpoint.connect().await.unwrap();
     (channel, address, child)
 }
 
@@ -136,7 +145,13 @@ impl Env {
         .collect();
         env.extend(options.env);
         let log_path = dir.path().join("server.log");
-        let (channel, address, server) = start_server(dir.path(), env.clone(), &log_path).await;
+        let (channel, address, server) = start_server(
+            dir.path(),
+            env.clone(),
+            &log_path,
+            options.client_tls.as_ref(),
+        )
+        .await;
         let transport = TransportConfig {
             endpoints: dropbox_client::Endpoints::single(&url::Url::parse(&base).unwrap()),
             ..Default::default()
@@ -158,6 +173,7 @@ impl Env {
             dbx,
             config_env: env,
             server: Some(server),
+            client_tls: options.client_tls,
             log_path,
             dir,
         };
@@ -222,6 +238,11 @@ impl Env {
         }
     }
 
+    /// The server process's id (e.g. to read its memory use in /proc).
+    pub fn server_pid(&self) -> Option<u32> {
+        self.server.as_ref().and_then(Child::id)
+    }
+
     /// Everything the server process has logged (stderr) so far.
     pub fn server_log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
@@ -239,8 +260,13 @@ impl Env {
         for (k, v) in changes {
             self.config_env.insert((*k).to_owned(), (*v).to_owned());
         }
-        let (channel, address, server) =
-            start_server(self.dir.path(), self.config_env.clone(), &self.log_path).await;
+        let (channel, address, server) = start_server(
+            self.dir.path(),
+            self.config_env.clone(),
+            &self.log_path,
+            self.client_tls.as_ref(),
+        )
+        .await;
         self.channel = channel;
         self.address = address;
         self.server = Some(server);
