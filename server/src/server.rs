@@ -67,6 +67,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let target = dropbox_target(&config)?;
     let sealer = config.require_secrets_key()?;
+    let auth = crate::auth::Auth::load(&config.auth)?;
+    auth.spawn_reload(std::time::Duration::from_secs(config.auth.reload_seconds));
     let (reporter, health) = tonic_health::server::health_reporter();
     set_all(&reporter, ServingStatus::NotServing).await;
 
@@ -82,10 +84,10 @@ pub async fn serve(
         .context("building the reflection service")?;
 
     let ready = Ready::default();
-    let cloud = CloudTaskServiceServer::new(CloudTasks::new(ready.clone()))
+    let cloud = CloudTaskServiceServer::new(CloudTasks::new(ready.clone(), auth.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let conns = ConnectionServiceServer::new(ConnectionsApi::new(ready.clone()))
+    let conns = ConnectionServiceServer::new(ConnectionsApi::new(ready.clone(), auth))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
 

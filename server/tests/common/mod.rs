@@ -44,6 +44,18 @@ pub struct Options {
     pub team_token: Option<String>,
     /// More server configuration (`DBXC_*`).
     pub env: Vec<(String, String)>,
+    /// The bearer token the kit's own set-up calls send (with a callers file).
+    pub admin_token: Option<String>,
+}
+
+/// `msg` as a request that carries `authorization: Bearer <token>` when a token is given.
+pub fn authed<T>(token: Option<&str>, msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    if let Some(t) = token {
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    req
 }
 
 /// A fresh random secrets key, base64.
@@ -95,13 +107,18 @@ async fn start_server(
     .expect("dropbox-connector prints `listening on` within 60 s");
     // Keep draining stdout so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+    let channel = connect(address).await;
+    (channel, address, child)
+}
+
+/// A gRPC channel to the server at `address`.
+pub async fn connect(address: std::net::SocketAddr) -> Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{address}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(10))
         .connect()
         .await
-        .unwrap();
-    (channel, address, child)
+        .unwrap()
 }
 
 impl Env {
@@ -162,16 +179,19 @@ impl Env {
             dir,
         };
         env.conns()
-            .create_connection(pb::CreateConnectionRequest {
-                connection: Some(pb::Connection {
-                    display_name: CONN.into(),
-                    credentials: Some(pb::Credentials {
-                        access_token: TOKEN.into(),
-                        refresh_token: String::new(),
+            .create_connection(authed(
+                options.admin_token.as_deref(),
+                pb::CreateConnectionRequest {
+                    connection: Some(pb::Connection {
+                        display_name: CONN.into(),
+                        credentials: Some(pb::Credentials {
+                            access_token: TOKEN.into(),
+                            refresh_token: String::new(),
+                        }),
+                        ..Default::default()
                     }),
-                    ..Default::default()
-                }),
-            })
+                },
+            ))
             .await
             .unwrap();
         env
