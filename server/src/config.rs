@@ -71,7 +71,9 @@ impl AuthConfig {
 
     /// The JWKS file, unless unset or empty.
     pub fn jwks_file(&self) -> Option<&Path> {
-        self.jwks_file.as_deref().filter(|p| !p.as_os_str().is_empty())
+        self.jwks_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
     }
 }
 

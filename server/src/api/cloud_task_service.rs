@@ -192,7 +192,7 @@ impl CloudTaskService for CloudTasks {
     ) -> Result<Response<pb::UploadFilesResponse>, Status> {
         // The role is checked before a byte of the stream is read.
         let caller = self.auth.authorize(&req, Method::UploadFiles);
-        let mut audit = Audit::new(Method::UploadFiles, caller.as_ref().ok(), "");
+        let mut audit = Audit::new(Method::UploadFiles, &caller, "");
         let caller = match caller {
             Ok(c) => c,
             Err(e) => return Err(audit.fail(e.into())),
@@ -323,7 +323,7 @@ impl CloudTaskService for CloudTasks {
     ) -> Result<Response<pb::CreateFolderResponse>, Status> {
         let caller = self.auth.authorize(&req, Method::CreateFolder);
         let (metadata, _, r) = req.into_parts();
-        let audit = Audit::new(Method::CreateFolder, caller.as_ref().ok(), &r.connection);
+        let audit = Audit::new(Method::CreateFolder, &caller, &r.connection);
         let span = tracing::info_span!("CreateFolder", connection = %r.connection, path = %r.path);
         let result = async move {
             let caller = caller?;
@@ -356,8 +356,7 @@ impl CloudTaskService for CloudTasks {
         let (metadata, _, r) = req.into_parts();
         let span =
             tracing::info_span!("DeleteItems", connection = %r.connection, dry_run = r.dry_run);
-        let audit = Audit::new(Method::DeleteItems, caller.as_ref().ok(), &r.connection)
-            .dry_run(r.dry_run);
+        let audit = Audit::new(Method::DeleteItems, &caller, &r.connection).dry_run(r.dry_run);
         let prepared = async {
             let caller = caller?;
             let selection = match &r.selection {

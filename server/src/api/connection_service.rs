@@ -49,7 +49,9 @@ async fn visible_page(
     let mut out = Vec::new();
     let mut cursor = after;
     loop {
-        let page = connections.list(group.clone(), cursor.clone(), size).await?;
+        let page = connections
+            .list(group.clone(), cursor.clone(), size)
+            .await?;
         for record in page.connections {
             if !caller.may_use(&record.group) {
                 cursor = Some(record.display_name);
@@ -94,7 +96,7 @@ impl ConnectionService for ConnectionsApi {
             .as_ref()
             .map(|c| c.display_name.clone())
             .unwrap_or_default();
-        let audit = Audit::new(Method::CreateConnection, caller.as_ref().ok(), &name);
+        let audit = Audit::new(Method::CreateConnection, &caller, &name);
         let result = async move {
             let caller = caller?;
             let connections = self.ready.get().await?;
@@ -121,8 +123,7 @@ impl ConnectionService for ConnectionsApi {
             let caller = self.auth.authorize(&req, Method::GetConnection)?;
             let name = convert::connection_ref("name", &req.get_ref().name)?;
             let connections = self.ready.get().await?;
-            let record =
-                connection_for(&connections, &caller, Method::GetConnection, name).await?;
+            let record = connection_for(&connections, &caller, Method::GetConnection, name).await?;
             Ok(Response::new(pb::GetConnectionResponse {
                 connection: Some(to_proto(&record)),
             }))
@@ -181,7 +182,7 @@ impl ConnectionService for ConnectionsApi {
             .as_ref()
             .map(|c| c.name.clone())
             .unwrap_or_default();
-        let audit = Audit::new(Method::UpdateConnection, caller.as_ref().ok(), &name);
+        let audit = Audit::new(Method::UpdateConnection, &caller, &name);
         let result = async move {
             let caller = caller?;
             let connections = self.ready.get().await?;
@@ -225,11 +226,7 @@ impl ConnectionService for ConnectionsApi {
     ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
         let span = tracing::info_span!("DeleteConnection", connection = %req.get_ref().name);
         let caller = self.auth.authorize(&req, Method::DeleteConnection);
-        let audit = Audit::new(
-            Method::DeleteConnection,
-            caller.as_ref().ok(),
-            &req.get_ref().name,
-        );
+        let audit = Audit::new(Method::DeleteConnection, &caller, &req.get_ref().name);
         let result = async move {
             let caller = caller?;
             let name = convert::connection_ref("name", &req.get_ref().name)?;
@@ -253,11 +250,7 @@ impl ConnectionService for ConnectionsApi {
     ) -> Result<Response<pb::StartAuthorizationResponse>, Status> {
         let span = tracing::info_span!("StartAuthorization", connection = %req.get_ref().name);
         let caller = self.auth.authorize(&req, Method::StartAuthorization);
-        let audit = Audit::new(
-            Method::StartAuthorization,
-            caller.as_ref().ok(),
-            &req.get_ref().name,
-        );
+        let audit = Audit::new(Method::StartAuthorization, &caller, &req.get_ref().name);
         let result = async move {
             let caller = caller?;
             let connections = self.ready.get().await?;
@@ -294,7 +287,7 @@ impl ConnectionService for ConnectionsApi {
     ) -> Result<Response<pb::CompleteAuthorizationResponse>, Status> {
         let span = tracing::info_span!("CompleteAuthorization");
         let caller = self.auth.authorize(&req, Method::CompleteAuthorization);
-        let mut audit = Audit::new(Method::CompleteAuthorization, caller.as_ref().ok(), "");
+        let mut audit = Audit::new(Method::CompleteAuthorization, &caller, "");
         let result = async {
             let caller = caller?;
             let connections = self.ready.get().await?;

@@ -23,11 +23,7 @@ pub async fn start(
 ) -> Result<Response<pb::StartResumableUploadResponse>, Status> {
     let caller = auth.authorize(&req, Method::StartResumableUpload);
     let (metadata, _, r) = req.into_parts();
-    let audit = Audit::new(
-        Method::StartResumableUpload,
-        caller.as_ref().ok(),
-        &r.connection,
-    );
+    let audit = Audit::new(Method::StartResumableUpload, &caller, &r.connection);
     let span =
         tracing::info_span!("StartResumableUpload", connection = %r.connection, path = %r.path);
     let result = async move {
@@ -122,7 +118,7 @@ pub async fn write(
 ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
     // The role is checked before the stream is read, the owner on its first message.
     let caller = auth.authorize(&req, Method::WriteResumableUpload);
-    let mut audit = Audit::new(Method::WriteResumableUpload, caller.as_ref().ok(), "");
+    let mut audit = Audit::new(Method::WriteResumableUpload, &caller, "");
     let caller = match caller {
         Ok(c) => c,
         Err(e) => return Err(audit.fail(e.into())),
@@ -224,7 +220,7 @@ pub async fn cancel(
     req: Request<pb::CancelUploadRequest>,
 ) -> Result<Response<pb::CancelUploadResponse>, Status> {
     let caller = auth.authorize(&req, Method::CancelUpload);
-    let mut audit = Audit::new(Method::CancelUpload, caller.as_ref().ok(), "");
+    let mut audit = Audit::new(Method::CancelUpload, &caller, "");
     let id = req.into_inner().upload_id;
     let span = tracing::info_span!("CancelUpload", upload_id = %redact(&id));
     let audit_ref = &mut audit;

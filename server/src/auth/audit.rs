@@ -8,6 +8,7 @@ use futures::Stream;
 use tonic::Status;
 
 use super::policy::{Caller, Method};
+use crate::tasks::TaskError;
 
 /// Logs its line once: at [`Audit::finish`], at the end of an audited stream, or when
 /// dropped before either (the client went away: `Cancelled`).
@@ -24,10 +25,17 @@ pub struct Audit {
 const UNIDENTIFIED: &str = "-";
 
 impl Audit {
-    pub fn new(method: Method, caller: Option<&Caller>, connection: &str) -> Audit {
+    /// `caller` is the outcome of identifying the caller and checking its role: a caller
+    /// refused for its role is still named.
+    pub fn new(method: Method, caller: &Result<Caller, TaskError>, connection: &str) -> Audit {
+        let name = match caller {
+            Ok(c) => c.name.as_str(),
+            Err(TaskError::CallerNotAllowed { caller, .. }) => caller.as_str(),
+            Err(_) => UNIDENTIFIED,
+        };
         Audit {
             method,
-            caller: caller.map_or(UNIDENTIFIED, |c| c.name.as_str()).to_owned(),
+            caller: name.to_owned(),
             connection: connection.to_owned(),
             items: 0,
             dry_run: false,

@@ -121,7 +121,9 @@ pub fn parse(text: &str) -> Result<Vec<CallerDef>, String> {
                 ("audience", &j.audience),
             ] {
                 if v.trim().is_empty() {
-                    return Err(at(format!("jwt.{key} is empty; give the claim it must equal")));
+                    return Err(at(format!(
+                        "jwt.{key} is empty; give the claim it must equal"
+                    )));
                 }
             }
             if !jwts.insert((j.issuer.clone(), j.subject.clone(), j.audience.clone())) {
@@ -232,8 +234,13 @@ mod tests {
         ));
         assert!(e.contains("aud"), "{e}");
         // Token hash.
-        let e = err("[[caller]]\nname = \"a\"\nrole = \"reader\"\ngroups = [\"*\"]\ntoken_sha256 = \"abc\"\n");
-        assert!(e.contains("64 hex") && e.contains("\"a\"") && e.contains("sha256sum"), "{e}");
+        let e = err(
+            "[[caller]]\nname = \"a\"\nrole = \"reader\"\ngroups = [\"*\"]\ntoken_sha256 = \"abc\"\n",
+        );
+        assert!(
+            e.contains("64 hex") && e.contains("\"a\"") && e.contains("sha256sum"),
+            "{e}"
+        );
         let e = err(&format!(
             "[[caller]]\nname = \"a\"\nrole = \"reader\"\ngroups = [\"*\"]\ntoken_sha256 = \"{}\"\n",
             "g".repeat(64)

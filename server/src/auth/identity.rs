@@ -132,8 +132,8 @@ impl Jwks {
             if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
                 continue;
             }
-            let key = DecodingKey::from_jwk(&jwk)
-                .map_err(|e| format!("key {i} (kid {kid:?}): {e}"))?;
+            let key =
+                DecodingKey::from_jwk(&jwk).map_err(|e| format!("key {i} (kid {kid:?}): {e}"))?;
             keys.push((jwk, key));
         }
         Ok(Jwks { keys })
@@ -308,9 +308,7 @@ mod tests {
         let (jwks, enc) = es256_key("k1");
         let jwks = Jwks::parse(&jwks).unwrap();
         let c = callers();
-        let claims = |aud: serde_json::Value, exp: i64| {
-            serde_json::json!({"iss": "https://kubernetes.default.svc", "sub": "system:serviceaccount:r:e", "aud": aud, "exp": exp})
-        };
+        let claims = |aud: serde_json::Value, exp: i64| serde_json::json!({"iss": "https://kubernetes.default.svc", "sub": "system:serviceaccount:r:e", "aud": aud, "exp": exp});
         let good = sign(&enc, "k1", claims("dropbox-connector".into(), now() + 600));
         assert!(looks_like_jwt(&good) && !looks_like_jwt("s3cret"));
         let v = jwks.verify(&good).unwrap();
@@ -329,7 +327,11 @@ mod tests {
         assert!(jwks.verify(&unknown_kid).unwrap_err().contains("k2"));
         // Another key with the same kid: the signature does not verify.
         let (_, other) = es256_key("k1");
-        let forged = sign(&other, "k1", claims("dropbox-connector".into(), now() + 600));
+        let forged = sign(
+            &other,
+            "k1",
+            claims("dropbox-connector".into(), now() + 600),
+        );
         let e = jwks.verify(&forged).unwrap_err();
         assert!(e.contains("signature"), "{e}");
         assert!(!e.contains(&forged));

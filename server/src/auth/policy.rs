@@ -87,7 +87,10 @@ impl Method {
             }
             UploadFiles | CreateFolder | DeleteItems | StartResumableUpload
             | WriteResumableUpload | QueryUpload | CancelUpload => Role::Writer,
-            CreateConnection | UpdateConnection | DeleteConnection | StartAuthorization
+            CreateConnection
+            | UpdateConnection
+            | DeleteConnection
+            | StartAuthorization
             | CompleteAuthorization => Role::Admin,
         }
     }
