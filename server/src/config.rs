@@ -33,7 +33,59 @@ pub struct Config {
     /// to anyone who can connect).
     #[serde(default)]
     pub reflection: bool,
+    /// `DBXC_AUTH__*`: who may call.
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
+
+/// `DBXC_AUTH__*`: who may call (see `crate::auth` and deploy/callers.example.toml).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    /// `DBXC_AUTH__CALLERS_FILE`: the callers (TOML). Without it every call is an
+    /// anonymous admin, which only loopback, `--dev` or `allow_unauthenticated` permit.
+    #[serde(default)]
+    pub callers_file: Option<PathBuf>,
+    /// `DBXC_AUTH__JWKS_FILE`: the keys (JWKS JSON) that sign callers' JWTs.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// `DBXC_AUTH__RELOAD_SECONDS`: how often both files are read again (default 5).
+    #[serde(default = "default_reload_seconds")]
+    pub reload_seconds: u64,
+    /// `DBXC_AUTH__ALLOW_UNAUTHENTICATED`: serve a non-loopback address without callers,
+    /// for a mesh that authenticates in front (default false).
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            callers_file: None,
+            jwks_file: None,
+            reload_seconds: default_reload_seconds(),
+            allow_unauthenticated: false,
+        }
+    }
+}
+
+fn default_reload_seconds() -> u64 {
+    5
+}
+
+impl AuthConfig {
+    /// The callers file, unless unset or empty.
+    pub fn callers_file(&self) -> Option<&Path> {
+        self.callers_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
+
+    /// The JWKS file, unless unset or empty.
+    pub fn jwks_file(&self) -> Option<&Path> {
+        self.jwks_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
 
 /// `DBXC_TLS__*`. Certificate and key are both set (TLS) or both unset (plain TCP).
 #[derive(Debug, Clone, Deserialize)]
@@ -338,6 +390,38 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level = {:?} is not a valid filter", self.log.level))?;
         self.validate_transport()?;
+        if self.auth.reload_seconds == 0 {
+            anyhow::bail!("auth.reload_seconds (DBXC_AUTH__RELOAD_SECONDS) must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Secure by default: `--dev` only on loopback, and outside it a non-loopback address
+    /// only with callers configured or an explicit opt-out.
+    pub fn check_exposure(&self, dev: bool) -> anyhow::Result<()> {
+        let ip = self.listen.ip();
+        if ip.is_loopback() {
+            return Ok(());
+        }
+        if dev {
+            anyhow::bail!(
+                "--dev listens only on loopback, but the listen address is {}: --dev serves a \
+                 demo connection and makes its own secrets key. Use --listen 127.0.0.1:<port> \
+                 (or [::1]:<port>), or run without --dev for a real deployment.",
+                self.listen
+            );
+        }
+        if self.auth.callers_file().is_none() && !self.auth.allow_unauthenticated {
+            anyhow::bail!(
+                "refusing to listen on {} without callers: anyone who reaches the port could \
+                 use every connection. Name the callers in a TOML file and set \
+                 DBXC_AUTH__CALLERS_FILE to it (config: auth.callers_file; see \
+                 deploy/callers.example.toml for the format). If something in front of this \
+                 service (a mesh) already authenticates every call, opt out explicitly with \
+                 DBXC_AUTH__ALLOW_UNAUTHENTICATED=true. Or listen on 127.0.0.1.",
+                self.listen
+            );
+        }
         Ok(())
     }
 

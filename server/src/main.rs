@@ -18,6 +18,11 @@ use dropbox_connector_server::{dev, serve, telemetry};
 /// DBXC_SECRETS__KEY, or in a file named by DBXC_SECRETS__KEY_FILE (make one with
 /// `head -c 32 /dev/urandom | base64`). Without a key the server refuses to start, except
 /// with --dev, which makes one in the data dir.
+///
+/// Callers: DBXC_AUTH__CALLERS_FILE names who may call, with which role and connection
+/// groups (format: deploy/callers.example.toml); it is re-read when it changes. Without it
+/// every call is an anonymous admin, so the server listens on a non-loopback address only
+/// with DBXC_AUTH__ALLOW_UNAUTHENTICATED=true, and --dev only on loopback.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -85,9 +90,19 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if let Err(e) = config.check_exposure(cli.dev) {
+        eprintln!("dropbox-connector: {e:#}");
+        return ExitCode::from(2);
+    }
     if !cli.dev
         && let Err(e) = config.require_secrets_key()
     {
+        eprintln!("dropbox-connector: {e:#}");
+        return ExitCode::from(2);
+    }
+    // A callers or JWKS file that does not parse refuses the start (the server parses
+    // them again when it starts serving, and then on every change).
+    if let Err(e) = dropbox_connector_server::auth::Auth::load(&config.auth) {
         eprintln!("dropbox-connector: {e:#}");
         return ExitCode::from(2);
     }

@@ -74,6 +74,8 @@ pub async fn serve(
         limits.upload_buffer_bytes,
         std::time::Duration::from_millis(limits.upload_buffer_wait_ms),
     );
+    let auth = crate::auth::Auth::load(&config.auth)?;
+    auth.spawn_reload(std::time::Duration::from_secs(config.auth.reload_seconds));
     let (reporter, health) = tonic_health::server::health_reporter();
     set_all(&reporter, ServingStatus::NotServing).await;
 
@@ -85,14 +87,14 @@ pub async fn serve(
     };
 
     let ready = Ready::default();
-    let cloud = CloudTasks::new(ready.clone()).with_limits(
+    let cloud = CloudTasks::new(ready.clone(), auth.clone()).with_limits(
         std::time::Duration::from_secs(limits.stream_idle_seconds),
         budget.clone(),
     );
     let cloud = CloudTaskServiceServer::new(cloud)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let conns = ConnectionServiceServer::new(ConnectionsApi::new(ready.clone()))
+    let conns = ConnectionServiceServer::new(ConnectionsApi::new(ready.clone(), auth))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
 

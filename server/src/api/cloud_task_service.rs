@@ -12,8 +12,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
+use super::access::connection_for;
 use super::status::{to_item_error, to_status};
 use super::{Ready, convert, resumable_upload};
+use crate::auth::{Audit, Auth, Caller, Method};
 use crate::tasks::connections::ReauthWatch;
 use crate::tasks::delete::DeleteEvent;
 use crate::tasks::download::DownloadEvent;
@@ -30,6 +32,7 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 
 pub struct CloudTasks {
     ready: Ready,
+    auth: Auth,
     /// How long a client stream may send nothing before it is closed.
     stream_idle: std::time::Duration,
     /// What UploadFiles calls may buffer, together with resumable uploads.
@@ -37,9 +40,10 @@ pub struct CloudTasks {
 }
 
 impl CloudTasks {
-    pub fn new(ready: Ready) -> CloudTasks {
+    pub fn new(ready: Ready, auth: Auth) -> CloudTasks {
         CloudTasks {
             ready,
+            auth,
             stream_idle: std::time::Duration::from_secs(60),
             budget: UploadBudget::default(),
         }
@@ -52,16 +56,22 @@ impl CloudTasks {
         self
     }
 
-    /// The connection's client and the watch its errors go through (a refused refresh
-    /// marks the connection; a refused team member id is named).
+    /// The connection's client, if `caller` may use the connection for `method`, and the
+    /// watch its errors go through (a refused refresh marks the connection; a refused
+    /// team member id is named).
     /// `metadata` is the call's: its `grpc-timeout` bounds the client's retries and waits.
     async fn client(
         &self,
+        caller: &Caller,
+        method: Method,
         connection: &str,
         metadata: &tonic::metadata::MetadataMap,
     ) -> Result<(dropbox_client::DropboxClient, ReauthWatch), Status> {
         let name = convert::connection_name(connection)?;
-        let (client, watch) = self.ready.get().await?.client_watched(name).await?;
+        let connections = self.ready.get().await?;
+        let record = connection_for(&connections, caller, method, name).await?;
+        let client = connections.client_of(&record)?;
+        let watch = connections.watch(&record);
         Ok((client.with_deadline(call_deadline(metadata)), watch))
     }
 }
@@ -177,15 +187,40 @@ fn delete_message(
     }
 }
 
+/// Audit counts: files uploaded, items deleted.
+fn uploaded(r: &pb::UploadFilesResponse) -> u64 {
+    r.results
+        .iter()
+        .filter(|f| matches!(f.outcome, Some(pb::file_result::Outcome::Uploaded(_))))
+        .count() as u64
+}
+
+fn deleted(r: &pb::DeleteItemsResponse) -> u64 {
+    u64::from(matches!(
+        r.outcome,
+        Some(pb::delete_items_response::Outcome::Deleted(_))
+    ))
+}
+
 #[tonic::async_trait]
 impl CloudTaskService for CloudTasks {
     async fn upload_files(
         &self,
         req: Request<Streaming<pb::UploadFilesRequest>>,
     ) -> Result<Response<pb::UploadFilesResponse>, Status> {
+        // The role is checked before a byte of the stream is read.
+        let caller = self.auth.authorize(&req, Method::UploadFiles);
+        let mut audit = Audit::new(Method::UploadFiles, &caller, "");
+        let caller = match caller {
+            Ok(c) => c,
+            Err(e) => return Err(audit.fail(e.into())),
+        };
         let (metadata, _, stream) = req.into_parts();
         let mut stream = idle_limited(stream, self.stream_idle);
-        let first = stream.next().await.transpose()?.transpose()?;
+        let first = match resumable_upload::next_message(&mut stream).await {
+            Ok(m) => m,
+            Err(e) => return Err(audit.fail(e)),
+        };
         let Some(pb::UploadFilesRequest {
             message: Some(UploadMsg::Spec(spec)),
         }) = first
@@ -195,14 +230,17 @@ impl CloudTaskService for CloudTasks {
             } else {
                 "the first message was not an UploadSpec"
             };
-            return Err(
+            return Err(audit.fail(
                 TaskError::StreamOutOfOrder(format!("{what}; send the UploadSpec first")).into(),
-            );
+            ));
         };
+        audit.set_connection(&spec.connection);
         let span = tracing::info_span!("UploadFiles", connection = %spec.connection, destination = %spec.destination_folder);
-        async move {
+        let result = async move {
             let upload = convert::upload_spec(&spec)?;
-            let (client, watch) = self.client(&spec.connection, &metadata).await?;
+            let (client, watch) = self
+                .client(&caller, Method::UploadFiles, &spec.connection, &metadata)
+                .await?;
             // A broken stream (client gone, reset) ends the call; nothing open is committed.
             let messages = stream.map(|m| match m? {
                 Ok(m) => upload_message(m),
@@ -226,7 +264,8 @@ impl CloudTaskService for CloudTasks {
             }))
         }
         .instrument(span)
-        .await
+        .await;
+        audit.finish(result, |r| uploaded(r.get_ref()))
     }
 
     type ListItemsStream = BoxStream<pb::ListItemsResponse>;
@@ -235,11 +274,12 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<pb::ListItemsRequest>,
     ) -> Result<Response<Self::ListItemsStream>, Status> {
+        let caller = self.auth.authorize(&req, Method::ListItems)?;
         let (metadata, _, r) = req.into_parts();
         let span = tracing::info_span!("ListItems", connection = %r.connection);
         let filter = convert::filter(&r.filter.unwrap_or_default())?;
         let (client, watch) = self
-            .client(&r.connection, &metadata)
+            .client(&caller, Method::ListItems, &r.connection, &metadata)
             .instrument(span.clone())
             .await?;
         let stream = spawn_stream(
@@ -263,6 +303,7 @@ impl CloudTaskService for CloudTasks {
         req: Request<pb::DownloadFilesRequest>,
     ) -> Result<Response<Self::DownloadFilesStream>, Status> {
         use pb::download_files_request::Selection as Sel;
+        let caller = self.auth.authorize(&req, Method::DownloadFiles)?;
         let (metadata, _, r) = req.into_parts();
         let span = tracing::info_span!("DownloadFiles", connection = %r.connection);
         let selection = match &r.selection {
@@ -276,7 +317,7 @@ impl CloudTaskService for CloudTasks {
         }
         let range = r.range.as_ref().map(convert::byte_range).transpose()?;
         let (client, watch) = self
-            .client(&r.connection, &metadata)
+            .client(&caller, Method::DownloadFiles, &r.connection, &metadata)
             .instrument(span.clone())
             .await?;
         let item_watch = watch.clone();
@@ -299,11 +340,16 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<pb::CreateFolderRequest>,
     ) -> Result<Response<pb::CreateFolderResponse>, Status> {
+        let caller = self.auth.authorize(&req, Method::CreateFolder);
         let (metadata, _, r) = req.into_parts();
+        let audit = Audit::new(Method::CreateFolder, &caller, &r.connection);
         let span = tracing::info_span!("CreateFolder", connection = %r.connection, path = %r.path);
-        async move {
+        let result = async move {
+            let caller = caller?;
             let path = convert::new_folder_path(&r.path)?;
-            let (client, watch) = self.client(&r.connection, &metadata).await?;
+            let (client, watch) = self
+                .client(&caller, Method::CreateFolder, &r.connection, &metadata)
+                .await?;
             let (folder, created) = tasks::create_folder::create_folder(&client, &path, r.exist_ok)
                 .await
                 .map_err(|e| watch.check(e))?;
@@ -314,7 +360,8 @@ impl CloudTaskService for CloudTasks {
             }))
         }
         .instrument(span)
-        .await
+        .await;
+        audit.finish(result, |r| u64::from(r.get_ref().created))
     }
 
     type DeleteItemsStream = BoxStream<pb::DeleteItemsResponse>;
@@ -324,19 +371,30 @@ impl CloudTaskService for CloudTasks {
         req: Request<pb::DeleteItemsRequest>,
     ) -> Result<Response<Self::DeleteItemsStream>, Status> {
         use pb::delete_items_request::Selection as Sel;
+        let caller = self.auth.authorize(&req, Method::DeleteItems);
         let (metadata, _, r) = req.into_parts();
         let span =
             tracing::info_span!("DeleteItems", connection = %r.connection, dry_run = r.dry_run);
-        let selection = match &r.selection {
-            Some(Sel::Filter(f)) => convert::delete_selection(Some(f), None)?,
-            Some(Sel::Items(i)) => convert::delete_selection(None, Some(i))?,
-            None => convert::delete_selection(None, None)?,
+        let audit = Audit::new(Method::DeleteItems, &caller, &r.connection).dry_run(r.dry_run);
+        let prepared = async {
+            let caller = caller?;
+            let selection = match &r.selection {
+                Some(Sel::Filter(f)) => convert::delete_selection(Some(f), None)?,
+                Some(Sel::Items(i)) => convert::delete_selection(None, Some(i))?,
+                None => convert::delete_selection(None, None)?,
+            };
+            let (client, watch) = self
+                .client(&caller, Method::DeleteItems, &r.connection, &metadata)
+                .instrument(span.clone())
+                .await?;
+            Ok::<_, Status>((selection, client, watch))
+        }
+        .await;
+        let (selection, client, watch) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Err(audit.fail(e)),
         };
         let dry_run = r.dry_run;
-        let (client, watch) = self
-            .client(&r.connection, &metadata)
-            .instrument(span.clone())
-            .await?;
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         tokio::spawn(
             async move {
@@ -353,35 +411,35 @@ impl CloudTaskService for CloudTasks {
             ReceiverStream::new(rx)
                 .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
         );
-        Ok(Response::new(stream))
+        Ok(Response::new(Box::pin(audit.stream(stream, deleted))))
     }
 
     async fn start_resumable_upload(
         &self,
         req: Request<pb::StartResumableUploadRequest>,
     ) -> Result<Response<pb::StartResumableUploadResponse>, Status> {
-        resumable_upload::start(&self.ready, req).await
+        resumable_upload::start(&self.ready, &self.auth, req).await
     }
 
     async fn write_resumable_upload(
         &self,
         req: Request<Streaming<pb::WriteResumableUploadRequest>>,
     ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
-        resumable_upload::write(&self.ready, self.stream_idle, req).await
+        resumable_upload::write(&self.ready, &self.auth, self.stream_idle, req).await
     }
 
     async fn query_upload(
         &self,
         req: Request<pb::QueryUploadRequest>,
     ) -> Result<Response<pb::QueryUploadResponse>, Status> {
-        resumable_upload::query(&self.ready, req).await
+        resumable_upload::query(&self.ready, &self.auth, req).await
     }
 
     async fn cancel_upload(
         &self,
         req: Request<pb::CancelUploadRequest>,
     ) -> Result<Response<pb::CancelUploadResponse>, Status> {
-        resumable_upload::cancel(&self.ready, req).await
+        resumable_upload::cancel(&self.ready, &self.auth, req).await
     }
 }
 

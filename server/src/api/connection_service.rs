@@ -5,11 +5,14 @@ use pb::connection_service_server::ConnectionService;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::access::{connection_for, effective_group};
 use super::connection_fields::{apply, new_connection, to_proto};
 use super::convert::{self, timestamp};
 use super::status::to_item_error;
 use super::{Ready, page_token};
-use crate::tasks::connections::validate_redirect_uri;
+use crate::auth::{Audit, Auth, Caller, Method};
+use crate::store::ConnectionPage;
+use crate::tasks::connections::{Connections, RESOURCE_PREFIX, validate_redirect_uri};
 use crate::tasks::{TaskError, authorize, probe};
 
 const DEFAULT_PAGE_SIZE: i32 = 100;
@@ -17,11 +20,61 @@ const MAX_PAGE_SIZE: i32 = 1000;
 
 pub struct ConnectionsApi {
     ready: Ready,
+    auth: Auth,
 }
 
 impl ConnectionsApi {
-    pub fn new(ready: Ready) -> ConnectionsApi {
-        ConnectionsApi { ready }
+    pub fn new(ready: Ready, auth: Auth) -> ConnectionsApi {
+        ConnectionsApi { ready, auth }
+    }
+}
+
+fn one<T>(_: &T) -> u64 {
+    1
+}
+
+/// One page of the connections `caller` may see. A caller of some groups is served by
+/// reading the store's pages until its own page is full; the page token stays the
+/// display_name to continue after, so tokens work as for everyone.
+async fn visible_page(
+    connections: &Connections,
+    caller: &Caller,
+    group: Option<String>,
+    after: Option<String>,
+    size: u32,
+) -> Result<ConnectionPage, TaskError> {
+    if caller.groups == crate::auth::Groups::All {
+        return connections.list(group, after, size).await;
+    }
+    let mut out = Vec::new();
+    let mut cursor = after;
+    loop {
+        let page = connections
+            .list(group.clone(), cursor.clone(), size)
+            .await?;
+        for record in page.connections {
+            if !caller.may_use(&record.group) {
+                cursor = Some(record.display_name);
+                continue;
+            }
+            if out.len() >= size as usize {
+                let next_after = out
+                    .last()
+                    .map(|r: &crate::store::ConnectionRecord| r.display_name.clone());
+                return Ok(ConnectionPage {
+                    connections: out,
+                    next_after,
+                });
+            }
+            cursor = Some(record.display_name.clone());
+            out.push(record);
+        }
+        if page.next_after.is_none() {
+            return Ok(ConnectionPage {
+                connections: out,
+                next_after: None,
+            });
+        }
     }
 }
 
@@ -36,17 +89,29 @@ impl ConnectionService for ConnectionsApi {
         req: Request<pb::CreateConnectionRequest>,
     ) -> Result<Response<pb::CreateConnectionResponse>, Status> {
         let span = tracing::info_span!("CreateConnection");
-        async move {
+        let caller = self.auth.authorize(&req, Method::CreateConnection);
+        let name = req
+            .get_ref()
+            .connection
+            .as_ref()
+            .map(|c| c.display_name.clone())
+            .unwrap_or_default();
+        let audit = Audit::new(Method::CreateConnection, &caller, &name);
+        let result = async move {
+            let caller = caller?;
             let connections = self.ready.get().await?;
             let c = required("connection", req.get_ref().connection.as_ref())?;
-            let record = connections.create(new_connection(c)?).await?;
+            let new = new_connection(c)?;
+            caller.check_target_group(Method::CreateConnection, effective_group(&new.group))?;
+            let record = connections.create(new).await?;
             tracing::info!(connection = %record.display_name, "connection created");
             Ok(Response::new(pb::CreateConnectionResponse {
                 connection: Some(to_proto(&record)),
             }))
         }
         .instrument(span)
-        .await
+        .await;
+        audit.finish(result, one)
     }
 
     async fn get_connection(
@@ -55,8 +120,10 @@ impl ConnectionService for ConnectionsApi {
     ) -> Result<Response<pb::GetConnectionResponse>, Status> {
         let span = tracing::info_span!("GetConnection", connection = %req.get_ref().name);
         async move {
+            let caller = self.auth.authorize(&req, Method::GetConnection)?;
             let name = convert::connection_ref("name", &req.get_ref().name)?;
-            let record = self.ready.get().await?.resolve(name).await?;
+            let connections = self.ready.get().await?;
+            let record = connection_for(&connections, &caller, Method::GetConnection, name).await?;
             Ok(Response::new(pb::GetConnectionResponse {
                 connection: Some(to_proto(&record)),
             }))
@@ -71,6 +138,7 @@ impl ConnectionService for ConnectionsApi {
     ) -> Result<Response<pb::ListConnectionsResponse>, Status> {
         let span = tracing::info_span!("ListConnections");
         async move {
+            let caller = self.auth.authorize(&req, Method::ListConnections)?;
             let connections = self.ready.get().await?;
             let r = req.get_ref();
             let size = match r.page_size {
@@ -89,7 +157,7 @@ impl ConnectionService for ConnectionsApi {
             };
             let after = page_token::decode(&r.page_token, &r.group)?;
             let group = Some(r.group.clone()).filter(|g| !g.is_empty());
-            let page = connections.list(group, after, size as u32).await?;
+            let page = visible_page(&connections, &caller, group, after, size as u32).await?;
             Ok(Response::new(pb::ListConnectionsResponse {
                 connections: page.connections.iter().map(to_proto).collect(),
                 next_page_token: page
@@ -107,7 +175,16 @@ impl ConnectionService for ConnectionsApi {
         req: Request<pb::UpdateConnectionRequest>,
     ) -> Result<Response<pb::UpdateConnectionResponse>, Status> {
         let span = tracing::info_span!("UpdateConnection");
-        async move {
+        let caller = self.auth.authorize(&req, Method::UpdateConnection);
+        let name = req
+            .get_ref()
+            .connection
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let audit = Audit::new(Method::UpdateConnection, &caller, &name);
+        let result = async move {
+            let caller = caller?;
             let connections = self.ready.get().await?;
             let r = req.get_ref();
             let c = required("connection", r.connection.as_ref())?;
@@ -118,15 +195,20 @@ impl ConnectionService for ConnectionsApi {
                 )
                 .into());
             }
-            let mut record = connections
-                .resolve(convert::connection_ref("connection.name", &c.name)?)
-                .await?;
+            let mut record = connection_for(
+                &connections,
+                &caller,
+                Method::UpdateConnection,
+                convert::connection_ref("connection.name", &c.name)?,
+            )
+            .await?;
             let mask: Vec<String> = r
                 .update_mask
                 .as_ref()
                 .map(|m| m.paths.clone())
                 .unwrap_or_default();
             apply(&mut record, c, &mask, false)?;
+            caller.check_target_group(Method::UpdateConnection, effective_group(&record.group))?;
             let stored = connections.update(record).await?;
             tracing::info!(connection = %stored.display_name, "connection updated");
             Ok(Response::new(pb::UpdateConnectionResponse {
@@ -134,7 +216,8 @@ impl ConnectionService for ConnectionsApi {
             }))
         }
         .instrument(span)
-        .await
+        .await;
+        audit.finish(result, one)
     }
 
     async fn delete_connection(
@@ -142,14 +225,23 @@ impl ConnectionService for ConnectionsApi {
         req: Request<pb::DeleteConnectionRequest>,
     ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
         let span = tracing::info_span!("DeleteConnection", connection = %req.get_ref().name);
-        async move {
+        let caller = self.auth.authorize(&req, Method::DeleteConnection);
+        let audit = Audit::new(Method::DeleteConnection, &caller, &req.get_ref().name);
+        let result = async move {
+            let caller = caller?;
             let name = convert::connection_ref("name", &req.get_ref().name)?;
-            self.ready.get().await?.delete(name).await?;
+            let connections = self.ready.get().await?;
+            let record =
+                connection_for(&connections, &caller, Method::DeleteConnection, name).await?;
+            connections
+                .delete(&format!("{RESOURCE_PREFIX}{}", record.id))
+                .await?;
             tracing::info!("connection deleted");
             Ok(Response::new(pb::DeleteConnectionResponse {}))
         }
         .instrument(span)
-        .await
+        .await;
+        audit.finish(result, one)
     }
 
     async fn start_authorization(
@@ -157,7 +249,10 @@ impl ConnectionService for ConnectionsApi {
         req: Request<pb::StartAuthorizationRequest>,
     ) -> Result<Response<pb::StartAuthorizationResponse>, Status> {
         let span = tracing::info_span!("StartAuthorization", connection = %req.get_ref().name);
-        async move {
+        let caller = self.auth.authorize(&req, Method::StartAuthorization);
+        let audit = Audit::new(Method::StartAuthorization, &caller, &req.get_ref().name);
+        let result = async move {
+            let caller = caller?;
             let connections = self.ready.get().await?;
             let r = req.get_ref();
             let name = convert::connection_ref("name", &r.name)?;
@@ -165,8 +260,15 @@ impl ConnectionService for ConnectionsApi {
             if !r.no_redirect && !r.redirect_uri.trim().is_empty() {
                 validate_redirect_uri("redirect_uri", r.redirect_uri.trim())?;
             }
-            let started =
-                authorize::start(&connections, name, &r.redirect_uri, r.no_redirect).await?;
+            let record =
+                connection_for(&connections, &caller, Method::StartAuthorization, name).await?;
+            let started = authorize::start(
+                &connections,
+                &format!("{RESOURCE_PREFIX}{}", record.id),
+                &r.redirect_uri,
+                r.no_redirect,
+            )
+            .await?;
             Ok(Response::new(pb::StartAuthorizationResponse {
                 authorize_url: started.authorize_url,
                 state: started.state,
@@ -175,7 +277,8 @@ impl ConnectionService for ConnectionsApi {
             }))
         }
         .instrument(span)
-        .await
+        .await;
+        audit.finish(result, one)
     }
 
     async fn complete_authorization(
@@ -183,16 +286,32 @@ impl ConnectionService for ConnectionsApi {
         req: Request<pb::CompleteAuthorizationRequest>,
     ) -> Result<Response<pb::CompleteAuthorizationResponse>, Status> {
         let span = tracing::info_span!("CompleteAuthorization");
-        async move {
+        let caller = self.auth.authorize(&req, Method::CompleteAuthorization);
+        let mut audit = Audit::new(Method::CompleteAuthorization, &caller, "");
+        let result = async {
+            let caller = caller?;
             let connections = self.ready.get().await?;
             let r = req.get_ref();
-            let record = authorize::complete(&connections, &r.state, &r.code).await?;
+            // The state names the connection; its name is not echoed to a foreign caller.
+            let allowed = |record: &crate::store::ConnectionRecord| {
+                if caller.may_use(&record.group) {
+                    Ok(())
+                } else {
+                    Err(caller.connection_denied(
+                        Method::CompleteAuthorization,
+                        "the connection of this state",
+                    ))
+                }
+            };
+            let record = authorize::complete(&connections, &r.state, &r.code, allowed).await?;
+            audit.set_connection(&record.display_name);
             Ok(Response::new(pb::CompleteAuthorizationResponse {
                 connection: Some(to_proto(&record)),
             }))
         }
         .instrument(span)
-        .await
+        .await;
+        audit.finish(result, one)
     }
 
     async fn test_connection(
@@ -201,9 +320,14 @@ impl ConnectionService for ConnectionsApi {
     ) -> Result<Response<pb::TestConnectionResponse>, Status> {
         let span = tracing::info_span!("TestConnection", connection = %req.get_ref().name);
         async move {
+            let caller = self.auth.authorize(&req, Method::TestConnection)?;
             let connections = self.ready.get().await?;
             let name = convert::connection_ref("name", &req.get_ref().name)?;
-            let report = probe::test_connection(&connections, name).await?;
+            let record =
+                connection_for(&connections, &caller, Method::TestConnection, name).await?;
+            let report =
+                probe::test_connection(&connections, &format!("{RESOURCE_PREFIX}{}", record.id))
+                    .await?;
             let ok = report.ok();
             for s in &report.steps {
                 tracing::info!(

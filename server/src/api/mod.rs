@@ -1,6 +1,7 @@
 //! The gRPC surface: tonic services that translate protobuf to task calls and back.
 //! Errors become statuses only in [`status`].
 
+mod access;
 mod cloud_task_service;
 mod connection_fields;
 mod connection_service;

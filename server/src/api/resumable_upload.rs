@@ -6,8 +6,11 @@ use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
+use super::access::connection_for;
 use super::cloud_task_service::call_deadline;
 use super::{Ready, convert};
+use crate::auth::{Audit, Auth, Caller, Method};
+use crate::store::ResumableUpload;
 use crate::tasks::TaskError;
 use crate::tasks::connections::RESOURCE_PREFIX;
 use crate::tasks::resumable::{Progress, StartRequest, Started, WriteMessage, redact};
@@ -16,12 +19,16 @@ use crate::transport::idle::idle_limited;
 
 pub async fn start(
     ready: &Ready,
+    auth: &Auth,
     req: Request<pb::StartResumableUploadRequest>,
 ) -> Result<Response<pb::StartResumableUploadResponse>, Status> {
+    let caller = auth.authorize(&req, Method::StartResumableUpload);
     let (metadata, _, r) = req.into_parts();
+    let audit = Audit::new(Method::StartResumableUpload, &caller, &r.connection);
     let span =
         tracing::info_span!("StartResumableUpload", connection = %r.connection, path = %r.path);
-    async move {
+    let result = async move {
+        let caller = caller?;
         if r.path.is_empty() || r.path == "/" {
             return Err(TaskError::invalid(
                 "path",
@@ -36,11 +43,16 @@ pub async fn start(
             size: r.size,
             content_hash: Some(r.content_hash).filter(|h| !h.is_empty()),
             path: r.path,
+            owner: caller.upload_owner().to_owned(),
         };
         let name = convert::connection_name(&r.connection)?;
         let connections = ready.get().await?;
-        let (client, watch) = connections.client_watched(name).await?;
-        let client = client.with_deadline(call_deadline(&metadata));
+        let record =
+            connection_for(&connections, &caller, Method::StartResumableUpload, name).await?;
+        let client = connections
+            .client_of(&record)?
+            .with_deadline(call_deadline(&metadata));
+        let watch = connections.watch(&record);
         let uploads = ready.uploads().await?;
         let started = uploads
             .start(&client, watch.connection_id(), start)
@@ -66,7 +78,29 @@ pub async fn start(
         }))
     }
     .instrument(span)
-    .await
+    .await;
+    audit.finish(result, |r| u64::from(!r.get_ref().upload_id.is_empty()))
+}
+
+/// The upload `id`, if it belongs to `caller` and its connection is still one of the
+/// caller's (groups can change while an upload is under way).
+async fn owned_upload(
+    ready: &Ready,
+    caller: &Caller,
+    method: Method,
+    id: &str,
+) -> Result<ResumableUpload, Status> {
+    let upload = ready.uploads().await?.get(id).await?;
+    caller.check_upload_owner(method, &upload.owner)?;
+    let connections = ready.get().await?;
+    connection_for(
+        &connections,
+        caller,
+        method,
+        &format!("{RESOURCE_PREFIX}{}", upload.connection_id),
+    )
+    .await?;
+    Ok(upload)
 }
 
 fn write_message(m: pb::WriteResumableUploadRequest) -> WriteMessage {
@@ -78,32 +112,64 @@ fn write_message(m: pb::WriteResumableUploadRequest) -> WriteMessage {
     }
 }
 
+/// The next message of an idle-limited client stream: `None` at its end, an error for a
+/// broken stream or one that went silent.
+pub(super) async fn next_message<S, T>(stream: &mut S) -> Result<Option<T>, Status>
+where
+    S: futures::Stream<Item = Result<Result<T, Status>, TaskError>> + Unpin,
+{
+    match stream.next().await {
+        None => Ok(None),
+        Some(Err(idle)) => Err(idle.into()),
+        Some(Ok(message)) => message.map(Some),
+    }
+}
+
 /// A stream that goes silent for `stream_idle` ends with STREAM_IDLE and gives up its
 /// lease on the upload, so the client can resume on a new stream.
 pub async fn write(
     ready: &Ready,
+    auth: &Auth,
     stream_idle: std::time::Duration,
     req: Request<Streaming<pb::WriteResumableUploadRequest>>,
 ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
+    // The role is checked before the stream is read, the owner on its first message.
+    let caller = auth.authorize(&req, Method::WriteResumableUpload);
+    let mut audit = Audit::new(Method::WriteResumableUpload, &caller, "");
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => return Err(audit.fail(e.into())),
+    };
     let deadline = call_deadline(req.metadata());
     let mut stream = idle_limited(req.into_inner(), stream_idle);
-    let Some(first) = stream.next().await.transpose()?.transpose()? else {
-        return Err(TaskError::invalid(
-            "upload_id",
-            "the stream was empty; the first message names the upload (upload_id)",
-        )
-        .into());
+    let first = match next_message(&mut stream).await {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return Err(audit.fail(
+                TaskError::invalid(
+                    "upload_id",
+                    "the stream was empty; the first message names the upload (upload_id)",
+                )
+                .into(),
+            ));
+        }
+        Err(e) => return Err(audit.fail(e)),
     };
     if first.upload_id.is_empty() {
-        return Err(TaskError::invalid(
-            "upload_id",
-            "the first message must name the upload: set upload_id from StartResumableUpload",
-        )
-        .into());
+        return Err(audit.fail(
+            TaskError::invalid(
+                "upload_id",
+                "the first message must name the upload: set upload_id from StartResumableUpload",
+            )
+            .into(),
+        ));
     }
     let id = first.upload_id.clone();
     let span = tracing::info_span!("WriteResumableUpload", upload_id = %redact(&id));
-    async move {
+    let audit_ref = &mut audit;
+    let result = async move {
+        let owned = owned_upload(ready, &caller, Method::WriteResumableUpload, &id).await?;
+        audit_ref.set_connection(&format!("{RESOURCE_PREFIX}{}", owned.connection_id));
         let uploads = ready.uploads().await?;
         let lease = uploads.lease(&id)?;
         let upload = uploads.get(&id).await?;
@@ -138,17 +204,21 @@ pub async fn write(
         }))
     }
     .instrument(span)
-    .await
+    .await;
+    audit.finish(result, |r| u64::from(r.get_ref().result.is_some()))
 }
 
 pub async fn query(
     ready: &Ready,
+    auth: &Auth,
     req: Request<pb::QueryUploadRequest>,
 ) -> Result<Response<pb::QueryUploadResponse>, Status> {
+    let caller = auth.authorize(&req, Method::QueryUpload)?;
     let id = req.into_inner().upload_id;
     let span = tracing::info_span!("QueryUpload", upload_id = %redact(&id));
     async move {
         check_id(&id)?;
+        owned_upload(ready, &caller, Method::QueryUpload, &id).await?;
         let progress = ready.uploads().await?.query(&id).await?;
         Ok(Response::new(pb::QueryUploadResponse {
             persisted_size: progress.persisted_size,
@@ -163,12 +233,19 @@ pub async fn query(
 
 pub async fn cancel(
     ready: &Ready,
+    auth: &Auth,
     req: Request<pb::CancelUploadRequest>,
 ) -> Result<Response<pb::CancelUploadResponse>, Status> {
+    let caller = auth.authorize(&req, Method::CancelUpload);
+    let mut audit = Audit::new(Method::CancelUpload, &caller, "");
     let id = req.into_inner().upload_id;
     let span = tracing::info_span!("CancelUpload", upload_id = %redact(&id));
-    async move {
+    let audit_ref = &mut audit;
+    let result = async move {
+        let caller = caller?;
         check_id(&id)?;
+        let owned = owned_upload(ready, &caller, Method::CancelUpload, &id).await?;
+        audit_ref.set_connection(&format!("{RESOURCE_PREFIX}{}", owned.connection_id));
         let uploads = ready.uploads().await?;
         // Not while a stream is writing it: that stream could still commit.
         let _lease = uploads.lease(&id)?;
@@ -177,7 +254,8 @@ pub async fn cancel(
         Ok(Response::new(pb::CancelUploadResponse {}))
     }
     .instrument(span)
-    .await
+    .await;
+    audit.finish(result, |_| 1)
 }
 
 fn check_id(id: &str) -> Result<(), TaskError> {

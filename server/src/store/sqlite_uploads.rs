@@ -58,6 +58,7 @@ fn decode(id: String, row: &SqliteRow) -> Result<ResumableUpload, StoreError> {
     Ok(ResumableUpload {
         id,
         connection_id: row.try_get("connection_id")?,
+        owner: row.try_get("owner")?,
         target: serde_json::from_str(&target)
             .map_err(|e| StoreError::Corrupt(format!("upload target: {e}")))?,
         session_id: row.try_get("session_id")?,
@@ -92,8 +93,8 @@ impl UploadStore for SqliteStore {
                 .map_err(|e| StoreError::Corrupt(format!("upload target: {e}")))?;
             sqlx::query(
                 "INSERT INTO resumable_uploads (id_hash, connection_id, target, session_id, \
-                 persisted_size, block_digests, result, create_time, expire_time) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 persisted_size, block_digests, result, create_time, expire_time, owner) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .bind(id_hash(&u.id))
             .bind(&u.connection_id)
@@ -104,6 +105,7 @@ impl UploadStore for SqliteStore {
             .bind(&u.result)
             .bind(micros(u.create_time))
             .bind(micros(u.expire_time))
+            .bind(&u.owner)
             .execute(&self.pool)
             .await?;
             Ok(())
@@ -203,6 +205,7 @@ mod tests {
         ResumableUpload {
             id: id.into(),
             connection_id: "c1".into(),
+            owner: "reports".into(),
             target: UploadTarget {
                 path: "/a/b.bin".into(),
                 overwrite: "always".into(),
@@ -253,6 +256,7 @@ mod tests {
             (8 << 20, 2, None)
         );
         assert_eq!(got.target.path, "/a/b.bin");
+        assert_eq!(got.owner, "reports");
         // The id is not stored in the clear.
         let raw: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM resumable_uploads")
             .fetch_all(&store.pool)

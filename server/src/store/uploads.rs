@@ -13,6 +13,8 @@ pub struct ResumableUpload {
     /// The id handed to the client. Stored only as its SHA-256.
     pub id: String,
     pub connection_id: String,
+    /// The caller that started it (`""` without callers); only it may use the upload.
+    pub owner: String,
     pub target: UploadTarget,
     /// Dropbox's upload session.
     pub session_id: String,

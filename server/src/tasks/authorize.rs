@@ -137,11 +137,13 @@ async fn preflight(
     }
 }
 
-/// CompleteAuthorization: returns the stored connection.
+/// CompleteAuthorization: returns the stored connection. `allowed` vets the connection the
+/// state belongs to (the caller's groups) before any code is exchanged.
 pub async fn complete(
     connections: &Arc<Connections>,
     state: &str,
     code: &str,
+    allowed: impl Fn(&ConnectionRecord) -> Result<(), TaskError>,
 ) -> Result<ConnectionRecord, TaskError> {
     if state.trim().is_empty() {
         return Err(TaskError::invalid(
@@ -177,6 +179,8 @@ pub async fn complete(
         .ok_or_else(|| TaskError::ConnectionNotFound {
             name: format!("{RESOURCE_PREFIX}{}", pending.connection_id),
         })?;
+    // The caller's groups, before any token is exchanged or stored.
+    allowed(&record)?;
     let secret = if pending.app_key == record.settings.app_key {
         record.secrets.app_secret.clone()
     } else if connections.oauth.registered_app_key.as_deref() == Some(pending.app_key.as_str()) {

@@ -35,6 +35,8 @@ pub struct StartRequest {
     pub autorename: bool,
     pub size: Option<u64>,
     pub content_hash: Option<String>,
+    /// The caller starting it (`""` without callers): only it may use the upload.
+    pub owner: String,
 }
 
 /// What StartResumableUpload gives back.
@@ -208,6 +210,7 @@ impl ResumableUploads {
             .insert_upload(ResumableUpload {
                 id: id.clone(),
                 connection_id: connection_id.to_owned(),
+                owner: req.owner,
                 target: UploadTarget {
                     path,
                     overwrite: policy_name(&req.overwrite),

@@ -50,6 +50,18 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Connect over TLS with this (the server then needs `DBXC_TLS__*` in `env`).
     pub client_tls: Option<tonic::transport::ClientTlsConfig>,
+    /// The bearer token the kit's own set-up calls send (with a callers file).
+    pub admin_token: Option<String>,
+}
+
+/// `msg` as a request that carries `authorization: Bearer <token>` when a token is given.
+pub fn authed<T>(token: Option<&str>, msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    if let Some(t) = token {
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    req
 }
 
 /// A fresh random secrets key, base64.
@@ -102,6 +114,15 @@ async fn start_server(
     .expect("dropbox-connector prints `listening on` within 60 s");
     // Keep draining stdout so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let channel = connect(address, client_tls).await;
+    (channel, address, child)
+}
+
+/// A gRPC channel to the server at `address`, over TLS when `client_tls` is given.
+pub async fn connect(
+    address: std::net::SocketAddr,
+    client_tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Channel {
     let scheme = if client_tls.is_some() { "https" } else { "http" };
     let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{address}"))
         .unwrap()
@@ -109,8 +130,7 @@ async fn start_server(
     if let Some(tls) = client_tls {
         endpoint = endpoint.tls_config(tls.clone()).unwrap();
     }
-    let channel = endpoint.connect().await.unwrap();
-    (channel, address, child)
+    endpoint.connect().await.unwrap()
 }
 
 impl Env {
@@ -178,16 +198,19 @@ impl Env {
             dir,
         };
         env.conns()
-            .create_connection(pb::CreateConnectionRequest {
-                connection: Some(pb::Connection {
-                    display_name: CONN.into(),
-                    credentials: Some(pb::Credentials {
-                        access_token: TOKEN.into(),
-                        refresh_token: String::new(),
+            .create_connection(authed(
+                options.admin_token.as_deref(),
+                pb::CreateConnectionRequest {
+                    connection: Some(pb::Connection {
+                        display_name: CONN.into(),
+                        credentials: Some(pb::Credentials {
+                            access_token: TOKEN.into(),
+                            refresh_token: String::new(),
+                        }),
+                        ..Default::default()
                     }),
-                    ..Default::default()
-                }),
-            })
+                },
+            ))
             .await
             .unwrap();
         env
