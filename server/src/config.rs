@@ -86,6 +86,7 @@ impl AuthConfig {
             .as_deref()
             .filter(|p| !p.as_os_str().is_empty())
     }
+}
 
 /// `DBXC_TLS__*`. Certificate and key are both set (TLS) or both unset (plain TCP).
 #[derive(Debug, Clone, Deserialize)]
