@@ -25,14 +25,20 @@ async fn health(channel: tonic::transport::Channel) -> Result<i32, tonic::Status
 }
 
 /// A call that failed in the connection (no gRPC answer from the server): tonic reports
-/// those as UNAVAILABLE, UNKNOWN or CANCELLED with the transport error as the source.
+/// those as UNAVAILABLE, UNKNOWN, CANCELLED or (when h2 reads a TLS alert as a frame)
+/// INTERNAL, always with the transport error as the source.
 fn assert_transport_failure(status: &tonic::Status) {
     use std::error::Error;
     assert!(
         matches!(
             status.code(),
-            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
-        ) && status.source().is_some(),
+            tonic::Code::Unavailable
+                | tonic::Code::Unknown
+                | tonic::Code::Cancelled
+                | tonic::Code::Internal
+        ) && status
+            .source()
+            .is_some_and(|s| s.is::<tonic::transport::Error>()),
         "not a transport failure: {status:?}"
     );
 }
