@@ -43,6 +43,13 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_UPLOAD_NOT_FOUND: _ClassVar[ErrorReason]
     ERROR_REASON_UPLOAD_BUSY: _ClassVar[ErrorReason]
     ERROR_REASON_UPLOAD_SESSION_LOST: _ClassVar[ErrorReason]
+    ERROR_REASON_CALLER_UNKNOWN: _ClassVar[ErrorReason]
+    ERROR_REASON_CALLER_NOT_ALLOWED: _ClassVar[ErrorReason]
+    ERROR_REASON_SERVER_BUSY: _ClassVar[ErrorReason]
+    ERROR_REASON_LISTING_TOO_LARGE: _ClassVar[ErrorReason]
+    ERROR_REASON_INTERNAL: _ClassVar[ErrorReason]
+    ERROR_REASON_STREAM_IDLE: _ClassVar[ErrorReason]
+    ERROR_REASON_TARGET_NOT_ALLOWED: _ClassVar[ErrorReason]
 
 class ItemKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -116,6 +123,13 @@ ERROR_REASON_PROXY_FAILED: ErrorReason
 ERROR_REASON_UPLOAD_NOT_FOUND: ErrorReason
 ERROR_REASON_UPLOAD_BUSY: ErrorReason
 ERROR_REASON_UPLOAD_SESSION_LOST: ErrorReason
+ERROR_REASON_CALLER_UNKNOWN: ErrorReason
+ERROR_REASON_CALLER_NOT_ALLOWED: ErrorReason
+ERROR_REASON_SERVER_BUSY: ErrorReason
+ERROR_REASON_LISTING_TOO_LARGE: ErrorReason
+ERROR_REASON_INTERNAL: ErrorReason
+ERROR_REASON_STREAM_IDLE: ErrorReason
+ERROR_REASON_TARGET_NOT_ALLOWED: ErrorReason
 ITEM_KIND_UNSPECIFIED: ItemKind
 ITEM_KIND_FILE: ItemKind
 ITEM_KIND_FOLDER: ItemKind
