@@ -99,6 +99,13 @@ async fn matrix_channel(env: &Env, client_tls: &tonic::transport::ClientTlsConfi
 }
 
 async fn matrix(extra_env: &[(&str, &str)]) -> Matrix {
+    matrix_with(extra_env, Vec::new()).await
+}
+
+async fn matrix_with(
+    extra_env: &[(&str, &str)],
+    apps: Vec<dropbox_emulator::AppRegistration>,
+) -> Matrix {
     let dir = tempfile::tempdir().unwrap();
     let callers_file = dir.path().join("callers.toml");
     std::fs::write(&callers_file, callers_toml()).unwrap();
@@ -129,6 +136,7 @@ async fn matrix(extra_env: &[(&str, &str)]) -> Matrix {
         env: env_vars,
         admin_token: Some(OPS.into()),
         client_tls: Some(client_tls.clone()),
+        apps,
         ..Default::default()
     })
     .await;
@@ -883,5 +891,99 @@ async fn mutating_calls_are_audited_without_tokens() {
     for token in [FIN_WRITER, FIN_READER, OPS, "wrong-token-0123456789"] {
         assert!(!log.contains(token), "a token in the log");
     }
+    m.env.stop().await;
+}
+
+/// The code and state Dropbox (the emulator) redirects back with once the user allows.
+async fn approve(env: &Env, authorize_url: &str) -> (String, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = url::Url::parse(authorize_url).unwrap();
+    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    form.push(("allow".into(), "Allow".into()));
+    let resp = http
+        .post(format!("{}/oauth2/authorize", env.emulator.base_url()))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let back = url::Url::parse(&location).unwrap();
+    let get = |k: &str| {
+        back.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    (get("code"), get("state"))
+}
+
+#[tokio::test]
+async fn completing_an_authorization_needs_the_connections_group() {
+    let (key, secret) = ("app-key-auth", "app-secret-auth");
+    let m = matrix_with(
+        &[],
+        vec![dropbox_emulator::AppRegistration::new(key, secret)],
+    )
+    .await;
+    m.conns()
+        .create_connection(authed(
+            Some(OPS),
+            pb::CreateConnectionRequest {
+                connection: Some(pb::Connection {
+                    display_name: "oauth-hr".into(),
+                    group: "hr".into(),
+                    app: Some(pb::AppSettings {
+                        app_key: key.into(),
+                        app_secret: secret.into(),
+                        redirect_uri: String::new(),
+                    }),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap();
+    let started = m
+        .conns()
+        .start_authorization(authed(
+            Some(OPS),
+            pb::StartAuthorizationRequest {
+                name: "oauth-hr".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (code, state) = approve(&m.env, &started.authorize_url).await;
+    // An admin of finance holding hr's state and code.
+    let r = m
+        .conns()
+        .complete_authorization(authed(
+            Some(FIN_ADMIN),
+            pb::CompleteAuthorizationRequest {
+                state: state.clone(),
+                code: code.clone(),
+            },
+        ))
+        .await;
+    let status = assert_denied(
+        r,
+        "fin-admin",
+        "admin",
+        "CompleteAuthorization of hr's connection",
+    );
+    assert!(!status.message().contains("oauth-hr"), "{status:?}");
+    assert!(
+        m.get(Some(OPS), "oauth-hr")
+            .await
+            .unwrap()
+            .account
+            .is_none()
+    );
     m.env.stop().await;
 }

@@ -184,3 +184,77 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::CertificateIdentity;
+
+    fn auth_with(callers: &str) -> (Auth, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("callers.toml");
+        std::fs::write(&file, callers).unwrap();
+        let config = AuthConfig {
+            callers_file: Some(file),
+            ..Default::default()
+        };
+        (Auth::load(&config).unwrap(), dir)
+    }
+
+    fn call(token: Option<&str>, cert_uri: Option<&str>) -> tonic::Request<()> {
+        let mut req = tonic::Request::new(());
+        if let Some(t) = token {
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        req.extensions_mut().insert(PeerInfo {
+            remote_addr: None,
+            certificate: cert_uri.map(|u| CertificateIdentity {
+                uris: vec![u.to_owned()],
+                dns_names: vec![],
+            }),
+        });
+        req
+    }
+
+    fn who(auth: &Auth, req: &tonic::Request<()>) -> Result<String, String> {
+        auth.identify(req.metadata(), req.extensions())
+            .map(|c| c.name)
+            .map_err(|e| match e {
+                TaskError::CallerUnknown(m) => m,
+                other => panic!("{other:?}"),
+            })
+    }
+
+    #[test]
+    fn certificate_token_and_their_absence() {
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(b"tok"));
+        let (auth, _dir) = auth_with(&format!(
+            "[[caller]]\nname = \"svc\"\nrole = \"writer\"\ngroups = [\"a\"]\n\
+             certificate = \"spiffe://c/ns/a/sa/svc\"\n\
+             [[caller]]\nname = \"ops\"\nrole = \"admin\"\ngroups = [\"*\"]\ntoken_sha256 = \"{hash}\"\n"
+        ));
+        assert_eq!(
+            who(&auth, &call(None, Some("spiffe://c/ns/a/sa/svc"))).unwrap(),
+            "svc"
+        );
+        // A token, when sent, decides: a wrong one is refused even with a good certificate.
+        assert_eq!(
+            who(&auth, &call(Some("tok"), Some("spiffe://c/ns/a/sa/svc"))).unwrap(),
+            "ops"
+        );
+        let e = who(&auth, &call(Some("nope"), Some("spiffe://c/ns/a/sa/svc"))).unwrap_err();
+        assert!(
+            e.contains("matches no caller") && !e.contains("nope"),
+            "{e}"
+        );
+        let e = who(&auth, &call(None, Some("spiffe://c/ns/b/sa/svc"))).unwrap_err();
+        assert!(e.contains("certificate"), "{e}");
+        let e = who(&auth, &call(None, None)).unwrap_err();
+        assert!(e.contains("no identity"), "{e}");
+        // Without a callers file: the anonymous admin.
+        let open = Auth::open().identify(call(None, None).metadata(), &tonic::Extensions::new());
+        assert_eq!(open.unwrap(), Caller::anonymous());
+    }
+}
