@@ -99,8 +99,14 @@ impl Running {
         let end = Instant::now() + DEADLINE;
         let url = format!("http://{}", self.address);
         while Instant::now() < end {
-            if let Ok(mut client) = HealthClient::connect(url.clone()).await {
-                let answer = client.check(HealthCheckRequest::default()).await;
+            let channel = tonic::transport::Endpoint::from_shared(url.clone())
+                .unwrap()
+                .connect()
+                .await;
+            if let Ok(channel) = channel {
+                let answer = HealthClient::new(channel)
+                    .check(HealthCheckRequest::default())
+                    .await;
                 if answer.is_ok_and(|a| a.into_inner().status == ServingStatus::Serving as i32) {
                     return;
                 }
@@ -110,8 +116,10 @@ impl Running {
         panic!("the server never reported SERVING:\n{}", self.log());
     }
 
-    /// SIGTERM, and a clean exit.
-    fn stop(mut self) {
+    /// SIGTERM, and a clean exit. Async so that the test's own connections see the
+    /// server's GOAWAY meanwhile (a blocked runtime would keep them open for the whole
+    /// shutdown grace period).
+    async fn stop(mut self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -120,7 +128,7 @@ impl Running {
                 .unwrap()
                 .success()
         );
-        let status = wait_exit(&mut self.child);
+        let status = wait_exit(&mut self.child).await;
         assert!(status.success(), "graceful exit, got {status}:\n{}", self.log());
     }
 }
@@ -132,13 +140,13 @@ impl Drop for Running {
     }
 }
 
-fn wait_exit(child: &mut Child) -> ExitStatus {
+async fn wait_exit(child: &mut Child) -> ExitStatus {
     let end = Instant::now() + DEADLINE;
     while Instant::now() < end {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -146,7 +154,7 @@ fn wait_exit(child: &mut Child) -> ExitStatus {
 }
 
 /// Runs a command that must end by itself; its exit status, stdout and stderr.
-fn run_to_exit(mut command: Command) -> (ExitStatus, String, String) {
+async fn run_to_exit(mut command: Command) -> (ExitStatus, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let mut child = command
@@ -154,7 +162,7 @@ fn run_to_exit(mut command: Command) -> (ExitStatus, String, String) {
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    let status = wait_exit(&mut child);
+    let status = wait_exit(&mut child).await;
     (
         status,
         std::fs::read_to_string(out).unwrap(),
@@ -181,7 +189,7 @@ async fn a_new_data_dir_and_the_store_files_in_it_are_private() {
     ] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -197,7 +205,7 @@ async fn dev_mode_makes_its_data_dir_and_key_file_private() {
     for file in ["secrets.key", "connections.db", "connections.db-wal"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -230,7 +238,7 @@ async fn loose_store_files_are_tightened_and_an_open_data_dir_is_named() {
         log.contains(&format!("chmod 700 {}", data.display())),
         "the open data dir is named with the fix:\n{log}"
     );
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -279,7 +287,7 @@ async fn keys_that_are_not_base64_of_32_bytes_are_refused_at_start() {
         if args.contains(&"--dev") {
             args.extend(["--data-dir", &data_arg]);
         }
-        let (status, out, err) = run_to_exit(command(&data, &env, &args));
+        let (status, out, err) = run_to_exit(command(&data, &env, &args)).await;
         assert_eq!(status.code(), Some(2), "{what}: {out}{err}");
         assert!(err.contains(MAKE_A_KEY), "{what}: says how to make a key: {err}");
         assert!(!out.contains("listening on"), "{what}: {out}");
@@ -302,13 +310,13 @@ async fn a_key_file_readable_by_others_is_warned_about_at_start() {
         log.contains(&format!("chmod 600 {}", key_file.display())),
         "names the file and the fix:\n{log}"
     );
-    server.stop();
+    server.stop().await;
 
     chmod(&key_file, 0o600);
     let server = Running::start(command(&data, &env, &[]), root.path().join("b.log"));
     server.wait_serving().await;
     assert!(!server.log().contains("chmod 600"), "{}", server.log());
-    server.stop();
+    server.stop().await;
 }
 
 /// A store as a version before sealing left it: one connection whose secrets are plain
@@ -369,13 +377,13 @@ async fn plaintext_secrets_are_read_only_by_migrate_secrets() {
     let env = [("DBXC_SECRETS__KEY", key.as_str())];
 
     // A normal start refuses, naming the command, and leaves the row as it was.
-    let (status, _, err) = run_to_exit(command(&data, &env, &[]));
+    let (status, _, err) = run_to_exit(command(&data, &env, &[])).await;
     assert!(!status.success(), "{err}");
     assert!(err.contains("dropbox-connector migrate-secrets"), "{err}");
     assert!(!err.contains(&token), "{err}");
     assert_eq!(stored_secrets(&db).await[0], 1, "not sealed behind the operator's back");
 
-    let (status, out, err) = run_to_exit(command(&data, &env, &["migrate-secrets"]));
+    let (status, out, err) = run_to_exit(command(&data, &env, &["migrate-secrets"])).await;
     assert!(status.success(), "{out}{err}");
     assert!(out.contains("1 connection"), "reports how many: {out}");
     let sealed = stored_secrets(&db).await;
@@ -384,7 +392,7 @@ async fn plaintext_secrets_are_read_only_by_migrate_secrets() {
 
     let server = Running::start(command(&data, &env, &[]), root.path().join("server.log"));
     server.wait_serving().await;
-    server.stop();
+    server.stop().await;
     let store = SqliteStore::open(&db, Sealer::from_base64(&key).unwrap())
         .await
         .unwrap();
@@ -405,7 +413,7 @@ async fn rotate_key_and_migrate_secrets_refuse_while_a_server_holds_the_store() 
     let rotate = ["rotate-key", "--new-key-file", key_file.to_str().unwrap()];
 
     for args in [&rotate[..], &["migrate-secrets"]] {
-        let (status, out, err) = run_to_exit(command(&data, &key_env, args));
+        let (status, out, err) = run_to_exit(command(&data, &key_env, args)).await;
         assert!(!status.success(), "{args:?}: {out}{err}");
         assert!(
             err.contains("a server is running on this data dir") && err.contains("stop it first"),
@@ -413,7 +421,7 @@ async fn rotate_key_and_migrate_secrets_refuse_while_a_server_holds_the_store() 
         );
     }
     // A second server on the same data dir refuses too, before listening.
-    let (status, out, err) = run_to_exit(command(&data, &key_env, &[]));
+    let (status, out, err) = run_to_exit(command(&data, &key_env, &[])).await;
     assert!(!status.success() && !out.contains("listening on"), "{out}{err}");
     assert!(err.contains("stop it first"), "{err}");
 
@@ -426,7 +434,7 @@ async fn rotate_key_and_migrate_secrets_refuse_while_a_server_holds_the_store() 
     assert_eq!(conn.secrets.access_token.as_deref(), Some(common::TOKEN));
     store.close().await;
 
-    let (status, out, err) = run_to_exit(command(&data, &key_env, &rotate));
+    let (status, out, err) = run_to_exit(command(&data, &key_env, &rotate)).await;
     assert!(status.success(), "after SIGTERM rotate-key works: {out}{err}");
     assert!(out.contains("1 connection"), "{out}");
 }
