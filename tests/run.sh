@@ -40,6 +40,13 @@ if [[ $lint == 1 ]]; then
     step "cargo clippy (all targets, warnings are errors)"
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+    step "cargo deny: licenses, bans, sources (deny.toml; offline, no advisory database)"
+    if ! cargo deny --version >/dev/null 2>&1; then
+        # Built from crates.io (about 6 minutes on 2 cores), once per machine.
+        cargo install --locked cargo-deny
+    fi
+    cargo deny --offline --locked check --hide-inclusion-graph licenses bans sources
+
     step "buf lint (STANDARD) on proto/"
     if [[ ! -x .ci/node_modules/.bin/buf ]]; then
         npm install --silent --no-audit --no-fund --prefix .ci @bufbuild/buf@1 >/dev/null

@@ -473,43 +473,49 @@ impl Config {
     }
 
     /// The key that seals secrets: `secrets.key`, else the file `secrets.key_file`.
-    /// `Ok(None)` when neither is set.
+    /// `Ok(None)` when neither is set. Either must be base64 of exactly 32 bytes: a
+    /// passphrase, or raw bytes in the file, are refused with how to make a key.
     pub fn secrets_key(&self) -> anyhow::Result<Option<crate::store::Sealer>> {
         if let Some(k) = self.secrets.key.as_deref().filter(|k| !k.trim().is_empty()) {
             return crate::store::Sealer::from_base64(k)
                 .map(Some)
                 .context("secrets.key (DBXC_SECRETS__KEY)");
         }
-        match &self.secrets.key_file {
-            Some(p) if !p.as_os_str().is_empty() => {
-                let raw = std::fs::read(p).with_context(|| {
-                    format!(
-                        "reading secrets.key_file (DBXC_SECRETS__KEY_FILE) {}",
-                        p.display()
-                    )
-                })?;
-                let sealer = match std::str::from_utf8(&raw)
-                    .ok()
-                    .map(crate::store::Sealer::from_base64)
-                {
-                    Some(Ok(s)) => s,
-                    // A file of exactly 32 raw bytes is accepted too.
-                    _ if raw.len() == crate::store::secrets::KEY_LEN => {
-                        crate::store::Sealer::from_bytes(&raw)?
-                    }
-                    Some(Err(e)) => {
-                        return Err(anyhow::Error::new(e)
-                            .context(format!("secrets.key_file {}", p.display())));
-                    }
-                    None => anyhow::bail!(
-                        "secrets.key_file {} holds neither base64 text nor 32 raw bytes",
-                        p.display()
-                    ),
-                };
-                Ok(Some(sealer))
-            }
-            _ => Ok(None),
+        let Some(p) = self.secrets_key_file() else {
+            return Ok(None);
+        };
+        let raw = std::fs::read(p).with_context(|| {
+            format!(
+                "reading secrets.key_file (DBXC_SECRETS__KEY_FILE) {}",
+                p.display()
+            )
+        })?;
+        // Non-UTF-8 bytes become U+FFFD, which no base64 text holds: refused like any
+        // other text that is not a key.
+        crate::store::Sealer::from_base64(&String::from_utf8_lossy(&raw))
+            .map(Some)
+            .with_context(|| {
+                format!(
+                    "secrets.key_file (DBXC_SECRETS__KEY_FILE) {}",
+                    p.display()
+                )
+            })
+    }
+
+    /// The key file the key comes from: `secrets.key_file` when `secrets.key` is not set.
+    pub fn secrets_key_file(&self) -> Option<&Path> {
+        if self
+            .secrets
+            .key
+            .as_deref()
+            .is_some_and(|k| !k.trim().is_empty())
+        {
+            return None;
         }
+        self.secrets
+            .key_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
     }
 
     /// The key, or the start-up refusal that says how to give one.
@@ -646,6 +652,15 @@ mod tests {
         )
         .unwrap();
         assert!(bad.require_secrets_key().is_err());
+        // Raw bytes in a key file are not a key (a 32-character passphrase would pass).
+        std::fs::write(&file, "correct horse battery staple 123").unwrap();
+        let raw = Config::load_from(
+            &Overrides::default(),
+            env(&[("DBXC_SECRETS__KEY_FILE", file.to_str().unwrap())]),
+        )
+        .unwrap();
+        let msg = format!("{:#}", raw.secrets_key().unwrap_err());
+        assert!(msg.contains("head -c 32 /dev/urandom | base64"), "{msg}");
         let app = Config::load_from(
             &Overrides::default(),
             env(&[

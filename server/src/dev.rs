@@ -28,7 +28,7 @@ pub fn ensure_dev_key(config: &mut Config) -> anyhow::Result<()> {
     }
     let file = config.data_dir.join(DEV_KEY_FILE);
     if !file.exists() {
-        std::fs::create_dir_all(&config.data_dir)
+        crate::store::files::create_private_dir(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let (_, text) = crate::store::Sealer::generate();
         write_private(&file, format!("{text}\n").as_bytes())

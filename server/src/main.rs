@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dropbox_connector_server::config::{Config, Overrides};
+use dropbox_connector_server::store::{StoreLock, files};
 use dropbox_connector_server::{dev, serve, telemetry};
 
 /// The dropbox-connector gRPC service: VisualCron's Dropbox Cloud tasks for other services.
@@ -16,8 +17,8 @@ use dropbox_connector_server::{dev, serve, telemetry};
 ///
 /// Secrets at rest are sealed with AES-256-GCM under a 32-byte key given as base64 in
 /// DBXC_SECRETS__KEY, or in a file named by DBXC_SECRETS__KEY_FILE (make one with
-/// `head -c 32 /dev/urandom | base64`). Without a key the server refuses to start, except
-/// with --dev, which makes one in the data dir.
+/// `head -c 32 /dev/urandom | base64`; a passphrase is refused). Without a key the server
+/// refuses to start, except with --dev, which makes one in the data dir.
 ///
 /// Callers: DBXC_AUTH__CALLERS_FILE names who may call, with which role and connection
 /// groups (format: deploy/callers.example.toml); it is re-read when it changes. Without it
@@ -48,14 +49,18 @@ enum Command {
     /// Re-seal every stored secret under a new key, in one transaction.
     ///
     /// The current key comes from the usual configuration (DBXC_SECRETS__KEY or
-    /// DBXC_SECRETS__KEY_FILE). Stop the server first; afterwards start it with
-    /// DBXC_SECRETS__KEY_FILE set to the new file (and drop the old key). Authorizations in
-    /// progress are dropped.
+    /// DBXC_SECRETS__KEY_FILE). Stop the server first (this refuses while a server runs on
+    /// the data dir); afterwards start it with DBXC_SECRETS__KEY_FILE set to the new file
+    /// (and drop the old key). Authorizations in progress are dropped.
     RotateKey {
         /// A file holding the new key (32 bytes, base64).
         #[arg(long, value_name = "FILE")]
         new_key_file: PathBuf,
     },
+    /// Seal, under the current key and in one transaction, the secrets that a version
+    /// before sealing stored in plain form. The server refuses to start while any are
+    /// left. Stop the server first (this refuses while a server runs on the data dir).
+    MigrateSecrets,
 }
 
 #[tokio::main]
@@ -74,21 +79,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::RotateKey { new_key_file }) = cli.command {
-        return match rotate(&config, &new_key_file).await {
-            Ok(n) => {
-                println!(
-                    "re-sealed the secrets of {n} connection(s) under the key in {}; start the server with DBXC_SECRETS__KEY_FILE={} (and without the old key)",
-                    new_key_file.display(),
-                    new_key_file.display()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("dropbox-connector rotate-key: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
+    // A key that is configured but is not a key is refused before anything else, --dev
+    // included (it only makes a key when none is configured).
+    if let Err(e) = config.secrets_key() {
+        eprintln!("dropbox-connector: {e:#}");
+        return ExitCode::from(2);
+    }
+    if let Some(command) = cli.command {
+        return admin(command, &config).await;
     }
     if let Err(e) = config.check_exposure(cli.dev) {
         eprintln!("dropbox-connector: {e:#}");
@@ -116,6 +114,39 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The store commands: one line on stdout saying what was done, or the error on stderr.
+async fn admin(command: Command, config: &Config) -> ExitCode {
+    let (name, done) = match command {
+        Command::RotateKey { new_key_file } => (
+            "rotate-key",
+            rotate(config, &new_key_file).await.map(|n| {
+                format!(
+                    "re-sealed the secrets of {n} connection(s) under the key in {file}; start the server with DBXC_SECRETS__KEY_FILE={file} (and without the old key)",
+                    file = new_key_file.display()
+                )
+            }),
+        ),
+        Command::MigrateSecrets => (
+            "migrate-secrets",
+            migrate(config).await.map(|n| {
+                format!(
+                    "sealed the secrets of {n} connection(s) that were stored in the legacy plain format"
+                )
+            }),
+        ),
+    };
+    match done {
+        Ok(said) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dropbox-connector {name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn rotate(config: &Config, new_key_file: &std::path::Path) -> anyhow::Result<usize> {
     let old = config.require_secrets_key()?;
     let new = Config {
@@ -129,17 +160,42 @@ async fn rotate(config: &Config, new_key_file: &std::path::Path) -> anyhow::Resu
     if old.key_id() == new.key_id() {
         anyhow::bail!("the new key is the current key (id {})", old.key_id());
     }
+    let db = existing_store(config)?;
+    Ok(dropbox_connector_server::store::rotate_key(&db, old, new).await?)
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<usize> {
+    let key = config.require_secrets_key()?;
+    let db = existing_store(config)?;
+    Ok(dropbox_connector_server::store::migrate_secrets(&db, key).await?)
+}
+
+fn existing_store(config: &Config) -> anyhow::Result<PathBuf> {
     let db = config.connections_db();
     if !db.exists() {
         anyhow::bail!("no connection store at {}", db.display());
     }
-    Ok(dropbox_connector_server::store::rotate_key(&db, old, new).await?)
+    Ok(db)
+}
+
+/// Logs what makes the store or its key readable by other local users.
+fn warn_about_exposed_files(config: &Config) {
+    if let Some(w) = files::open_data_dir_warning(&config.data_dir) {
+        tracing::warn!("{w}");
+    }
+    if let Some(w) = config.secrets_key_file().and_then(files::exposed_key_file_warning) {
+        tracing::warn!("{w}");
+    }
 }
 
 async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {
     telemetry::init(&config.log)?;
     // Bad TLS files refuse the start before anything listens.
     dropbox_connector_server::transport::tls::check(&config.tls)?;
+    // Held until the process ends: rotate-key, migrate-secrets and a second server on
+    // this data dir refuse meanwhile.
+    let _store_lock = StoreLock::acquire(&config.connections_db())?;
+    warn_about_exposed_files(&config);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let emulator = if dev_mode {

@@ -2,7 +2,7 @@
 //!
 //! * [`DropboxClient`]: cheap to clone; shares one `reqwest::Client`, token state and
 //!   rate-limit pacing between clones.
-//! * Transport: optional proxy, timeouts, extra CA PEM on top of the system roots.
+//! * Transport: optional proxy, timeouts, extra CA PEM on top of the built-in Mozilla roots (webpki-roots).
 //! * Auth: access token, refresh via `{api_url}/oauth2/token` about 5 minutes before expiry
 //!   and once on `expired_access_token`; concurrent requests share one refresh.
 //! * Errors: [`Error`] is structured so callers never parse strings.

@@ -89,7 +89,7 @@ impl std::fmt::Debug for ProxyConfig {
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
     pub endpoints: Endpoints,
-    /// PEM certificates trusted in addition to the system / webpki roots.
+    /// PEM certificates trusted in addition to the built-in Mozilla roots (webpki-roots).
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Connect timeout and idle timeout: an RPC call must answer within it, an upload must
     /// keep accepting bytes (and answer within it once sent), a download must deliver a

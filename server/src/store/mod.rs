@@ -1,6 +1,7 @@
 //! Where connections live: the [`ConnectionStore`] trait, the embedded SQLite store, and
 //! the one module that knows how secrets are encoded.
 
+pub mod files;
 mod model;
 pub mod secrets;
 pub mod sqlite;
@@ -14,7 +15,8 @@ pub use model::{
     PathRootSetting, PendingAuthorization, Proxy, ProxyKind, Secrets, Settings,
 };
 pub use secrets::Sealer;
-pub use sqlite::{SqliteStore, rotate_key};
+pub use files::{LockError, StoreLock};
+pub use sqlite::{SqliteStore, migrate_secrets, rotate_key};
 pub use uploads::{PendingAppend, ResumableUpload, UploadStore, UploadTarget};
 
 /// Store failures. `NameTaken` and `NotFound` are the caller's business; the rest are
@@ -33,6 +35,15 @@ pub enum StoreError {
     Secrets(#[from] secrets::SecretsError),
     #[error("stored connection is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "{0} connection(s) still hold secrets in the legacy plain (unsealed) format, which a \
+         server does not read: stop the server and run `dropbox-connector {cmd}` (with the \
+         usual DBXC_SECRETS__KEY or DBXC_SECRETS__KEY_FILE) to seal them under the current key",
+        cmd = secrets::MIGRATE_COMMAND
+    )]
+    LegacyPlaintext(usize),
+    #[error(transparent)]
+    Locked(#[from] LockError),
 }
 
 /// Persistence of connections. Object-safe (boxed futures) so that the server can pick

@@ -8,8 +8,9 @@
 //! the key id, so sealed values cannot be swapped between rows. A fresh random 96-bit nonce
 //! is drawn for every seal.
 //!
-//! Version 1 (plain JSON, written before sealing existed) is still read, so that an old
-//! database can be re-sealed on open; it is never written.
+//! Version 1 (plain JSON, written before sealing existed) is never written, and read only
+//! by [`Sealer::open_legacy`], which `dropbox-connector migrate-secrets` uses to seal it:
+//! a server never takes plaintext from the database as if it had been sealed.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -48,10 +49,19 @@ pub enum SecretsError {
     #[error("stored secrets failed authentication (tampered with, or moved between rows)")]
     Tampered,
     #[error(
-        "the secrets key must be {KEY_LEN} bytes in standard base64 ({0}); make one with `{MAKE_A_KEY}`"
+        "the secrets key must be {KEY_LEN} random bytes in standard base64, not a passphrase \
+         ({0}); make one with `{MAKE_A_KEY}`"
     )]
     BadKey(String),
+    #[error(
+        "stored secrets are in the legacy plain (unsealed) format; stop the server and run \
+         `dropbox-connector {MIGRATE_COMMAND}` to seal them under the current key"
+    )]
+    LegacyPlain,
 }
+
+/// The command that seals legacy plain secrets, for messages.
+pub const MIGRATE_COMMAND: &str = "migrate-secrets";
 
 /// An AES-256-GCM key and its id. `Debug` prints only the id.
 #[derive(Clone)]
@@ -135,8 +145,8 @@ impl Sealer {
         Ok(out)
     }
 
-    /// Opens what [`Sealer::seal_bytes`] made with the same `context`. `Ok(None)` for a
-    /// legacy plain value (version 1), whose bytes follow the tag.
+    /// Opens what [`Sealer::seal_bytes`] made with the same `context`; a legacy plain
+    /// value (version 1) comes back as such, its bytes being those after the tag.
     fn open_bytes(&self, bytes: &[u8], context: &str) -> Result<Opened, SecretsError> {
         match bytes.split_first() {
             None => Err(SecretsError::Empty),
@@ -171,12 +181,11 @@ impl Sealer {
         }
     }
 
-    /// Bytes of a sealed value (a legacy plain value is refused here: only connection
-    /// secrets ever had one).
+    /// Bytes of a sealed value; a legacy plain value is refused.
     pub fn unseal_bytes(&self, bytes: &[u8], context: &str) -> Result<Vec<u8>, SecretsError> {
         match self.open_bytes(bytes, context)? {
             Opened::Sealed(p) => Ok(p),
-            Opened::Plain(_) => Err(SecretsError::UnknownFormat(PLAIN_V1)),
+            Opened::Plain(_) => Err(SecretsError::LegacyPlain),
         }
     }
 
@@ -186,8 +195,16 @@ impl Sealer {
         self.seal_bytes(&json, id)
     }
 
-    /// Bytes from the `secrets` column of connection `id` -> secrets.
+    /// Bytes from the `secrets` column of connection `id` -> secrets. A legacy plain value
+    /// is refused ([`SecretsError::LegacyPlain`]).
     pub fn unseal(&self, bytes: &[u8], id: &str) -> Result<Secrets, SecretsError> {
+        let json = self.unseal_bytes(bytes, id)?;
+        serde_json::from_slice(&json).map_err(|e| SecretsError::Corrupt(e.to_string()))
+    }
+
+    /// The migration's reader: secrets from a `secrets` column that may still hold the
+    /// legacy plain format. Only `migrate-secrets` calls it.
+    pub fn open_legacy(&self, bytes: &[u8], id: &str) -> Result<Secrets, SecretsError> {
         let json = match self.open_bytes(bytes, id)? {
             Opened::Sealed(p) | Opened::Plain(p) => p,
         };
@@ -201,6 +218,11 @@ impl Sealer {
             _ => true,
         }
     }
+}
+
+/// Whether `bytes` are a legacy plain value (written before sealing existed).
+pub fn is_legacy_plain(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&PLAIN_V1)
 }
 
 enum Opened {
@@ -253,14 +275,28 @@ mod tests {
             k.unseal(&[9, b'{'], "id1"),
             Err(SecretsError::UnknownFormat(9))
         ));
-        // Legacy plain values are read (to be re-sealed).
+        // Legacy plain values are read only by the migration's reader.
         let mut plain = vec![PLAIN_V1];
         plain.extend(serde_json::to_vec(&s).unwrap());
-        assert_eq!(k.unseal(&plain, "id1").unwrap(), s);
+        assert!(matches!(
+            k.unseal(&plain, "id1"),
+            Err(SecretsError::LegacyPlain)
+        ));
+        assert!(is_legacy_plain(&plain) && !is_legacy_plain(&sealed));
+        assert_eq!(k.open_legacy(&plain, "id1").unwrap(), s);
+        assert_eq!(k.open_legacy(&sealed, "id1").unwrap(), s);
         assert!(k.needs_reseal(&plain));
         assert!(!format!("{s:?}").contains("sl.abc"));
         assert!(!format!("{k:?}").contains(&text));
-        assert!(Sealer::from_base64("c2hvcnQ=").is_err());
-        assert!(Sealer::from_base64("not base64!").is_err());
+        for not_a_key in [
+            "c2hvcnQ=".to_owned(),
+            "not base64!".to_owned(),
+            "correct horse battery staple".to_owned(),
+            STANDARD.encode([1u8; 16]),
+            STANDARD.encode([1u8; 48]),
+        ] {
+            let e = Sealer::from_base64(&not_a_key).unwrap_err().to_string();
+            assert!(e.contains(MAKE_A_KEY), "{e}");
+        }
     }
 }

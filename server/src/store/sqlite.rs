@@ -10,7 +10,8 @@ use sqlx::sqlite::{
 };
 use time::OffsetDateTime;
 
-use super::secrets::Sealer;
+use super::files::{self, StoreLock};
+use super::secrets::{self, Sealer};
 use super::{
     ConnectionPage, ConnectionRecord, ConnectionStore, NewConnection, PendingAuthorization,
     StoreError,
@@ -27,26 +28,27 @@ const COLUMNS: &str =
     "id, display_name, group_name, settings, secrets, revision, create_time, update_time";
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file, applies pending migrations, and seals
-    /// any secrets still stored in the legacy plain format under `sealer`.
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    /// Refuses a store whose secrets a server must not read: legacy plain values (only
+    /// `migrate-secrets` reads those) and values sealed under another key.
     pub async fn open(file: &Path, sealer: Sealer) -> Result<SqliteStore, StoreError> {
         let store = SqliteStore::open_unchecked(file, sealer).await?;
-        let resealed = store.reseal(None).await?;
-        if resealed > 0 {
-            tracing::info!(
-                connections = resealed,
-                "sealed secrets that were stored in the legacy plain format"
-            );
+        if let Err(e) = store.check_secrets().await {
+            store.close().await;
+            return Err(e);
         }
         Ok(store)
     }
 
     async fn open_unchecked(file: &Path, sealer: Sealer) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            files::create_private_dir(dir).map_err(|e| {
                 StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        files::prepare_private_db(file).map_err(|e| {
+            StoreError::Corrupt(format!("cannot make {} private: {e}", file.display()))
+        })?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(file)
             .create_if_missing(true)
@@ -65,12 +67,37 @@ impl SqliteStore {
         self.sealer.key_id()
     }
 
-    /// Re-seals, in one transaction, every connection's secrets under `new` (or, with
-    /// `None`, only the legacy plain ones under the store's key). Values are read with the
-    /// store's key. Authorizations in progress are dropped under a new key (they live 10
-    /// minutes; start again). Returns how many connections were re-sealed.
-    async fn reseal(&self, new: Option<&Sealer>) -> Result<usize, StoreError> {
-        let target = new.unwrap_or(&self.sealer);
+    async fn check_secrets(&self) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT id, secrets FROM connections")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut plain = 0;
+        for row in rows {
+            let sealed: Vec<u8> = row.try_get("secrets")?;
+            if !self.sealer.needs_reseal(&sealed) {
+                continue;
+            }
+            if secrets::is_legacy_plain(&sealed) {
+                plain += 1;
+            } else {
+                // Names the key the value was sealed with (or what else is wrong).
+                let id: String = row.try_get("id")?;
+                self.sealer.unseal(&sealed, &id)?;
+            }
+        }
+        if plain > 0 {
+            return Err(StoreError::LegacyPlaintext(plain));
+        }
+        Ok(())
+    }
+
+    /// Rewrites, in one transaction, the secrets of every connection for which `reseal`
+    /// gives new bytes. Returns how many were rewritten.
+    async fn rewrite_secrets(
+        &self,
+        reseal: impl Fn(&str, &[u8]) -> Result<Option<Vec<u8>>, StoreError>,
+        drop_pending_authorizations: bool,
+    ) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query("SELECT id, secrets FROM connections")
             .fetch_all(&mut *tx)
@@ -79,18 +106,17 @@ impl SqliteStore {
         for row in rows {
             let id: String = row.try_get("id")?;
             let sealed: Vec<u8> = row.try_get("secrets")?;
-            if new.is_none() && !self.sealer.needs_reseal(&sealed) {
+            let Some(resealed) = reseal(&id, &sealed)? else {
                 continue;
-            }
-            let plain = self.sealer.unseal(&sealed, &id)?;
+            };
             sqlx::query("UPDATE connections SET secrets = ?2 WHERE id = ?1")
                 .bind(&id)
-                .bind(target.seal(&plain, &id)?)
+                .bind(resealed)
                 .execute(&mut *tx)
                 .await?;
             n += 1;
         }
-        if new.is_some() {
+        if drop_pending_authorizations {
             sqlx::query("DELETE FROM oauth_states")
                 .execute(&mut *tx)
                 .await?;
@@ -121,12 +147,49 @@ impl SqliteStore {
 }
 
 /// `dropbox-connector rotate-key`: re-seals every stored secret of the database `file`
-/// from the key `old` to the key `new`, in one transaction. Run it with the server
-/// stopped, then start the server with the new key. Returns how many connections were
-/// re-sealed.
+/// from the key `old` to the key `new`, in one transaction, holding the store's lock (so
+/// it refuses while a server runs on the store). Authorizations in progress are dropped
+/// (they live 10 minutes; start again). Returns how many connections were re-sealed.
 pub async fn rotate_key(file: &Path, old: Sealer, new: Sealer) -> Result<usize, StoreError> {
+    let _lock = StoreLock::acquire(file)?;
     let store = SqliteStore::open_unchecked(file, old).await?;
-    let n = store.reseal(Some(&new)).await;
+    let n = store
+        .rewrite_secrets(
+            |id, sealed| {
+                let plain = store.sealer.unseal(sealed, id)?;
+                Ok(Some(new.seal(&plain, id)?))
+            },
+            true,
+        )
+        .await;
+    store.close().await;
+    n
+}
+
+/// `dropbox-connector migrate-secrets`: seals, under `sealer`, the secrets still stored in
+/// the legacy plain format, in one transaction, holding the store's lock. The one reader
+/// of plain secrets. Returns how many connections were sealed.
+pub async fn migrate_secrets(file: &Path, sealer: Sealer) -> Result<usize, StoreError> {
+    let _lock = StoreLock::acquire(file)?;
+    let store = SqliteStore::open_unchecked(file, sealer).await?;
+    let n = store
+        .rewrite_secrets(
+            |id, stored| {
+                if !secrets::is_legacy_plain(stored) {
+                    return Ok(None);
+                }
+                let plain = store.sealer.open_legacy(stored, id)?;
+                Ok(Some(store.sealer.seal(&plain, id)?))
+            },
+            false,
+        )
+        .await;
+    if let Ok(sealed) = &n {
+        tracing::info!(
+            connections = sealed,
+            "sealed secrets that were stored in the legacy plain format"
+        );
+    }
     store.close().await;
     n
 }
@@ -415,12 +478,13 @@ mod tests {
     use crate::store::{Secrets, Settings};
 
     #[tokio::test]
-    async fn legacy_plain_secrets_are_sealed_on_open() {
+    async fn legacy_plain_secrets_are_refused_until_migrated() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("connections.db");
         let (sealer, _) = Sealer::generate();
         let store = SqliteStore::open(&file, sealer.clone()).await.unwrap();
         let made = store.create(new("old", "g")).await.unwrap();
+        let kept = store.create(new("sealed", "g")).await.unwrap();
         let mut plain = vec![1u8];
         plain.extend(serde_json::to_vec(&made.secrets).unwrap());
         sqlx::query("UPDATE connections SET secrets = ?2 WHERE id = ?1")
@@ -429,7 +493,22 @@ mod tests {
             .execute(&store.pool)
             .await
             .unwrap();
+        // A plain row met after start fails clearly, naming the command.
+        let e = store.get(made.id.clone()).await.unwrap_err();
+        assert!(e.to_string().contains("migrate-secrets"), "{e}");
         store.close().await;
+
+        let e = SqliteStore::open(&file, sealer.clone()).await.unwrap_err();
+        assert!(matches!(e, StoreError::LegacyPlaintext(1)), "{e}");
+        assert!(e.to_string().contains("migrate-secrets"), "{e}");
+        // Rotation does not read plaintext either.
+        let e = rotate_key(&file, sealer.clone(), Sealer::generate().0)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("migrate-secrets"), "{e}");
+
+        assert_eq!(migrate_secrets(&file, sealer.clone()).await.unwrap(), 1);
+        assert_eq!(migrate_secrets(&file, sealer.clone()).await.unwrap(), 0);
         let store = SqliteStore::open(&file, sealer.clone()).await.unwrap();
         let row = sqlx::query("SELECT secrets FROM connections WHERE id = ?1")
             .bind(&made.id)
@@ -443,6 +522,7 @@ mod tests {
             store.get(made.id.clone()).await.unwrap().unwrap().secrets,
             made.secrets
         );
+        assert_eq!(store.get(kept.id.clone()).await.unwrap().unwrap(), kept);
     }
 
     fn new(name: &str, group: &str) -> NewConnection {
