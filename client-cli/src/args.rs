@@ -23,9 +23,11 @@ fn after_help() -> String {
 #[derive(Debug, Parser)]
 #[command(name = "dbxc", version, about = ABOUT, after_long_help = after_help(),
           after_help = "Exit codes: 0 ok, 1 failure (incl. some files failed), 2 usage / INVALID_ARGUMENT, \
-3 NOT_FOUND, 4 server unreachable / UNAVAILABLE, 130 interrupted. See --help for JSON shapes.")]
+3 NOT_FOUND, 4 server unreachable / UNAVAILABLE, 5 not authenticated / not allowed, 130 interrupted. \
+See --help for JSON shapes.")]
 pub struct Cli {
-    /// The dropbox-connector server (http://HOST:PORT; a bare HOST:PORT means http).
+    /// The dropbox-connector server: http://HOST:PORT, or https://HOST:PORT for TLS (a bare
+    /// HOST:PORT means http).
     #[arg(
         long,
         global = true,
@@ -33,6 +35,20 @@ pub struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     pub server: String,
+    /// PEM file of the CA(s) to trust for an https:// server (default: the public web PKI
+    /// roots compiled into dbxc).
+    #[arg(long, global = true, env = "DBXC_CA_FILE", value_name = "FILE", help_heading = "Server access")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for servers that require mutual TLS (with --key-file).
+    #[arg(long, global = true, env = "DBXC_CERT_FILE", value_name = "FILE", help_heading = "Server access")]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of --cert-file.
+    #[arg(long, global = true, env = "DBXC_KEY_FILE", value_name = "FILE", help_heading = "Server access")]
+    pub key_file: Option<PathBuf>,
+    /// File holding the bearer token sent as `authorization: Bearer ...` on every call
+    /// (whitespace around it is trimmed). There is no flag taking the token itself.
+    #[arg(long, global = true, env = "DBXC_TOKEN_FILE", value_name = "FILE", help_heading = "Server access")]
+    pub token_file: Option<PathBuf>,
     /// The connection to use: its display name or `connections/{id}`.
     #[arg(long, global = true, env = "DBXC_CONNECTION", value_name = "NAME")]
     pub connection: Option<String>,
@@ -212,6 +228,8 @@ contributes the files inside it (with --recursive, also those of its sub directo
 keeping their layout relative to that directory). Example: `dbxc upload ./data /backup`
 sends data/a.txt to /backup/a.txt and, with --recursive, data/sub/b.txt to
 /backup/sub/b.txt. --mask applies to every file name, including files named directly.
+Inside a directory, a symbolic link leading out of it is skipped (a notice says so) unless
+--follow-symlinks is given.
 Each file's content_hash is computed locally first and checked by the server.
 Exit code 1 when any file failed (skipped files are not failures).")]
 pub struct UploadArgs {
@@ -224,6 +242,10 @@ pub struct UploadArgs {
     /// Include the files of sub directories, keeping their relative layout.
     #[arg(long, short = 'r')]
     pub recursive: bool,
+    /// Follow symbolic links that lead out of a LOCAL directory (and, with --recursive,
+    /// links to directories). Without it such links are skipped with a notice.
+    #[arg(long)]
+    pub follow_symlinks: bool,
     /// When to replace an existing remote file: always, if-newer, if-size=same|smaller|larger|
     /// smaller-or-larger|different (the destination's size compared to the source's), never.
     #[arg(long, value_name = "WHEN", default_value = "always", value_parser = parse_overwrite)]
@@ -276,11 +298,14 @@ keeps its partial. Run the same command again and each file continues from the p
 length with a byte range ('resuming <file> at <n> bytes' on stderr, `resumed_from` in the
 JSON), then the whole file is verified as above. A partial resumes only for the same Dropbox
 revision; partials of other revisions are removed. Two runs never write one partial at once
-(it is locked).
+(it is locked). dbxc writes, resumes and removes only partials it made itself: a symbolic
+link, a hard-linked file or another user's file at a partial's name fails that file.
 
 Remote names never leave LOCAL_DIR: `/` and `\\` are separators, leading separators are
-dropped, and a name with `..`, a NUL byte or a drive letter (C:) is refused for that file
-(error reason UNSAFE_PATH).
+dropped, and a name with `..`, a NUL byte, a drive letter (C:) or a component longer than
+255 bytes is refused for that file (error reason UNSAFE_PATH). Two remote names that land on
+the same local file (`x`, `\\x`, `/x`) are refused (NAME_COLLISION) rather than overwrite
+each other; the one named exactly as it lands, if there is one, is downloaded.
 
 --overwrite compares with the local file: if-newer replaces when the remote modified time is
 later than the local one; if-size=X replaces when the local (destination) size is X compared

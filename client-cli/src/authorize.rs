@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::Ctx;
 use crate::exit::CliError;
-use crate::output::{connection_json, emit, emit_json, item_error_json, item_error_text};
+use crate::output::{connection_json, emit, emit_json, emit_text, item_error_json, item_error_text};
 
 /// `dbxc connection authorize`.
 #[derive(Debug, Args)]
@@ -140,7 +140,7 @@ fn print_authorized(ctx: &Ctx, c: &Connection) {
         return;
     }
     let account = c.account.clone().unwrap_or_default();
-    emit(&format!(
+    emit_text(&format!(
         "authorized {} ({}): {} <{}>, account {}",
         c.display_name, c.name, account.display_name, account.email, account.account_id
     ));
@@ -205,67 +205,27 @@ fn open_browser(url: &str) {
     }
 }
 
-/// Answers requests on `listener` until one to `path` carries `code` and `state`.
+/// What the redirect for our authorization brought.
+enum Redirect {
+    /// Dropbox's code; the browser waits on `stream` for the outcome.
+    Code { code: String, stream: TcpStream },
+    /// Dropbox answered with an error (the user said no, or the request was bad).
+    Refused { error: String, description: String },
+}
+
+/// Answers requests on `listener` until one to `path` carries the expected `state`, and
+/// completes the authorization with its code.
 async fn wait_for_redirect(
     ctx: &Ctx,
     listener: &TcpListener,
     path: &str,
     expected_state: &str,
 ) -> Result<Connection, CliError> {
-    loop {
-        let (mut stream, _) = match listener.accept().await {
-            Ok(pair) => pair,
-            Err(_) => continue,
-        };
-        let Some(target) = read_request_target(&mut stream).await else {
-            continue;
-        };
-        let (req_path, query) = target.split_once('?').unwrap_or((&target, ""));
-        if req_path != path {
-            respond(&mut stream, "404 Not Found", "Not found", "Nothing here.").await;
-            continue;
-        }
-        let params = parse_query(query);
-        let get = |k: &str| {
-            params
-                .iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.clone())
-        };
-        if let Some(error) = get("error") {
-            let description = get("error_description").unwrap_or_default();
-            respond(
-                &mut stream,
-                "200 OK",
-                "Authorization refused",
-                &format!("Dropbox answered {error}: {description}. You can close this tab."),
-            )
-            .await;
-            return Err(CliError::failure(format!(
-                "Dropbox refused the authorization: {error} {description}"
-            )));
-        }
-        let (Some(code), Some(state)) = (get("code"), get("state")) else {
-            respond(
-                &mut stream,
-                "400 Bad Request",
-                "Missing code",
-                "This request has no code and state; waiting for the Dropbox redirect.",
-            )
-            .await;
-            continue;
-        };
-        if state != expected_state {
-            respond(
-                &mut stream,
-                "400 Bad Request",
-                "Unexpected state",
-                "This redirect belongs to another authorization; still waiting.",
-            )
-            .await;
-            continue;
-        }
-        return match complete(ctx, &state, &code).await {
+    match next_redirect(listener, path, expected_state).await {
+        Redirect::Refused { error, description } => Err(CliError::failure(format!(
+            "Dropbox refused the authorization: {error} {description}"
+        ))),
+        Redirect::Code { code, mut stream } => match complete(ctx, expected_state, &code).await {
             Ok(connection) => {
                 respond(
                     &mut stream,
@@ -286,7 +246,67 @@ async fn wait_for_redirect(
                 .await;
                 Err(e)
             }
+        },
+    }
+}
+
+/// Waits for the redirect of this authorization. Any web page the browser has open can send
+/// requests to a loopback port, so a request counts only when it carries the `state` that
+/// only Dropbox's redirect knows: everything else, `?error=...` included, is answered and
+/// ignored, so that it can neither end nor hijack the flow.
+async fn next_redirect(listener: &TcpListener, path: &str, expected_state: &str) -> Redirect {
+    loop {
+        let (mut stream, _) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(_) => continue,
         };
+        let Some(target) = read_request_target(&mut stream).await else {
+            continue;
+        };
+        let (req_path, query) = target.split_once('?').unwrap_or((&target, ""));
+        if req_path != path {
+            respond(&mut stream, "404 Not Found", "Not found", "Nothing here.").await;
+            continue;
+        }
+        let params = parse_query(query);
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        };
+        if get("state").as_deref() != Some(expected_state) {
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "Unexpected request",
+                "This request does not belong to the authorization dbxc is waiting for; still waiting.",
+            )
+            .await;
+            continue;
+        }
+        if let Some(error) = get("error") {
+            let description = get("error_description").unwrap_or_default();
+            respond(
+                &mut stream,
+                "200 OK",
+                "Authorization refused",
+                &format!("Dropbox answered {error}: {description}. You can close this tab."),
+            )
+            .await;
+            return Redirect::Refused { error, description };
+        }
+        let Some(code) = get("code").filter(|c| !c.is_empty()) else {
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "Missing code",
+                "This request has no code; waiting for the Dropbox redirect.",
+            )
+            .await;
+            continue;
+        };
+        return Redirect::Code { code, stream };
     }
 }
 
@@ -419,10 +439,10 @@ pub async fn test(ctx: &Ctx, args: TestArgs) -> Result<(), CliError> {
             if let Some(error) = &step.error {
                 line.push_str(&format!(" ({})", item_error_text(error)));
             }
-            emit(&line);
+            emit_text(&line);
         }
         if let Some(account) = &response.account {
-            emit(&format!(
+            emit_text(&format!(
                 "account  {} <{}> ({}, {})",
                 account.display_name, account.email, account.account_type, account.account_id
             ));
@@ -511,6 +531,71 @@ mod tests {
         assert_eq!(loopback_target("http://localhost"), Some((80, "/".into())));
         assert_eq!(loopback_target("https://localhost:9999"), None);
         assert_eq!(loopback_target("http://example.com:9999/"), None);
+    }
+
+    /// Sends one GET to the listener and returns the response's status line.
+    async fn get(port: u16, target: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        stream
+            .write_all(format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response.lines().next().unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn only_the_redirect_with_our_state_ends_the_wait() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let waiting =
+            tokio::spawn(async move { next_redirect(&listener, "/cb", "st4te").await });
+        // A page in the browser trying to abort or hijack the flow: each is answered and
+        // ignored (the answer comes before the next request, so the wait saw each one).
+        for target in [
+            "/cb?error=access_denied",
+            "/cb?error=access_denied&state=wrong",
+            "/cb?code=attacker-code",
+            "/cb?code=attacker-code&state=wrong",
+            "/cb?code=attacker-code&state=st4te-and-more",
+        ] {
+            let status = get(port, target).await;
+            assert!(status.contains("400"), "{target}: {status}");
+            assert!(!waiting.is_finished(), "{target} ended the wait");
+        }
+        assert!(get(port, "/other?state=st4te&code=x").await.contains("404"));
+        assert!(!waiting.is_finished());
+
+        let responder = tokio::spawn(get(port, "/cb?code=the-code&state=st4te"));
+        match tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Redirect::Code { code, mut stream } => {
+                assert_eq!(code, "the-code");
+                respond(&mut stream, "200 OK", "Authorized", "ok").await;
+            }
+            Redirect::Refused { error, .. } => panic!("refused: {error}"),
+        }
+        assert!(responder.await.unwrap().contains("200"));
+    }
+
+    #[tokio::test]
+    async fn an_error_with_our_state_ends_the_wait() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let waiting =
+            tokio::spawn(async move { next_redirect(&listener, "/", "st4te").await });
+        let status = get(port, "/?error=access_denied&error_description=no&state=st4te").await;
+        assert!(status.contains("200"), "{status}");
+        match waiting.await.unwrap() {
+            Redirect::Refused { error, description } => {
+                assert_eq!((error.as_str(), description.as_str()), ("access_denied", "no"));
+            }
+            Redirect::Code { .. } => panic!("no code was sent"),
+        }
     }
 
     #[test]

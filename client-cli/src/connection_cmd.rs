@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::Ctx;
 use crate::args::{AccountTypeArg, ConnectionCommand, ConnectionFields, PathRootArg, ProxyTypeArg};
 use crate::exit::CliError;
-use crate::output::{connection_json, connection_text, emit, emit_json};
+use crate::output::{connection_json, connection_text, emit_json, emit_text};
 
 /// Runs a connection subcommand.
 pub async fn run(ctx: &Ctx, cmd: ConnectionCommand) -> Result<(), CliError> {
@@ -47,7 +47,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionCommand) -> Result<(), CliError> {
                     if ctx.json {
                         emit_json(&connection_json(c));
                     } else {
-                        emit(&format!(
+                        emit_text(&format!(
                             "{:<30} {:<20} {}",
                             c.display_name, c.group, c.name
                         ));
@@ -116,7 +116,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionCommand) -> Result<(), CliError> {
             if ctx.json {
                 emit_json(&json!({ "deleted": name }));
             } else if !ctx.quiet {
-                emit(&format!("deleted {name}"));
+                emit_text(&format!("deleted {name}"));
             }
         }
     }
@@ -127,9 +127,9 @@ fn print_connection(ctx: &Ctx, c: &Connection, verb: &str) {
     if ctx.json {
         emit_json(&connection_json(c));
     } else if verb.is_empty() {
-        emit(&connection_text(c));
+        crate::output::emit(&connection_text(c));
     } else if !ctx.quiet {
-        emit(&format!("{verb} {} ({})", c.display_name, c.name));
+        emit_text(&format!("{verb} {} ({})", c.display_name, c.name));
     }
 }
 

@@ -10,7 +10,7 @@ use crate::Ctx;
 use crate::args::DeleteArgs;
 use crate::exit::CliError;
 use crate::filter_args::normalize_remote;
-use crate::output::{emit, emit_json, item_error_json, item_error_text, item_json};
+use crate::output::{emit_json, emit_text, eprint_text, item_error_json, item_error_text, item_json};
 
 /// Runs `dbxc delete`.
 pub async fn run(ctx: &Ctx, args: DeleteArgs) -> Result<(), CliError> {
@@ -71,7 +71,7 @@ pub async fn run(ctx: &Ctx, args: DeleteArgs) -> Result<(), CliError> {
                     } else {
                         "deleted"
                     };
-                    emit(&format!("{verb} {}", display(&response.path, item)));
+                    emit_text(&format!("{verb} {}", display(&response.path, item)));
                 }
             }
             Some(Outcome::Error(error)) => {
@@ -85,7 +85,11 @@ pub async fn run(ctx: &Ctx, args: DeleteArgs) -> Result<(), CliError> {
                         item_error_json(error),
                     ));
                 } else {
-                    eprintln!("error: {}: {}", response.path, item_error_text(error));
+                    eprint_text(&format!(
+                        "error: {}: {}",
+                        response.path,
+                        item_error_text(error)
+                    ));
                 }
             }
             None => {}

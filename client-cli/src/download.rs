@@ -3,6 +3,7 @@
 //! after its content_hash is verified. A partial left by an interrupted run is continued
 //! with a byte range. Never writes outside LOCAL_DIR.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use dropbox_connector_proto::v1::delete_items_response::Outcome as DeleteOutcome;
@@ -22,7 +23,7 @@ use crate::content_hash;
 use crate::exit::{CliError, NOT_FOUND};
 use crate::filter_args::{FilterArgs, normalize_remote};
 use crate::list::list_items;
-use crate::local_paths::{ensure_inside, safe_join};
+use crate::local_paths::{UnsafePath, ensure_inside, safe_join};
 use crate::output::{
     emit_json, from_timestamp, human_size, is_folder, item_error_json, item_error_text, item_json,
     local_error_json, str_or_null,
@@ -51,11 +52,30 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::failure(format!("cannot create {}: {e}", base.display())))?;
 
     let mut failed = 0usize;
-    let mut total_files = 0usize;
+    let total_files = items.len();
     let mut planned = Vec::new();
-    for (item, relative) in items {
-        total_files += 1;
-        let local = match safe_join(&base, &relative) {
+    let joined: Vec<_> = items
+        .into_iter()
+        .map(|(item, relative)| {
+            let local = safe_join(&base, &relative);
+            (item, relative, local)
+        })
+        .collect();
+    let collisions = collisions(&base, &joined);
+    for (index, (item, relative, local)) in joined.into_iter().enumerate() {
+        if let Some(text) = collisions.get(&index) {
+            failed += 1;
+            Report::error(
+                &item,
+                &relative,
+                local.as_deref().ok(),
+                local_error_json("NAME_COLLISION", text),
+                text,
+            )
+            .print(ctx, None);
+            continue;
+        }
+        let local = match local {
             Ok(p) => p,
             Err(e) => {
                 failed += 1;
@@ -134,6 +154,63 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
         eprintln!("no files matched; nothing downloaded");
     }
     Ok(())
+}
+
+/// The files of this download that must not be written because their local path is also
+/// another file's (`x`, `\x` and `/x` all become LOCAL_DIR/x): index -> why. When exactly
+/// one of them is named as it lands (no backslash, no leading or doubled separator), that
+/// one keeps the path; otherwise none does. Nothing is ever written twice to one path.
+fn collisions(
+    base: &Path,
+    joined: &[(ItemMetadata, String, Result<PathBuf, UnsafePath>)],
+) -> HashMap<usize, String> {
+    let mut by_path: HashMap<&Path, Vec<usize>> = HashMap::new();
+    for (index, (_, _, local)) in joined.iter().enumerate() {
+        if let Ok(local) = local {
+            by_path.entry(local.as_path()).or_default().push(index);
+        }
+    }
+    let mut refused = HashMap::new();
+    for (local, indexes) in by_path {
+        if indexes.len() < 2 {
+            continue;
+        }
+        let literal = |i: &usize| {
+            let relative = &joined[*i].1;
+            local
+                .strip_prefix(base)
+                .ok()
+                .and_then(Path::to_str)
+                .is_some_and(|l| l == relative.as_str())
+        };
+        let keeper = match indexes.iter().filter(|i| literal(i)).collect::<Vec<_>>()[..] {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let names: Vec<String> = indexes
+            .iter()
+            .map(|i| format!("{:?}", joined[*i].0.path_display))
+            .collect();
+        for &index in &indexes {
+            if Some(index) == keeper {
+                continue;
+            }
+            let why = match keeper {
+                Some(k) => format!("it is the local file of {:?}", joined[k].0.path_display),
+                None => format!("it is the local file of each of {}", names.join(", ")),
+            };
+            refused.insert(
+                index,
+                format!(
+                    "remote name {:?} would be written to {}, but {why}; refusing it rather \
+                     than overwrite one file with another",
+                    joined[index].1,
+                    local.display()
+                ),
+            );
+        }
+    }
+    refused
 }
 
 /// Turns REMOTE and the filter flags into the files to download, with their paths relative
@@ -972,11 +1049,11 @@ impl Report {
     fn print(&self, ctx: &Ctx, progress: Option<&Progress>) {
         let out = |line: &str| match progress {
             Some(p) => p.println_stdout(line),
-            None => crate::output::emit(line),
+            None => crate::output::emit_text(line),
         };
         let err = |line: &str| match progress {
             Some(p) => p.eprintln(line),
-            None => eprintln!("{line}"),
+            None => crate::output::eprint_text(line),
         };
         if ctx.json {
             emit_json(&self.json);

@@ -15,6 +15,9 @@ pub const USAGE: u8 = 2;
 pub const NOT_FOUND: u8 = 3;
 /// The server could not be reached or answered UNAVAILABLE.
 pub const UNAVAILABLE: u8 = 4;
+/// The server does not know this caller (UNAUTHENTICATED, CALLER_UNKNOWN) or does not let
+/// it do this (PERMISSION_DENIED, CALLER_NOT_ALLOWED).
+pub const NOT_ALLOWED: u8 = 5;
 /// Interrupted by Ctrl-C (SIGINT); partial downloads are kept, and the next run resumes them.
 pub const INTERRUPTED: u8 = 130;
 
@@ -27,6 +30,9 @@ Exit codes:
   3    not found: the server answered NOT_FOUND (CONNECTION_NOT_FOUND, PATH_NOT_FOUND,
        NO_ITEMS_MATCHED with --fail-if-empty)
   4    the server is unreachable, or answered UNAVAILABLE
+  5    not authenticated / not allowed: the server does not know this caller
+       (UNAUTHENTICATED, CALLER_UNKNOWN: see --token-file, --cert-file) or its role or
+       groups do not allow the call (PERMISSION_DENIED, CALLER_NOT_ALLOWED)
   130  interrupted (Ctrl-C); partial downloads are kept for the next run to resume
 
 Errors are printed on stderr as `error: REASON: message`, REASON being the server's
@@ -67,12 +73,29 @@ impl CliError {
 
     /// Maps a gRPC status: the ErrorInfo reason and the server's message.
     pub fn from_status(status: &tonic::Status) -> Self {
-        let code = exit_code_for(status.code());
-        let reason = status.get_details_error_info().map(|info| info.reason);
+        let info = status.get_details_error_info();
+        let reason = info.as_ref().map(|info| info.reason.clone());
+        let code = exit_code_for_reason(status.code(), reason.as_deref());
         let mut message = match reason.as_deref() {
             Some(reason) if !reason.is_empty() => format!("{reason}: {}", status.message()),
             _ => format!("{}: {}", code_name(status.code()), status.message()),
         };
+        if code == NOT_ALLOWED {
+            let needed = info
+                .as_ref()
+                .and_then(|i| i.metadata.get("needed_role"))
+                .filter(|r| !r.is_empty());
+            message.push_str(&match (status.code(), needed) {
+                (Code::Unauthenticated, _) => " (the server does not know this caller: give dbxc \
+                    an identity from the server's callers file, --token-file / DBXC_TOKEN_FILE \
+                    or --cert-file/--key-file)"
+                    .to_string(),
+                (_, Some(role)) => format!(
+                    " (this needs the {role} role for the connection's group; ask the operator)"
+                ),
+                _ => " (this caller's role or groups do not allow it; ask the operator)".into(),
+            });
+        }
         if let Some(delay) = status.get_details_retry_info().and_then(|r| r.retry_delay) {
             message.push_str(&format!(" (retry after {}s)", delay.as_secs_f64().ceil()));
         }
@@ -94,6 +117,17 @@ impl std::error::Error for CliError {}
 impl From<tonic::Status> for CliError {
     fn from(status: tonic::Status) -> Self {
         Self::from_status(&status)
+    }
+}
+
+/// The exit code for a status: the caller reasons (and a bare UNAUTHENTICATED or
+/// PERMISSION_DENIED, as a gateway in front of the server sends) are exit code 5. Dropbox
+/// refusing a connection's own token is not about the caller and stays a failure.
+pub fn exit_code_for_reason(code: Code, reason: Option<&str>) -> u8 {
+    match (code, reason.unwrap_or("")) {
+        (_, "CALLER_UNKNOWN" | "CALLER_NOT_ALLOWED") => NOT_ALLOWED,
+        (Code::Unauthenticated | Code::PermissionDenied, "") => NOT_ALLOWED,
+        _ => exit_code_for(code),
     }
 }
 
@@ -157,6 +191,48 @@ mod tests {
         assert_eq!(exit_code_for(Code::Unavailable), UNAVAILABLE);
         assert_eq!(exit_code_for(Code::AlreadyExists), FAILURE);
         assert_eq!(exit_code_for(Code::Internal), FAILURE);
+    }
+
+    fn status_with_reason(code: Code, reason: &str, meta: &[(&str, &str)]) -> tonic::Status {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let metadata: std::collections::HashMap<String, String> = meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tonic::Status::with_error_details(
+            code,
+            "refused",
+            ErrorDetails::with_error_info(reason, "dropbox-connector", metadata),
+        )
+    }
+
+    #[test]
+    fn unknown_and_refused_callers_exit_5() {
+        let unknown = CliError::from_status(&status_with_reason(
+            Code::Unauthenticated,
+            "CALLER_UNKNOWN",
+            &[],
+        ));
+        assert_eq!(unknown.code, NOT_ALLOWED);
+        assert!(unknown.message.starts_with("CALLER_UNKNOWN: refused"), "{}", unknown.message);
+        assert!(unknown.message.contains("--token-file"), "{}", unknown.message);
+
+        let denied = CliError::from_status(&status_with_reason(
+            Code::PermissionDenied,
+            "CALLER_NOT_ALLOWED",
+            &[("caller", "reports"), ("needed_role", "writer")],
+        ));
+        assert_eq!(denied.code, NOT_ALLOWED);
+        assert!(denied.message.contains("writer role"), "{}", denied.message);
+
+        assert_eq!(
+            CliError::from_status(&tonic::Status::unauthenticated("no")).code,
+            NOT_ALLOWED
+        );
+        // Dropbox refusing a connection's token is not about the caller.
+        let dropbox = status_with_reason(Code::Unauthenticated, "DROPBOX_UNAUTHORIZED", &[]);
+        assert_eq!(CliError::from_status(&dropbox).code, FAILURE);
+        assert!(EXIT_CODES_HELP.contains("5    not authenticated / not allowed"));
     }
 
     #[test]

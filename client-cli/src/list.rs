@@ -8,7 +8,7 @@ use crate::Ctx;
 use crate::args::{CreateFolderArgs, ListArgs};
 use crate::exit::CliError;
 use crate::filter_args::normalize_remote;
-use crate::output::{emit, emit_json, item_json, item_line, opt_item_json};
+use crate::output::{emit_json, emit_text, item_json, item_line, opt_item_json};
 
 /// Runs `dbxc list`: one line (or JSON line) per matching item, as pages arrive.
 pub async fn run(ctx: &Ctx, args: ListArgs) -> Result<(), CliError> {
@@ -20,7 +20,7 @@ pub async fn run(ctx: &Ctx, args: ListArgs) -> Result<(), CliError> {
         if ctx.json {
             emit_json(&item_json(item));
         } else {
-            emit(&item_line(item));
+            emit_text(&item_line(item));
         }
     })
     .await?;
@@ -82,9 +82,9 @@ pub async fn create_folder(ctx: &Ctx, args: CreateFolderArgs) -> Result<(), CliE
             .map(|f| f.path_display.clone())
             .unwrap_or(path);
         if response.created {
-            emit(&format!("created {shown}"));
+            emit_text(&format!("created {shown}"));
         } else {
-            emit(&format!("exists {shown}"));
+            emit_text(&format!("exists {shown}"));
         }
     }
     Ok(())

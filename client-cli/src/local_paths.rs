@@ -22,7 +22,17 @@ pub enum UnsafePath {
     /// Nothing left once separators and `.` are removed.
     #[error("remote name {0:?} is empty once separators are removed")]
     Empty(String),
+    /// A component longer than a local file name may be.
+    #[error(
+        "remote name {name:?} has a component of {bytes} bytes; local file names hold at most \
+         {MAX_NAME_BYTES} bytes, so it cannot be stored here"
+    )]
+    TooLong { name: String, bytes: usize },
 }
+
+/// Longest file name, in bytes (not characters), that Linux file systems (and macOS's)
+/// accept in one path component.
+pub const MAX_NAME_BYTES: usize = 255;
 
 /// Joins a remote relative path onto `base` so that the result is always inside `base`.
 ///
@@ -43,6 +53,12 @@ pub fn safe_join(base: &Path, remote_relative: &str) -> Result<PathBuf, UnsafePa
         }
         if pushed == 0 && is_drive(component) {
             return Err(UnsafePath::Drive(remote_relative.to_string()));
+        }
+        if component.len() > MAX_NAME_BYTES {
+            return Err(UnsafePath::TooLong {
+                name: remote_relative.to_string(),
+                bytes: component.len(),
+            });
         }
         // After the split, the component has no separator; make sure the platform agrees
         // that it is one plain name (no root, prefix or parent).
@@ -165,28 +181,61 @@ pub struct LocalFile {
     pub modified: Option<std::time::SystemTime>,
 }
 
+/// A symbolic link the walk did not follow.
+#[derive(Debug, Clone)]
+pub struct SkippedLink {
+    /// The link.
+    pub path: PathBuf,
+    /// Where it would go under the destination folder.
+    pub relative_path: String,
+    /// Why it was not followed.
+    pub reason: String,
+}
+
+/// What the walk found: the files to upload and the links it did not follow.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub files: Vec<LocalFile>,
+    pub skipped: Vec<SkippedLink>,
+}
+
 /// Finds the files to upload.
 ///
 /// Each LOCAL that is a file is uploaded under its own name. Each LOCAL that is a directory
 /// contributes the files directly inside it (and, with `recursive`, the files of its sub
 /// directories, keeping their layout relative to that directory). The mask applies to
-/// every file's name, including files named directly. Symbolic links to files are followed;
-/// symbolic links to directories are not descended into. Results keep argument order, and
-/// directory entries are sorted by name. A missing LOCAL is an error.
+/// every file's name, including files named directly. Inside a directory, a symbolic link
+/// is followed only when it stays inside that LOCAL directory; one that leads out of it is
+/// skipped (and reported) unless `follow_symlinks`. Symbolic links to directories are
+/// descended into only with `follow_symlinks` (each directory once, so a loop ends).
+/// Results keep argument order, and directory entries are sorted by name. A missing LOCAL
+/// is an error.
 pub fn collect_upload_files(
     locals: &[PathBuf],
     mask: &MaskSet,
     recursive: bool,
-) -> Result<Vec<LocalFile>, String> {
-    let mut out = Vec::new();
+    follow_symlinks: bool,
+) -> Result<Collected, String> {
+    let mut out = Collected::default();
     for local in locals {
         let meta = std::fs::metadata(local).map_err(|e| format!("{}: {e}", local.display()))?;
         if meta.is_dir() {
-            walk_dir(local, "", mask, recursive, &mut out)?;
+            let root = local
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", local.display()))?;
+            let mut walk = Walk {
+                root,
+                mask,
+                recursive,
+                follow_symlinks,
+                visited: Vec::new(),
+                out: &mut out,
+            };
+            walk.dir(local, "")?;
         } else {
             let name = file_name_utf8(local)?;
             if mask.matches(&name) {
-                out.push(LocalFile {
+                out.files.push(LocalFile {
                     path: local.clone(),
                     relative_path: name,
                     size: meta.len(),
@@ -198,41 +247,83 @@ pub fn collect_upload_files(
     Ok(out)
 }
 
-fn walk_dir(
-    dir: &Path,
-    prefix: &str,
-    mask: &MaskSet,
+/// One LOCAL directory's walk.
+struct Walk<'a> {
+    /// The LOCAL directory, resolved: links leading out of it are not followed by default.
+    root: PathBuf,
+    mask: &'a MaskSet,
     recursive: bool,
-    out: &mut Vec<LocalFile>,
-) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
-        paths.push(entry.path());
-    }
-    paths.sort();
-    for path in paths {
-        let link =
-            std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue; // a dangling symlink
-        };
-        let name = file_name_utf8(&path)?;
-        if meta.is_dir() {
-            if recursive && !link.file_type().is_symlink() {
-                walk_dir(&path, &format!("{prefix}{name}/"), mask, recursive, out)?;
-            }
-        } else if meta.is_file() && mask.matches(&name) {
-            out.push(LocalFile {
-                relative_path: format!("{prefix}{name}"),
-                path,
-                size: meta.len(),
-                modified: meta.modified().ok(),
-            });
+    follow_symlinks: bool,
+    /// Directories entered through links, resolved, so a link loop is entered once.
+    visited: Vec<PathBuf>,
+    out: &'a mut Collected,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, dir: &Path, prefix: &str) -> Result<(), String> {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+            paths.push(entry.path());
         }
+        paths.sort();
+        for path in paths {
+            let link =
+                std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue; // a dangling symlink
+            };
+            let name = file_name_utf8(&path)?;
+            let relative = format!("{prefix}{name}");
+            let is_link = link.file_type().is_symlink();
+            if is_link && !self.follow_symlinks {
+                let resolved = path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))?;
+                if !resolved.starts_with(&self.root) {
+                    let ignored = (meta.is_dir() && !self.recursive)
+                        || (meta.is_file() && !self.mask.matches(&name));
+                    if ignored {
+                        continue; // would not be uploaded anyway
+                    }
+                    self.out.skipped.push(SkippedLink {
+                        reason: format!(
+                            "symbolic link to {} outside {}; not followed (--follow-symlinks follows it)",
+                            resolved.display(),
+                            self.root.display()
+                        ),
+                        path,
+                        relative_path: relative,
+                    });
+                    continue;
+                }
+            }
+            if meta.is_dir() {
+                if !self.recursive {
+                    continue;
+                }
+                if is_link {
+                    if !self.follow_symlinks {
+                        continue;
+                    }
+                    let resolved =
+                        path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))?;
+                    if self.visited.contains(&resolved) || self.root.starts_with(&resolved) {
+                        continue; // a loop back into a directory being walked
+                    }
+                    self.visited.push(resolved);
+                }
+                self.dir(&path, &format!("{relative}/"))?;
+            } else if meta.is_file() && self.mask.matches(&name) {
+                self.out.files.push(LocalFile {
+                    relative_path: relative,
+                    path,
+                    size: meta.len(),
+                    modified: meta.modified().ok(),
+                });
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn file_name_utf8(path: &Path) -> Result<String, String> {
@@ -338,6 +429,20 @@ mod tests {
     }
 
     #[test]
+    fn names_are_bounded_in_bytes_not_characters() {
+        // 255 characters but 510 bytes: a Dropbox name that no local file can carry.
+        let long = "é".repeat(255);
+        match safe_join(&base(), &format!("sub/{long}")) {
+            Err(UnsafePath::TooLong { bytes, .. }) => assert_eq!(bytes, 510),
+            other => panic!("{other:?}"),
+        }
+        let fits = "日".repeat(85); // 255 bytes
+        assert_eq!(safe_join(&base(), &fits).unwrap(), base().join(&fits));
+        assert!(safe_join(&base(), &format!("{fits}x")).is_err());
+        assert!(safe_join(&base(), &"a".repeat(256)).is_err());
+    }
+
+    #[test]
     fn joined_paths_stay_under_base() {
         for name in ["x", "/x", "\\x", "a/b/c", "./a"] {
             assert!(safe_join(&base(), name).unwrap().starts_with(base()));
@@ -395,19 +500,60 @@ mod tests {
         std::fs::write(root.join("sub/deeper/d.txt"), b"d").unwrap();
         let mask = MaskSet::new(Some("*.txt"), false);
 
-        let flat = collect_upload_files(std::slice::from_ref(&root), &mask, false).unwrap();
+        let flat = collect_upload_files(std::slice::from_ref(&root), &mask, false, false)
+            .unwrap()
+            .files;
         let names: Vec<_> = flat.iter().map(|f| f.relative_path.as_str()).collect();
         assert_eq!(names, ["a.txt"]);
 
-        let deep = collect_upload_files(std::slice::from_ref(&root), &mask, true).unwrap();
+        let deep = collect_upload_files(std::slice::from_ref(&root), &mask, true, false)
+            .unwrap()
+            .files;
         let names: Vec<_> = deep.iter().map(|f| f.relative_path.as_str()).collect();
         assert_eq!(names, ["a.txt", "sub/c.txt", "sub/deeper/d.txt"]);
 
         let direct =
-            collect_upload_files(&[root.join("b.log")], &MaskSet::new(None, false), true).unwrap();
+            collect_upload_files(&[root.join("b.log")], &MaskSet::new(None, false), true, false)
+                .unwrap()
+                .files;
         assert_eq!(direct[0].relative_path, "b.log");
         assert_eq!(direct[0].size, 1);
 
-        assert!(collect_upload_files(&[root.join("missing")], &mask, false).is_err());
+        assert!(collect_upload_files(&[root.join("missing")], &mask, false, false).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_tree_are_followed_only_when_asked() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(outside.join("secrets")).unwrap();
+        std::fs::write(outside.join("id_rsa"), b"key").unwrap();
+        std::fs::write(outside.join("secrets/token"), b"t").unwrap();
+        let root = dir.path().join("data");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("a.txt"), b"a").unwrap();
+        std::fs::write(root.join("sub/b.txt"), b"b").unwrap();
+        symlink(outside.join("id_rsa"), root.join("key-link")).unwrap();
+        symlink(outside.join("secrets"), root.join("dir-link")).unwrap();
+        symlink(root.join("a.txt"), root.join("inside-link")).unwrap();
+        symlink(&root, root.join("sub/loop")).unwrap();
+        let all = MaskSet::new(None, false);
+
+        let plain = collect_upload_files(std::slice::from_ref(&root), &all, true, false).unwrap();
+        let names: Vec<_> = plain.files.iter().map(|f| f.relative_path.as_str()).collect();
+        assert_eq!(names, ["a.txt", "inside-link", "sub/b.txt"]);
+        let skipped: Vec<_> = plain.skipped.iter().map(|s| s.relative_path.as_str()).collect();
+        assert_eq!(skipped, ["dir-link", "key-link"]);
+        assert!(plain.skipped[1].reason.contains("--follow-symlinks"), "{:?}", plain.skipped);
+
+        let followed = collect_upload_files(std::slice::from_ref(&root), &all, true, true).unwrap();
+        let names: Vec<_> = followed.files.iter().map(|f| f.relative_path.as_str()).collect();
+        assert_eq!(
+            names,
+            ["a.txt", "dir-link/token", "inside-link", "key-link", "sub/b.txt"]
+        );
+        assert!(followed.skipped.is_empty());
     }
 }

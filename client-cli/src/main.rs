@@ -3,6 +3,7 @@
 
 mod args;
 mod authorize;
+mod channel;
 mod connection_cmd;
 mod content_hash;
 mod delete;
@@ -22,9 +23,9 @@ use std::time::Duration;
 use clap::Parser;
 use dropbox_connector_proto::v1::cloud_task_service_client::CloudTaskServiceClient;
 use dropbox_connector_proto::v1::connection_service_client::ConnectionServiceClient;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::args::{Cli, Command};
+use crate::channel::{ServerOptions, Transport};
 use crate::exit::CliError;
 
 /// Largest gRPC message accepted from the server (chunks are at most 2 MiB).
@@ -37,7 +38,7 @@ pub struct Ctx {
     /// `--quiet`.
     pub quiet: bool,
     connection: Option<String>,
-    channel: Channel,
+    channel: Transport,
 }
 
 impl Ctx {
@@ -52,14 +53,14 @@ impl Ctx {
     }
 
     /// A CloudTaskService client.
-    pub fn tasks(&self) -> CloudTaskServiceClient<Channel> {
+    pub fn tasks(&self) -> CloudTaskServiceClient<Transport> {
         CloudTaskServiceClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE)
     }
 
     /// A ConnectionService client.
-    pub fn connections(&self) -> ConnectionServiceClient<Channel> {
+    pub fn connections(&self) -> ConnectionServiceClient<Transport> {
         ConnectionServiceClient::new(self.channel.clone())
     }
 
@@ -69,26 +70,15 @@ impl Ctx {
     }
 }
 
-async fn connect(server: &str) -> Result<Channel, CliError> {
-    let url = if server.contains("://") {
-        server.to_string()
-    } else {
-        format!("http://{server}")
-    };
-    let endpoint = Endpoint::from_shared(url.clone())
-        .map_err(|e| CliError::usage(format!("invalid --server {url:?}: {e}")))?
-        .connect_timeout(Duration::from_secs(10))
-        .tcp_nodelay(true);
-    endpoint.connect().await.map_err(|e| {
-        CliError::unreachable(format!(
-            "UNAVAILABLE: cannot reach the server at {url}: {} (is it running? see --server / DBXC_SERVER)",
-            exit::error_chain(&e)
-        ))
-    })
-}
-
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let channel = connect(&cli.server).await?;
+    let channel = channel::connect(&ServerOptions {
+        server: cli.server,
+        ca_file: cli.ca_file,
+        cert_file: cli.cert_file,
+        key_file: cli.key_file,
+        token_file: cli.token_file,
+    })
+    .await?;
     let ctx = Ctx {
         json: cli.json,
         quiet: cli.quiet,
@@ -129,7 +119,7 @@ fn main() -> std::process::ExitCode {
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            output::eprint_text(&format!("error: {e}"));
             std::process::ExitCode::from(e.code)
         }
     }

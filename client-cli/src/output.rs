@@ -120,7 +120,8 @@ pub fn item_error_json(error: &ItemError) -> Value {
 }
 
 /// A client-side error in the JSON `error` shape: `code` and `code_name` are null and
-/// `reason` names the local condition (LOCAL_IO, UNSAFE_PATH, CONTENT_HASH_MISMATCH, ...).
+/// `reason` names the local condition (LOCAL_IO, UNSAFE_PATH, NAME_COLLISION,
+/// CONTENT_HASH_MISMATCH, ...).
 pub fn local_error_json(reason: &str, message: &str) -> Value {
     json!({
         "code": null,
@@ -205,7 +206,7 @@ pub fn connection_json(c: &Connection) -> Value {
     })
 }
 
-/// A human description of a connection, several lines.
+/// A human description of a connection, several lines, escaped for a terminal.
 pub fn connection_text(c: &Connection) -> String {
     let v = connection_json(c);
     let mut lines = vec![
@@ -267,7 +268,12 @@ pub fn connection_text(c: &Connection) -> String {
     if let Some(t) = timestamp_text(c.update_time.as_ref()) {
         lines.push(format!("updated:         {t}"));
     }
-    lines.join("\n")
+    // Escaped line by line: a newline inside a value must not start a line of its own.
+    lines
+        .iter()
+        .map(|l| terminal_safe(l))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn yes_no(v: &Value) -> &'static str {
@@ -310,6 +316,41 @@ pub fn item_line(item: &ItemMetadata) -> String {
             item.path_display
         )
     }
+}
+
+/// `text` made safe to print on a terminal: C0 and C1 control characters (ESC, CR, BEL, ...),
+/// DEL and the bidirectional overrides and isolates are shown as `\x1b` / `\u{202e}`, so a
+/// remote name cannot move the cursor, rewrite earlier lines or reorder what is shown.
+/// Only for text output: JSON output carries names exactly.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Writes one line of text output to stdout, its control characters escaped.
+pub fn emit_text(line: &str) {
+    emit(&terminal_safe(line));
+}
+
+/// Writes one line of text output to stderr, its control characters escaped.
+pub fn eprint_text(line: &str) {
+    eprintln!("{}", terminal_safe(line));
 }
 
 /// Writes one line to stdout; a closed pipe (e.g. `| head`) is not an error worth a panic.
@@ -376,6 +417,29 @@ mod tests {
         assert_eq!(v["size"], 5);
         assert_eq!(v["client_modified"], "1970-01-01T00:00:00Z");
         assert_eq!(v["id"], Value::Null);
+    }
+
+    #[test]
+    fn control_characters_in_names_are_escaped_for_terminals() {
+        assert_eq!(terminal_safe("plain/name ünïcode.txt"), "plain/name ünïcode.txt");
+        assert_eq!(
+            terminal_safe("evil\u{1b}[2J\rgone\u{7}\t.txt"),
+            "evil\\x1b[2J\\x0dgone\\x07\\x09.txt"
+        );
+        assert_eq!(terminal_safe("a\nb\u{7f}\u{9b}c"), "a\\x0ab\\x7f\\x9bc");
+        assert_eq!(
+            terminal_safe("invoice\u{202e}fdp.exe\u{2066}"),
+            "invoice\\u{202e}fdp.exe\\u{2066}"
+        );
+        let item = ItemMetadata {
+            kind: ItemKind::File as i32,
+            path_display: "/x\u{1b}]0;pwned\u{7}".into(),
+            ..Default::default()
+        };
+        let line = terminal_safe(&item_line(&item)).into_owned();
+        assert!(line.ends_with("/x\\x1b]0;pwned\\x07"), "{line}");
+        // JSON output keeps the exact name.
+        assert_eq!(item_json(&item)["path_display"], "/x\u{1b}]0;pwned\u{7}");
     }
 
     #[test]

@@ -15,8 +15,9 @@ use crate::content_hash::ContentHasher;
 /// What every partial's name ends with.
 pub const SUFFIX: &str = ".dbxc-partial";
 
-/// Characters of the destination's name kept in the partial's name (names may be long).
-const NAME_CHARS: usize = 100;
+/// Bytes of the destination's name kept in the partial's name: with the rev and the suffix
+/// it stays under the 255-byte limit of a file name whatever the name's characters.
+const NAME_BYTES: usize = 100;
 
 /// Longest rev accepted into a file name (Dropbox's are 9 to ~20 hex digits).
 const MAX_REV_CHARS: usize = 64;
@@ -40,16 +41,19 @@ fn name_prefix(dest: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let short: String = name.chars().take(NAME_CHARS).collect();
-    format!(".{short}.")
+    let mut end = name.len().min(NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.", &name[..end])
 }
 
-/// The length of the partial of `dest` at `rev`, when one exists.
+/// The length of the partial of `dest` at `rev`, when one that dbxc may use exists.
 pub fn existing_len(dest: &Path, rev: &str) -> Option<u64> {
     let path = path_for(dest, rev)?;
-    std::fs::metadata(path)
+    std::fs::symlink_metadata(path)
         .ok()
-        .filter(|m| m.is_file())
+        .filter(|m| owner::is_ours(m).is_ok())
         .map(|m| m.len())
 }
 
@@ -75,10 +79,15 @@ pub fn remove_stale(dest: &Path, rev: &str) -> std::io::Result<Vec<PathBuf>> {
             continue;
         }
         let path = entry.path();
-        let Ok(file) = File::open(&path) else {
+        // Only what dbxc made is removed: a symlink, a directory or a file with other
+        // names (hard links) or another owner is left alone.
+        let Ok(file) = owner::open_existing(&path, false) else {
             continue;
         };
-        if lock::try_exclusive(&file).is_ok() && std::fs::remove_file(&path).is_ok() {
+        if lock::try_exclusive(&file).is_ok()
+            && lock::still_named(&file, &path)
+            && std::fs::remove_file(&path).is_ok()
+        {
             removed.push(path);
         }
     }
@@ -91,6 +100,12 @@ pub enum OpenError {
     /// Another run holds the lock.
     #[error("{0} is being written by another dbxc run; try again when it has finished")]
     Busy(PathBuf),
+    /// Something dbxc did not make sits where the partial goes.
+    #[error(
+        "{path} is {what}, not a partial file dbxc made; refusing to write through it or \
+         remove it: move it away and run again"
+    )]
+    NotOurs { path: PathBuf, what: &'static str },
     /// Anything else.
     #[error("cannot open {path}: {source}")]
     Io {
@@ -103,6 +118,8 @@ pub enum OpenError {
 pub struct Partial {
     /// Where it is.
     pub path: PathBuf,
+    /// The file's device and inode, to remove `path` only while it still names this file.
+    identity: Option<(u64, u64)>,
     /// The file, opened for appending.
     pub file: tokio::fs::File,
     /// The hash of the bytes in the file so far.
@@ -144,12 +161,24 @@ impl Partial {
         let mut attempts = 0;
         let file = loop {
             attempts += 1;
-            let file = File::options()
-                .read(true)
-                .append(true)
-                .create(true)
-                .open(&path)
-                .map_err(io)?;
+            let file = match owner::open_existing(&path, true) {
+                Ok(file) => file,
+                Err(owner::Refusal::Missing) => match owner::create_new(&path) {
+                    Ok(file) => file,
+                    // Another run created it since: open that one next time round.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 3 => {
+                        continue;
+                    }
+                    Err(e) => return Err(io(e)),
+                },
+                Err(owner::Refusal::NotOurs(what)) => {
+                    return Err(OpenError::NotOurs {
+                        path: path.clone(),
+                        what,
+                    });
+                }
+                Err(owner::Refusal::Io(e)) => return Err(io(e)),
+            };
             match lock::try_exclusive(&file) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -170,8 +199,10 @@ impl Partial {
             file.set_len(0).map_err(io)?;
             (ContentHasher::new(), 0)
         };
+        let identity = lock::identity(&file);
         Ok(Partial {
             path,
+            identity,
             file: tokio::fs::File::from_std(file),
             hasher,
             resumed_from,
@@ -205,7 +236,12 @@ impl Partial {
 
 impl Drop for Partial {
     fn drop(&mut self) {
-        if self.remove_on_drop {
+        // Whatever replaced the file at `path` since (a rename by the user, another run)
+        // is not ours to remove.
+        if self.remove_on_drop
+            && self.identity.is_some()
+            && lock::identity_at(&self.path) == self.identity
+        {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -230,12 +266,22 @@ mod lock {
             .map_err(std::io::Error::from)
     }
 
-    /// Whether `path` still names the open `file`.
+    /// Whether `path` itself (not a symlink's target) still names the open `file`.
     pub fn still_named(file: &File, path: &Path) -> bool {
-        match (file.metadata(), std::fs::metadata(path)) {
-            (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
-            _ => false,
-        }
+        let open = identity(file);
+        open.is_some() && open == identity_at(path)
+    }
+
+    /// The device and inode of an open file.
+    pub fn identity(file: &File) -> Option<(u64, u64)> {
+        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    /// The device and inode `path` names, without following a symlink.
+    pub fn identity_at(path: &Path) -> Option<(u64, u64)> {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
     }
 }
 
@@ -252,6 +298,129 @@ mod lock {
 
     pub fn still_named(_file: &File, path: &Path) -> bool {
         path.exists()
+    }
+
+    pub fn identity(_file: &File) -> Option<(u64, u64)> {
+        Some((0, 0))
+    }
+
+    pub fn identity_at(path: &Path) -> Option<(u64, u64)> {
+        path.exists().then_some((0, 0))
+    }
+}
+
+/// Which files are dbxc's own: a regular file (never a symlink, which is not followed),
+/// with no other name (a hard link would let a write reach another file), owned by the
+/// user running dbxc. Only those are written, resumed or removed.
+#[cfg(unix)]
+mod owner {
+    use std::fs::{File, Metadata, OpenOptions};
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::path::Path;
+
+    /// Why an existing file cannot be used.
+    pub enum Refusal {
+        /// Nothing there.
+        Missing,
+        /// Something dbxc did not make: what it is.
+        NotOurs(&'static str),
+        /// Any other failure.
+        Io(std::io::Error),
+    }
+
+    fn nofollow() -> i32 {
+        // O_NOFOLLOW is a small positive flag on every Unix.
+        rustix::fs::OFlags::NOFOLLOW.bits() as i32
+    }
+
+    /// Whether metadata (from `symlink_metadata` or an open file) is that of our own file.
+    pub fn is_ours(meta: &Metadata) -> Result<(), &'static str> {
+        if meta.file_type().is_symlink() {
+            Err("a symbolic link")
+        } else if !meta.is_file() {
+            Err("not a regular file")
+        } else if meta.nlink() != 1 {
+            Err("a file with other names (hard links)")
+        } else if meta.uid() != rustix::process::geteuid().as_raw() {
+            Err("owned by another user")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Opens an existing partial (for appending when `write`), never through a symlink.
+    pub fn open_existing(path: &Path, write: bool) -> Result<File, Refusal> {
+        let mut options = OpenOptions::new();
+        options.read(true).custom_flags(nofollow());
+        if write {
+            options.append(true);
+        }
+        let file = match options.open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refusal::Missing),
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                return Err(Refusal::NotOurs("a symbolic link"));
+            }
+            Err(e) => return Err(Refusal::Io(e)),
+        };
+        let meta = file.metadata().map_err(Refusal::Io)?;
+        is_ours(&meta).map_err(Refusal::NotOurs)?;
+        Ok(file)
+    }
+
+    /// Creates a new partial; fails when anything (a file, a symlink) already has the name.
+    pub fn create_new(path: &Path) -> std::io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nofollow())
+            .open(path)
+    }
+}
+
+#[cfg(not(unix))]
+mod owner {
+    use std::fs::{File, Metadata, OpenOptions};
+    use std::path::Path;
+
+    pub enum Refusal {
+        Missing,
+        NotOurs(&'static str),
+        Io(std::io::Error),
+    }
+
+    pub fn is_ours(meta: &Metadata) -> Result<(), &'static str> {
+        if meta.file_type().is_symlink() {
+            Err("a symbolic link")
+        } else if !meta.is_file() {
+            Err("not a regular file")
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn open_existing(path: &Path, write: bool) -> Result<File, Refusal> {
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refusal::Missing),
+            Err(e) => return Err(Refusal::Io(e)),
+            Ok(meta) => is_ours(&meta).map_err(Refusal::NotOurs)?,
+        }
+        let mut options = OpenOptions::new();
+        options.read(true);
+        if write {
+            options.append(true);
+        }
+        options.open(path).map_err(Refusal::Io)
+    }
+
+    pub fn create_new(path: &Path) -> std::io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(path)
     }
 }
 
@@ -345,6 +514,112 @@ mod tests {
         assert!(first.path.exists());
         drop(first);
         assert!(Partial::open(&dest, "aaa111", true).is_ok());
+    }
+
+    #[test]
+    fn partial_names_are_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        // 85 three-byte characters: a 255-byte name, as long as a file name can be.
+        let dest = dir.path().join("日".repeat(85));
+        let rev = "f".repeat(MAX_REV_CHARS);
+        let path = path_for(&dest, &rev).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(name.len() <= 255, "{} bytes", name.len());
+        assert!(name.starts_with(&format!(".{}.", "日".repeat(33))), "{name}");
+        let partial = Partial::open(&dest, &rev, false).unwrap();
+        assert!(partial.path.exists());
+        // A cut inside a character is never made: é is two bytes, 100 is not a boundary
+        // after a one-byte start.
+        let odd = dir.path().join(format!("a{}", "é".repeat(100)));
+        let name = path_for(&odd, "abc").unwrap();
+        let name = name.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with(&format!(".a{}.", "é".repeat(49))), "{name}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_partial_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("precious.txt");
+        std::fs::write(&target, b"precious").unwrap();
+        let dest = dir.path().join("f.bin");
+        let planted = path_for(&dest, "aaa111").unwrap();
+        std::os::unix::fs::symlink(&target, &planted).unwrap();
+
+        assert_eq!(existing_len(&dest, "aaa111"), None, "not a partial to resume");
+        for resume in [true, false] {
+            match Partial::open(&dest, "aaa111", resume) {
+                Err(OpenError::NotOurs { what, .. }) => assert_eq!(what, "a symbolic link"),
+                Err(e) => panic!("{e}"),
+                Ok(_) => panic!("opened a symlink (resume {resume})"),
+            }
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        assert!(planted.is_symlink(), "not ours to remove");
+
+        // A dangling one cannot be followed into creating a file either.
+        let dangling_target = outside.path().join("created-by-dbxc");
+        let other = path_for(&dest, "bbb222").unwrap();
+        std::os::unix::fs::symlink(&dangling_target, &other).unwrap();
+        assert!(Partial::open(&dest, "bbb222", false).is_err());
+        assert!(!dangling_target.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_link_at_the_partial_is_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"keep me").unwrap();
+        let dest = dir.path().join("f.bin");
+        std::fs::hard_link(&victim, path_for(&dest, "aaa111").unwrap()).unwrap();
+        assert_eq!(existing_len(&dest, "aaa111"), None);
+        assert!(matches!(
+            Partial::open(&dest, "aaa111", false),
+            Err(OpenError::NotOurs { .. })
+        ));
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_our_own_files_are_removed_as_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("precious.txt");
+        std::fs::write(&target, b"precious").unwrap();
+        let dest = dir.path().join("f.bin");
+        let symlink = path_for(&dest, "old1").unwrap();
+        std::os::unix::fs::symlink(&target, &symlink).unwrap();
+        let hard = path_for(&dest, "old2").unwrap();
+        std::fs::hard_link(&target, &hard).unwrap();
+        let directory = path_for(&dest, "old3").unwrap();
+        std::fs::create_dir(&directory).unwrap();
+        let ours = path_for(&dest, "old4").unwrap();
+        drop(Partial::open(&dest, "old4", false).unwrap());
+
+        let removed = remove_stale(&dest, "new9").unwrap();
+        assert_eq!(removed, vec![ours.clone()]);
+        assert!(!ours.exists());
+        assert!(symlink.is_symlink());
+        assert!(hard.exists());
+        assert!(directory.is_dir());
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn a_discarded_partial_removes_only_its_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f.bin");
+        let partial = Partial::open(&dest, "", true).unwrap();
+        let path = partial.path.clone();
+        // Something else now has the partial's name (the user moved the file away and
+        // put another there).
+        std::fs::rename(&path, dir.path().join("moved")).unwrap();
+        std::fs::write(&path, b"not dbxc's").unwrap();
+        drop(partial);
+        assert_eq!(std::fs::read(&path).unwrap(), b"not dbxc's");
     }
 
     #[test]

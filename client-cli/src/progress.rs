@@ -46,25 +46,25 @@ impl Progress {
     /// What is being worked on.
     pub fn set_message(&self, message: &str) {
         if self.visible {
-            self.bar.set_message(message.to_string());
+            self.bar.set_message(crate::output::terminal_safe(message).into_owned());
         }
     }
 
-    /// Prints a line on stdout without tearing the bar.
+    /// Prints a line of text output on stdout (escaped) without tearing the bar.
     pub fn println_stdout(&self, line: &str) {
         if self.visible {
-            self.bar.suspend(|| crate::output::emit(line));
+            self.bar.suspend(|| crate::output::emit_text(line));
         } else {
-            crate::output::emit(line);
+            crate::output::emit_text(line);
         }
     }
 
-    /// Prints a line on stderr without tearing the bar.
+    /// Prints a line on stderr (escaped) without tearing the bar.
     pub fn eprintln(&self, line: &str) {
         if self.visible {
-            self.bar.suspend(|| eprintln!("{line}"));
+            self.bar.suspend(|| crate::output::eprint_text(line));
         } else {
-            eprintln!("{line}");
+            crate::output::eprint_text(line);
         }
     }
 

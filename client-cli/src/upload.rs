@@ -49,8 +49,23 @@ enum LocalState {
 pub async fn run(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
     let connection = ctx.connection()?;
     let mask = MaskSet::new(args.mask.as_deref(), args.case_sensitive);
-    let files =
-        collect_upload_files(&args.local, &mask, args.recursive).map_err(CliError::failure)?;
+    let collected =
+        collect_upload_files(&args.local, &mask, args.recursive, args.follow_symlinks)
+            .map_err(CliError::failure)?;
+    for link in &collected.skipped {
+        if ctx.json {
+            let mut json = Report::base_for(&link.path, &link.relative_path, None, "skipped");
+            json["skipped_reason"] = json!(link.reason);
+            emit_json(&json);
+        } else {
+            crate::output::eprint_text(&format!(
+                "notice: skipped {}: {}",
+                link.path.display(),
+                link.reason
+            ));
+        }
+    }
+    let files = collected.files;
     if files.is_empty() {
         if !ctx.json && !ctx.quiet {
             eprintln!("no local files matched; nothing to upload");
@@ -301,9 +316,18 @@ struct Report {
 
 impl Report {
     fn base(file: &LocalFile, local_hash: Option<&str>, outcome: &str) -> Value {
+        Self::base_for(&file.path, &file.relative_path, local_hash, outcome)
+    }
+
+    fn base_for(
+        path: &std::path::Path,
+        relative_path: &str,
+        local_hash: Option<&str>,
+        outcome: &str,
+    ) -> Value {
         json!({
-            "local_path": file.path.display().to_string(),
-            "relative_path": file.relative_path,
+            "local_path": path.display().to_string(),
+            "relative_path": relative_path,
             "outcome": outcome,
             "path_display": null,
             "size": null,
