@@ -359,11 +359,23 @@ impl Config {
         let l = &self.limits;
         for (key, value) in [
             ("tls.reload_seconds", tls.reload_seconds),
-            ("tls.handshake_timeout_seconds", tls.handshake_timeout_seconds),
-            ("limits.max_streams_per_connection", u64::from(l.max_streams_per_connection)),
+            (
+                "tls.handshake_timeout_seconds",
+                tls.handshake_timeout_seconds,
+            ),
+            (
+                "limits.max_streams_per_connection",
+                u64::from(l.max_streams_per_connection),
+            ),
             ("limits.max_calls", l.max_calls as u64),
-            ("limits.keepalive_interval_seconds", l.keepalive_interval_seconds),
-            ("limits.keepalive_timeout_seconds", l.keepalive_timeout_seconds),
+            (
+                "limits.keepalive_interval_seconds",
+                l.keepalive_interval_seconds,
+            ),
+            (
+                "limits.keepalive_timeout_seconds",
+                l.keepalive_timeout_seconds,
+            ),
             ("limits.stream_idle_seconds", l.stream_idle_seconds),
             ("limits.upload_buffer_bytes", l.upload_buffer_bytes as u64),
         ] {

@@ -102,7 +102,11 @@ async fn start_server(
     .expect("dropbox-connector prints `listening on` within 60 s");
     // Keep draining stdout so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let scheme = if client_tls.is_some() { "https" } else { "http" };
+    let scheme = if client_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{address}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(10));
