@@ -145,6 +145,52 @@ async fn mtls_requires_a_client_certificate_signed_by_the_client_ca() {
     env.stop().await;
 }
 
+#[tokio::test]
+async fn a_silent_client_neither_blocks_others_nor_outstays_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test CA");
+    let files = ServerFiles::new(dir.path(), &ca.server(1), None);
+    let mut env_vars = files.env(false);
+    env_vars.push(("DBXC_TLS__HANDSHAKE_TIMEOUT_SECONDS".into(), "5".into()));
+    let env = Env::start_with(Options {
+        env: env_vars,
+        client_tls: Some(client_tls(&ca.pem(), None)),
+        ..Default::default()
+    })
+    .await;
+    // Connects and never says ClientHello.
+    let mut silent = tokio::net::TcpStream::connect(env.address).await.unwrap();
+    let opened = tokio::time::Instant::now();
+    // Meanwhile others connect and are served.
+    for _ in 0..3 {
+        let channel = tls_channel(env.address, client_tls(&ca.pem(), None))
+            .await
+            .unwrap();
+        assert_eq!(
+            health(channel).await.unwrap(),
+            ServingStatus::Serving as i32
+        );
+    }
+    let served_after = opened.elapsed();
+    // The silent one is dropped once its handshake time is up.
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(60), silent.read(&mut buf))
+        .await
+        .expect("the server closes a connection that never handshakes");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let dropped_after = opened.elapsed();
+    println!(
+        "others served {served_after:?} after a silent client connected; it was dropped after {dropped_after:?}"
+    );
+    assert!(dropped_after >= Duration::from_secs(5));
+    assert!(
+        served_after < dropped_after,
+        "the other clients waited for the silent one"
+    );
+    env.stop().await;
+}
+
 /// Waits until a new connection is served the certificate `want` (DER).
 async fn wait_for_served(env: &Env, ca_pem: &str, want: &[u8]) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
