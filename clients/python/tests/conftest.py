@@ -27,7 +27,8 @@ def _server_bin() -> str:
 def server_address(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("dbxc-data")
     stderr_log = open(data_dir / "server.stderr.log", "wb")
-    env = dict(os.environ, DBXC_LISTEN="127.0.0.1:0")
+    # Reflection is off by default; the reflection test needs it.
+    env = dict(os.environ, DBXC_LISTEN="127.0.0.1:0", DBXC_REFLECTION="true")
     proc = subprocess.Popen(
         [_server_bin(), "--dev", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
