@@ -444,11 +444,23 @@ impl Config {
         let l = &self.limits;
         for (key, value) in [
             ("tls.reload_seconds", tls.reload_seconds),
-            ("tls.handshake_timeout_seconds", tls.handshake_timeout_seconds),
-            ("limits.max_streams_per_connection", u64::from(l.max_streams_per_connection)),
+            (
+                "tls.handshake_timeout_seconds",
+                tls.handshake_timeout_seconds,
+            ),
+            (
+                "limits.max_streams_per_connection",
+                u64::from(l.max_streams_per_connection),
+            ),
             ("limits.max_calls", l.max_calls as u64),
-            ("limits.keepalive_interval_seconds", l.keepalive_interval_seconds),
-            ("limits.keepalive_timeout_seconds", l.keepalive_timeout_seconds),
+            (
+                "limits.keepalive_interval_seconds",
+                l.keepalive_interval_seconds,
+            ),
+            (
+                "limits.keepalive_timeout_seconds",
+                l.keepalive_timeout_seconds,
+            ),
             ("limits.stream_idle_seconds", l.stream_idle_seconds),
             ("limits.upload_buffer_bytes", l.upload_buffer_bytes as u64),
         ] {
@@ -674,6 +686,54 @@ mod tests {
         assert_eq!(app.dropbox.registered_app.secret, "s3cr3t");
         assert_eq!(app.oauth.state_ttl_seconds, 5);
         assert!(!format!("{app:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn transport_settings_have_defaults_and_half_a_tls_setup_is_refused() {
+        let c = Config::load_from(&Overrides::default(), env(&[])).unwrap();
+        assert!(c.tls.cert_file.is_none() && !c.reflection);
+        assert_eq!(c.tls.reload_seconds, 10);
+        assert_eq!(c.limits.stream_idle_seconds, 60);
+        assert_eq!(c.limits.upload_buffer_bytes, 128 * 1024 * 1024);
+        let c = Config::load_from(
+            &Overrides::default(),
+            env(&[
+                ("DBXC_TLS__CERT_FILE", "/c.pem"),
+                ("DBXC_TLS__KEY_FILE", "/k.pem"),
+                ("DBXC_TLS__RELOAD_SECONDS", "1"),
+                ("DBXC_REFLECTION", "true"),
+                ("DBXC_LIMITS__MAX_CALLS", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.tls.cert_file, Some(PathBuf::from("/c.pem")));
+        assert_eq!(
+            (c.tls.reload_seconds, c.reflection, c.limits.max_calls),
+            (1, true, 3)
+        );
+        for (bad, says) in [
+            ("DBXC_TLS__CERT_FILE", "DBXC_TLS__KEY_FILE"),
+            ("DBXC_TLS__KEY_FILE", "DBXC_TLS__CERT_FILE"),
+            ("DBXC_TLS__CLIENT_CA_FILE", "needs TLS"),
+        ] {
+            let e = Config::load_from(&Overrides::default(), env(&[(bad, "/f.pem")])).unwrap_err();
+            assert!(format!("{e:#}").contains(says), "{bad}: {e:#}");
+        }
+        for (bad, value, says) in [
+            (
+                "DBXC_LIMITS__STREAM_IDLE_SECONDS",
+                "0",
+                "limits.stream_idle_seconds",
+            ),
+            (
+                "DBXC_LIMITS__UPLOAD_BUFFER_BYTES",
+                "1048576",
+                "limits.upload_buffer_bytes",
+            ),
+        ] {
+            let e = Config::load_from(&Overrides::default(), env(&[(bad, value)])).unwrap_err();
+            assert!(format!("{e:#}").contains(says), "{bad}: {e:#}");
+        }
     }
 
     #[test]

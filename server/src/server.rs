@@ -15,8 +15,8 @@ use tonic_health::server::HealthReporter;
 use crate::api::{CloudTasks, ConnectionsApi, Ready};
 use crate::config::Config;
 use crate::store::{ConnectionStore, SqliteStore};
-use crate::tasks::connections::{Connections, DropboxTarget};
 use crate::tasks::budget::UploadBudget;
+use crate::tasks::connections::{Connections, DropboxTarget};
 use crate::tasks::resumable::ResumableUploads;
 use crate::transport;
 

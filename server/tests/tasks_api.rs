@@ -508,7 +508,12 @@ async fn connections_crud_paging_masks_and_secrets() {
 async fn health_serving_and_reflection_lists_services() {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-    let env = Env::start().await;
+    // Reflection is off by default (see transport_limits::reflection_is_off_unless_turned_on).
+    let env = Env::start_with(Options {
+        env: vec![("DBXC_REFLECTION".into(), "true".into())],
+        ..Default::default()
+    })
+    .await;
     let mut h = HealthClient::new(env.channel.clone());
     for service in [
         "",

@@ -116,7 +116,10 @@ async fn a_silent_upload_stream_ends_with_stream_idle_and_nothing_is_stored() {
     // Slow but never silent for 2 s: served, although it takes longer than 2 s in all.
     let data = bytes(4 * MIB, 3);
     let slow = OpenUpload::start(env.channel.clone());
-    assert!(slow.send_file_start("/idle", "slow.bin", data.len(), &[]).await);
+    assert!(
+        slow.send_file_start("/idle", "slow.bin", data.len(), &[])
+            .await
+    );
     for (i, piece) in data.chunks(MIB).enumerate() {
         tokio::time::sleep(Duration::from_millis(900)).await;
         slow.tx.send(chunk(i * MIB, piece)).await.unwrap();
@@ -137,7 +140,11 @@ async fn a_silent_upload_stream_ends_with_stream_idle_and_nothing_is_stored() {
     // Silent after 3 MiB of 8: closed with STREAM_IDLE, and nothing reaches Dropbox.
     let stalled = OpenUpload::start(env.channel.clone());
     let part = bytes(3 * MIB, 4);
-    assert!(stalled.send_file_start("/idle", "stalled.bin", 8 * MIB, &part).await);
+    assert!(
+        stalled
+            .send_file_start("/idle", "stalled.bin", 8 * MIB, &part)
+            .await
+    );
     let since = Instant::now();
     let status = tokio::time::timeout(Duration::from_secs(30), stalled.call)
         .await
@@ -149,7 +156,10 @@ async fn a_silent_upload_stream_ends_with_stream_idle_and_nothing_is_stored() {
         (tonic::Code::DeadlineExceeded, "STREAM_IDLE".into())
     );
     assert!(since.elapsed() >= Duration::from_secs(2));
-    println!("stalled UploadFiles closed {:?} after its last message", since.elapsed());
+    println!(
+        "stalled UploadFiles closed {:?} after its last message",
+        since.elapsed()
+    );
     assert!(env.remote("/idle/stalled.bin").await.is_none());
 
     // A stream that never sends even its spec is closed the same way.
@@ -169,7 +179,12 @@ async fn a_silent_upload_stream_ends_with_stream_idle_and_nothing_is_stored() {
     env.stop().await;
 }
 
-fn write_msg(id: &str, offset: usize, data: &[u8], finish: Option<String>) -> pb::WriteResumableUploadRequest {
+fn write_msg(
+    id: &str,
+    offset: usize,
+    data: &[u8],
+    finish: Option<String>,
+) -> pb::WriteResumableUploadRequest {
     pb::WriteResumableUploadRequest {
         upload_id: id.to_owned(),
         write_offset: offset as u64,
@@ -204,7 +219,9 @@ async fn a_stalled_resumable_stream_gives_up_its_lease_after_the_idle_timeout() 
         let mut cloud = env.cloud();
         tokio::spawn(async move { cloud.write_resumable_upload(ReceiverStream::new(rx1)).await })
     };
-    tx1.send(write_msg(&id, 0, &data[..MIB], None)).await.unwrap();
+    tx1.send(write_msg(&id, 0, &data[..MIB], None))
+        .await
+        .unwrap();
     // While it holds the lease, another stream is refused (UPLOAD_BUSY): wait until the
     // first stream has it.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -228,7 +245,10 @@ async fn a_stalled_resumable_stream_gives_up_its_lease_after_the_idle_timeout() 
         reason(&status),
         (tonic::Code::DeadlineExceeded, "STREAM_IDLE".into())
     );
-    assert!(env.remote("/resume/a.bin").await.is_none(), "nothing committed");
+    assert!(
+        env.remote("/resume/a.bin").await.is_none(),
+        "nothing committed"
+    );
 
     // A new stream on the same upload is accepted and finishes it.
     let persisted = env
@@ -243,7 +263,12 @@ async fn a_stalled_resumable_stream_gives_up_its_lease_after_the_idle_timeout() 
     let mut resume = vec![];
     for (i, piece) in data[persisted..].chunks(MIB).enumerate() {
         let first = i == 0;
-        resume.push(write_msg(if first { &id } else { "" }, persisted + i * MIB, piece, None));
+        resume.push(write_msg(
+            if first { &id } else { "" },
+            persisted + i * MIB,
+            piece,
+            None,
+        ));
     }
     let last = resume.len() - 1;
     resume[last].finish_write = true;
@@ -309,7 +334,10 @@ async fn calls_past_the_global_limit_get_server_busy_and_health_still_answers() 
     assert!(first.call.await.unwrap().unwrap().results.is_empty());
     let deadline = Instant::now() + Duration::from_secs(20);
     while let Err(s) = list().await {
-        assert!(Instant::now() < deadline, "not served once a call finished: {s:?}");
+        assert!(
+            Instant::now() < deadline,
+            "not served once a call finished: {s:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(held);
@@ -321,18 +349,30 @@ async fn the_upload_buffer_budget_turns_an_upload_away_with_server_busy() {
     // The smallest budget: one upload piece (8 MiB) plus one chunk (2 MiB).
     let env = Env::start_with(env_of(&[
         ("DBXC_LIMITS__UPLOAD_BUFFER_BYTES", &(10 * MIB).to_string()),
-        ("DBXC_LIMITS__UPLOAD_BUFFER_WAIT_MS", "1000"),
+        ("DBXC_LIMITS__UPLOAD_BUFFER_WAIT_MS", "3000"),
     ]))
     .await;
     // A holds 7 MiB in the server's buffer (short of the 8 MiB piece that would go out).
     let a_data = bytes(16 * MIB, 1);
-    let a = OpenUpload::start(env.channel.clone());
-    assert!(a.send_file_start("/budget", "a.bin", a_data.len(), &a_data[..7 * MIB]).await);
+    let start_a = || async {
+        let a = OpenUpload::start(env.channel.clone());
+        a.send_file_start("/budget", "a.bin", a_data.len(), &a_data[..7 * MIB])
+            .await;
+        a
+    };
+    let mut a = start_a().await;
     // B wants 4 MiB more: once A's bytes are in, B is turned away.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let busy = loop {
+        if a.call.is_finished() {
+            // B had the room first and A waited too long (a slow machine): again.
+            a = start_a().await;
+        }
         let b = env
-            .upload(spec("/budget", None, false), vec![Src::new("b.bin", &bytes(4 * MIB, 2))])
+            .upload(
+                spec("/budget", None, false),
+                vec![Src::new("b.bin", &bytes(4 * MIB, 2))],
+            )
             .await;
         match b {
             Err(s) => break s,
@@ -368,7 +408,9 @@ async fn the_upload_buffer_budget_turns_an_upload_away_with_server_busy() {
 async fn raw_h2(address: std::net::SocketAddr) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
     let mut tcp = tokio::net::TcpStream::connect(address).await.unwrap();
-    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
     tcp.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
     tcp
 }
@@ -422,7 +464,10 @@ async fn a_connection_that_stops_answering_keepalive_pings_is_closed() {
     let types: Vec<u8> = frames(&bytes).iter().map(|f| f.0).collect();
     const PING: u8 = 6;
     assert!(types.contains(&PING), "the server pings: frames {types:?}");
-    assert!(closed, "the server closes a connection whose pings go unanswered");
+    assert!(
+        closed,
+        "the server closes a connection whose pings go unanswered"
+    );
     // Live clients are not affected.
     assert_eq!(
         health_status(env.channel.clone()).await.unwrap(),
@@ -488,14 +533,18 @@ async fn reflection_list(env: &Env) -> Result<Vec<String>, tonic::Status> {
 #[tokio::test]
 async fn reflection_is_off_unless_turned_on() {
     let env = Env::start().await;
-    let off = reflection_list(&env).await.expect_err("reflection is off by default");
+    let off = reflection_list(&env)
+        .await
+        .expect_err("reflection is off by default");
     assert_eq!(off.code(), tonic::Code::Unimplemented, "{off:?}");
     env.stop().await;
 
     let env = Env::start_with(env_of(&[("DBXC_REFLECTION", "true")])).await;
     let names = reflection_list(&env).await.unwrap();
     assert!(
-        names.iter().any(|n| n == "dropbox_connector.v1.CloudTaskService"),
+        names
+            .iter()
+            .any(|n| n == "dropbox_connector.v1.CloudTaskService"),
         "{names:?}"
     );
     env.stop().await;
@@ -533,11 +582,9 @@ async fn a_stalled_stream_storm_stays_bounded_and_is_cleared() {
     let probe = tokio::spawn(async move {
         let (mut ok, mut failed) = (0u32, Vec::new());
         loop {
-            let answer = tokio::time::timeout(
-                Duration::from_secs(5),
-                health_status(probe_channel.clone()),
-            )
-            .await;
+            let answer =
+                tokio::time::timeout(Duration::from_secs(5), health_status(probe_channel.clone()))
+                    .await;
             match answer {
                 Ok(Ok(s)) if s == ServingStatus::Serving as i32 => ok += 1,
                 other => failed.push(format!("{other:?}")),
@@ -581,7 +628,11 @@ async fn a_stalled_stream_storm_stays_bounded_and_is_cleared() {
     let mut pending = streams;
     let deadline = Instant::now() + Duration::from_secs(120);
     while !pending.is_empty() {
-        assert!(Instant::now() < deadline, "{} streams still open after 120 s", pending.len());
+        assert!(
+            Instant::now() < deadline,
+            "{} streams still open after 120 s",
+            pending.len()
+        );
         peak_rss = peak_rss.max(rss_kib(pid, "VmRSS:").unwrap_or(0));
         let (finished, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|h| h.is_finished());
         for h in finished {

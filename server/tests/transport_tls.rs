@@ -76,7 +76,9 @@ async fn calls_work_over_tls_and_plain_http_is_refused() {
     let refused = match plain.connect().await {
         Err(e) => format!("connect: {e}"),
         Ok(channel) => {
-            let status = health(channel).await.expect_err("plain HTTP must not be served");
+            let status = health(channel)
+                .await
+                .expect_err("plain HTTP must not be served");
             assert_transport_failure(&status);
             format!("{status:?}")
         }
@@ -124,22 +126,73 @@ async fn mtls_requires_a_client_certificate_signed_by_the_client_ca() {
 
     // A certificate from a CA the server does not trust: refused too.
     let stranger = Ca::new("stranger").client("spiffe://elsewhere/x", None);
-    let refused = match tls_channel(env.address, client_tls(&server_ca.pem(), Some(&stranger)))
-        .await
-    {
-        Err(_) => true,
-        Ok(channel) => health(channel).await.is_err(),
-    };
-    assert!(refused, "a client certificate from another CA must be refused");
+    let refused =
+        match tls_channel(env.address, client_tls(&server_ca.pem(), Some(&stranger))).await {
+            Err(_) => true,
+            Ok(channel) => health(channel).await.is_err(),
+        };
+    assert!(
+        refused,
+        "a client certificate from another CA must be refused"
+    );
 
     // A certificate from the client CA: served.
     let other_caller = client_ca.client("spiffe://cluster.local/ns/x/sa/y", Some("y.x.svc"));
-    let channel = tls_channel(env.address, client_tls(&server_ca.pem(), Some(&other_caller)))
-        .await
-        .unwrap();
+    let channel = tls_channel(
+        env.address,
+        client_tls(&server_ca.pem(), Some(&other_caller)),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         health(channel).await.unwrap(),
         ServingStatus::Serving as i32
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_client_neither_blocks_others_nor_outstays_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test CA");
+    let files = ServerFiles::new(dir.path(), &ca.server(1), None);
+    let mut env_vars = files.env(false);
+    env_vars.push(("DBXC_TLS__HANDSHAKE_TIMEOUT_SECONDS".into(), "5".into()));
+    let env = Env::start_with(Options {
+        env: env_vars,
+        client_tls: Some(client_tls(&ca.pem(), None)),
+        ..Default::default()
+    })
+    .await;
+    // Connects and never says ClientHello.
+    let mut silent = tokio::net::TcpStream::connect(env.address).await.unwrap();
+    let opened = tokio::time::Instant::now();
+    // Meanwhile others connect and are served.
+    for _ in 0..3 {
+        let channel = tls_channel(env.address, client_tls(&ca.pem(), None))
+            .await
+            .unwrap();
+        assert_eq!(
+            health(channel).await.unwrap(),
+            ServingStatus::Serving as i32
+        );
+    }
+    let served_after = opened.elapsed();
+    // The silent one is dropped once its handshake time is up.
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(60), silent.read(&mut buf))
+        .await
+        .expect("the server closes a connection that never handshakes");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let dropped_after = opened.elapsed();
+    println!(
+        "others served {served_after:?} after a silent client connected; it was dropped after {dropped_after:?}"
+    );
+    assert!(dropped_after >= Duration::from_secs(5));
+    assert!(
+        served_after < dropped_after,
+        "the other clients waited for the silent one"
     );
     env.stop().await;
 }
@@ -171,7 +224,9 @@ async fn certificate_rotation_during_a_64_mib_upload() {
     let mut files = ServerFiles::new(dir.path(), &first, None);
     let env = tls_env(&ca, &files, None).await;
     assert_eq!(
-        served_certificate(env.address, &ca.pem(), None).await.unwrap(),
+        served_certificate(env.address, &ca.pem(), None)
+            .await
+            .unwrap(),
         first.der
     );
 
@@ -217,16 +272,25 @@ async fn certificate_rotation_during_a_64_mib_upload() {
     .unwrap();
     drop(tx);
 
-    let response = call.await.unwrap().expect("the upload in flight completes").into_inner();
+    let response = call
+        .await
+        .unwrap()
+        .expect("the upload in flight completes")
+        .into_inner();
     match response.results[0].outcome.as_ref().unwrap() {
         pb::file_result::Outcome::Uploaded(m) => assert_eq!(m.content_hash, expected_hash),
         other => panic!("not uploaded: {other:?}"),
     }
-    assert!(env.remote_bytes("/rot/big.bin").await == data, "emulator bytes differ");
+    assert!(
+        env.remote_bytes("/rot/big.bin").await == data,
+        "emulator bytes differ"
+    );
 
     // New connections, including a new tonic channel, are served the new certificate.
     assert_eq!(
-        served_certificate(env.address, &ca.pem(), None).await.unwrap(),
+        served_certificate(env.address, &ca.pem(), None)
+            .await
+            .unwrap(),
         second.der
     );
     let channel = tls_channel(env.address, client_tls(&ca.pem(), None))
@@ -242,11 +306,17 @@ async fn certificate_rotation_during_a_64_mib_upload() {
     let log_has_warning = || env.server_log().contains("new TLS files are not usable");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !log_has_warning() {
-        assert!(tokio::time::Instant::now() < deadline, "no warning logged:\n{}", env.server_log());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no warning logged:\n{}",
+            env.server_log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        served_certificate(env.address, &ca.pem(), None).await.unwrap(),
+        served_certificate(env.address, &ca.pem(), None)
+            .await
+            .unwrap(),
         second.der
     );
     env.stop().await;

@@ -16,11 +16,11 @@ use super::access::connection_for;
 use super::status::{to_item_error, to_status};
 use super::{Ready, convert, resumable_upload};
 use crate::auth::{Audit, Auth, Caller, Method};
+use crate::tasks::budget::UploadBudget;
 use crate::tasks::connections::ReauthWatch;
 use crate::tasks::delete::DeleteEvent;
 use crate::tasks::download::DownloadEvent;
 use crate::tasks::upload::{FileOutcome, UploadMessage};
-use crate::tasks::budget::UploadBudget;
 use crate::tasks::{self, TaskError};
 use crate::transport::idle::idle_limited;
 

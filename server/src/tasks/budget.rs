@@ -103,7 +103,9 @@ impl BufferClaim {
     }
 
     pub fn held(&self) -> usize {
-        self.held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
+        self.held
+            .as_ref()
+            .map_or(0, OwnedSemaphorePermit::num_permits)
     }
 }
 

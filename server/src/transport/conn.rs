@@ -41,7 +41,10 @@ impl Conn {
         let (tcp, session) = tls.get_ref();
         let peer = peer_info(
             tcp.peer_addr().ok(),
-            session.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref()),
+            session
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref()),
         );
         Conn {
             io: Io::Tls(Box::new(tls)),

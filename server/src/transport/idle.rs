@@ -54,7 +54,10 @@ impl<S: Stream + Unpin> Stream for IdleLimited<S> {
                     return Poll::Pending;
                 }
                 self.done = true;
-                tracing::info!(idle_seconds = idle.as_secs(), "client stream idle; closing it");
+                tracing::info!(
+                    idle_seconds = idle.as_secs(),
+                    "client stream idle; closing it"
+                );
                 Poll::Ready(Some(Err(TaskError::StreamIdle {
                     idle_seconds: idle.as_secs(),
                 })))

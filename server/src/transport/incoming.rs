@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::conn::Conn;
@@ -14,6 +14,9 @@ use super::reload::ReloadingTls;
 
 /// Connections waiting for tonic to take them.
 const QUEUE: usize = 64;
+/// Handshakes in progress at once; past it new connections are closed at once, so a
+/// flood of silent clients costs a bounded number of tasks.
+const MAX_HANDSHAKES: usize = 1024;
 
 /// Accepts on `listener` until the returned stream is dropped (then the listening socket
 /// closes). With `tls`, only connections whose handshake finished within
@@ -34,6 +37,7 @@ async fn accept_loop(
     handshake_timeout: Duration,
     tx: mpsc::Sender<Result<Conn, std::io::Error>>,
 ) {
+    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     loop {
         let accepted = tokio::select! {
             () = tx.closed() => return,
@@ -56,9 +60,23 @@ async fn accept_loop(
                     return;
                 }
             }
-            Some(tls) => {
-                tokio::spawn(handshake(tcp, tls.clone(), handshake_timeout, tx.clone()));
-            }
+            Some(tls) => match handshakes.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    tokio::spawn(handshake(
+                        tcp,
+                        tls.clone(),
+                        handshake_timeout,
+                        tx.clone(),
+                        slot,
+                    ));
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        max = MAX_HANDSHAKES,
+                        "too many TLS handshakes in progress; closing a new connection"
+                    );
+                }
+            },
         }
     }
 }
@@ -68,6 +86,7 @@ async fn handshake(
     tls: Arc<ReloadingTls>,
     timeout: Duration,
     tx: mpsc::Sender<Result<Conn, std::io::Error>>,
+    _slot: OwnedSemaphorePermit,
 ) {
     let remote = tcp.peer_addr().ok();
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());

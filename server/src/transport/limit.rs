@@ -84,10 +84,12 @@ where
         Box::pin(async move {
             let response = call.await?;
             // A streamed answer is still in progress until its body ends.
-            Ok(response.map(|body| tonic::body::Body::new(Holding {
-                body,
-                permit: Some(permit),
-            })))
+            Ok(response.map(|body| {
+                tonic::body::Body::new(Holding {
+                    body,
+                    permit: Some(permit),
+                })
+            }))
         })
     }
 }

@@ -105,7 +105,9 @@ fn client_verifier(
 ) -> anyhow::Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
     let mut roots = RootCertStore::empty();
     for cert in certificates(pem)? {
-        roots.add(cert).context("a client CA certificate is not usable")?;
+        roots
+            .add(cert)
+            .context("a client CA certificate is not usable")?;
     }
     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()

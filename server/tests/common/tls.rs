@@ -67,7 +67,8 @@ impl Ca {
     /// A client certificate naming the caller by a SAN URI (e.g. a SPIFFE ID) and, when
     /// given, a DNS name.
     pub fn client(&self, uri: &str, dns: Option<&str>) -> Issued {
-        let mut params = CertificateParams::new(dns.map(str::to_owned).into_iter().collect::<Vec<_>>()).unwrap();
+        let mut params =
+            CertificateParams::new(dns.map(str::to_owned).into_iter().collect::<Vec<_>>()).unwrap();
         params
             .subject_alt_names
             .push(SanType::URI(uri.try_into().unwrap()));
@@ -136,8 +137,14 @@ impl ServerFiles {
     /// The server's `DBXC_TLS__*` settings (checked every second, for tests).
     pub fn env(&self, mtls: bool) -> Vec<(String, String)> {
         let mut env = vec![
-            ("DBXC_TLS__CERT_FILE".to_owned(), self.cert_path().display().to_string()),
-            ("DBXC_TLS__KEY_FILE".to_owned(), self.key_path().display().to_string()),
+            (
+                "DBXC_TLS__CERT_FILE".to_owned(),
+                self.cert_path().display().to_string(),
+            ),
+            (
+                "DBXC_TLS__KEY_FILE".to_owned(),
+                self.key_path().display().to_string(),
+            ),
             ("DBXC_TLS__RELOAD_SECONDS".to_owned(), "1".to_owned()),
         ];
         if mtls {
