@@ -14,6 +14,10 @@ use serde::Deserialize;
 pub struct Config {
     /// `DBXC_LISTEN`: the gRPC address.
     pub listen: SocketAddr,
+    /// `DBXC_HEALTH_LISTEN`: an extra plain-text listener that serves only the standard
+    /// health service, for probes that cannot speak TLS (the kubelet's gRPC probes).
+    #[serde(default)]
+    pub health_listen: Option<SocketAddr>,
     /// `DBXC_DATA_DIR`: where `connections.db` (and in `--dev` the emulator's files) live.
     pub data_dir: PathBuf,
     pub dropbox: DropboxConfig,

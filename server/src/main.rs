@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use dropbox_connector_server::config::{Config, Overrides};
 use dropbox_connector_server::store::{StoreLock, files};
-use dropbox_connector_server::{dev, serve, telemetry};
+use dropbox_connector_server::server::serve_with_health;
+use dropbox_connector_server::{dev, telemetry};
 
 /// The dropbox-connector gRPC service: VisualCron's Dropbox Cloud tasks for other services.
 ///
@@ -198,6 +199,10 @@ async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {
     warn_about_exposed_files(&config);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
+    let health_listener = match config.health_listen {
+        Some(health) => Some(tokio::net::TcpListener::bind(health).await?),
+        None => None,
+    };
     let emulator = if dev_mode {
         Some(dev::prepare(&mut config).await?)
     } else {
@@ -205,12 +210,21 @@ async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {address}")?;
+    if let Some(health) = &health_listener {
+        writeln!(out, "health listening on {}", health.local_addr()?)?;
+    }
     if let Some(e) = &emulator {
         writeln!(out, "{}", dev::next_steps(address, e.base_url(), &config))?;
     }
     out.flush()?;
     drop(out);
-    let result = serve(config, listener, telemetry::shutdown_signal()).await;
+    let result = serve_with_health(
+        config,
+        listener,
+        health_listener,
+        telemetry::shutdown_signal(),
+    )
+    .await;
     if let Some(e) = emulator {
         e.stop().await;
     }

@@ -9,6 +9,7 @@ use dropbox_client::Endpoints;
 use dropbox_connector_proto::v1::cloud_task_service_server::CloudTaskServiceServer;
 use dropbox_connector_proto::v1::connection_service_server::ConnectionServiceServer;
 use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -66,6 +67,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_health(config, listener, None, shutdown).await
+}
+
+/// [`serve`], plus the standard health service alone, in plain text, on
+/// `health_listener` (`DBXC_HEALTH_LISTEN`): the kubelet's native gRPC probes cannot
+/// speak TLS, and nothing but SERVING / NOT_SERVING is ever answered there.
+pub async fn serve_with_health(
+    config: Config,
+    listener: TcpListener,
+    health_listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let target = dropbox_target(&config)?;
     let sealer = config.require_secrets_key()?;
     let tls = transport::listener_tls(&config)?;
@@ -78,6 +91,8 @@ pub async fn serve(
     auth.spawn_reload(std::time::Duration::from_secs(config.auth.reload_seconds));
     let (reporter, health) = tonic_health::server::health_reporter();
     set_all(&reporter, ServingStatus::NotServing).await;
+    // Ends with this function, after the grace period: probes see NOT_SERVING meanwhile.
+    let _health_only = health_listener.map(|l| spawn_health_only(l, reporter.clone()));
 
     let (reflection_v1, reflection_v1alpha) = if config.reflection {
         let (v1, v1alpha) = reflection()?;
@@ -187,6 +202,30 @@ fn reflection() -> anyhow::Result<(
         .build_v1alpha()
         .context("building the reflection service")?;
     Ok((v1, v1alpha))
+}
+
+/// Aborts the task it holds when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn spawn_health_only(listener: TcpListener, reporter: HealthReporter) -> AbortOnDrop {
+    let health = tonic_health::pb::health_server::HealthServer::new(
+        tonic_health::server::HealthService::from_health_reporter(reporter),
+    );
+    AbortOnDrop(tokio::spawn(async move {
+        let served = tonic::transport::Server::builder()
+            .add_service(health)
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the health listener failed");
+        }
+    }))
 }
 
 /// Drops expired resumable uploads once an hour (lookups also refuse expired ones).
