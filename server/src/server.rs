@@ -82,12 +82,17 @@ pub async fn serve(
         .context("building the reflection service")?;
 
     let ready = Ready::default();
-    let cloud = CloudTaskServiceServer::new(CloudTasks::new(ready.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let conns = ConnectionServiceServer::new(ConnectionsApi::new(ready.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let cloud = CloudTaskServiceServer::new(
+        CloudTasks::new(ready.clone()).with_listing(config.listing.limits()),
+    )
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let conns = ConnectionServiceServer::new(
+        ConnectionsApi::new(ready.clone())
+            .allow_private_test_targets(config.test_connection.allow_private_targets),
+    )
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
     let (began_tx, began_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown_reporter = reporter.clone();

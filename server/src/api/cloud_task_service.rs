@@ -7,16 +7,16 @@ use dropbox_connector_proto::v1 as pb;
 use futures::{Stream, StreamExt};
 use pb::cloud_task_service_server::CloudTaskService;
 use pb::upload_files_request::Message as UploadMsg;
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use super::status::{to_item_error, to_status};
-use super::{Ready, convert, resumable_upload};
+use super::{Ready, convert, resumable_upload, task_guard};
 use crate::tasks::connections::ReauthWatch;
 use crate::tasks::delete::DeleteEvent;
 use crate::tasks::download::DownloadEvent;
+use crate::tasks::filter::ListingLimits;
 use crate::tasks::upload::{FileOutcome, UploadMessage};
 use crate::tasks::{self, TaskError};
 
@@ -28,11 +28,21 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 
 pub struct CloudTasks {
     ready: Ready,
+    listing: ListingLimits,
 }
 
 impl CloudTasks {
     pub fn new(ready: Ready) -> CloudTasks {
-        CloudTasks { ready }
+        CloudTasks {
+            ready,
+            listing: ListingLimits::default(),
+        }
+    }
+
+    /// Bounds for sorted List and filtered Download and Delete (`listing.*`).
+    pub fn with_listing(mut self, listing: ListingLimits) -> CloudTasks {
+        self.listing = listing;
+        self
     }
 
     /// The connection's client and the watch its errors go through (a refused refresh
@@ -49,7 +59,8 @@ impl CloudTasks {
     }
 }
 
-/// Runs `task` in the background and streams what it emits, converted by `to_proto`.
+/// Runs `task` in the background and streams what it emits, converted by `to_proto`;
+/// a panic in the task ends the stream with INTERNAL.
 fn spawn_stream<E, T, F, Fut, P>(
     span: tracing::Span,
     watch: ReauthWatch,
@@ -63,8 +74,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
     P: Fn(E) -> T + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    tokio::spawn(task(tx).instrument(span));
+    let rx = task_guard::spawn_guarded(span, CHANNEL_DEPTH, task);
     Box::pin(
         ReceiverStream::new(rx)
             .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
@@ -182,7 +192,7 @@ impl CloudTaskService for CloudTasks {
             );
         };
         let span = tracing::info_span!("UploadFiles", connection = %spec.connection, destination = %spec.destination_folder);
-        async move {
+        task_guard::guarded(async move {
             let upload = convert::upload_spec(&spec)?;
             let (client, watch) = self.client(&spec.connection, &metadata).await?;
             // A broken stream (client gone, reset) ends the call; nothing open is committed.
@@ -206,7 +216,7 @@ impl CloudTaskService for CloudTasks {
                     .map(|r| file_result(r, &watch))
                     .collect(),
             }))
-        }
+        })
         .instrument(span)
         .await
     }
@@ -224,12 +234,16 @@ impl CloudTaskService for CloudTasks {
             .client(&r.connection, &metadata)
             .instrument(span.clone())
             .await?;
+        let limits = self.listing;
         let stream = spawn_stream(
             span,
             watch,
             move |tx| async move {
-                tasks::run_to_channel(tx.clone(), tasks::list::list_items(&client, &filter, &tx))
-                    .await
+                tasks::run_to_channel(
+                    tx.clone(),
+                    tasks::list::list_items(&client, &filter, limits, &tx),
+                )
+                .await
             },
             |items: Vec<tasks::filter::RemoteItem>| pb::ListItemsResponse {
                 items: items.iter().map(convert::item).collect(),
@@ -262,13 +276,14 @@ impl CloudTaskService for CloudTasks {
             .instrument(span.clone())
             .await?;
         let item_watch = watch.clone();
+        let limits = self.listing;
         let stream = spawn_stream(
             span,
             watch,
             move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
-                    tasks::download::download_files(&client, &selection, range, &tx),
+                    tasks::download::download_files(&client, &selection, range, limits, &tx),
                 )
                 .await
             },
@@ -319,21 +334,18 @@ impl CloudTaskService for CloudTasks {
             .client(&r.connection, &metadata)
             .instrument(span.clone())
             .await?;
-        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-        tokio::spawn(
-            async move {
+        let limits = self.listing;
+        let stream = spawn_stream(
+            span,
+            watch.clone(),
+            move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
-                    tasks::delete::delete_items(&client, &selection, dry_run, &tx),
+                    tasks::delete::delete_items(&client, &selection, dry_run, limits, &tx),
                 )
                 .await
-            }
-            .instrument(span),
-        );
-        let to_proto = delete_message(dry_run, watch.clone());
-        let stream: Self::DeleteItemsStream = Box::pin(
-            ReceiverStream::new(rx)
-                .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
+            },
+            delete_message(dry_run, watch),
         );
         Ok(Response::new(stream))
     }
@@ -349,7 +361,7 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<Streaming<pb::WriteResumableUploadRequest>>,
     ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
-        resumable_upload::write(&self.ready, req).await
+        task_guard::guarded(resumable_upload::write(&self.ready, req)).await
     }
 
     async fn query_upload(
