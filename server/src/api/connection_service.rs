@@ -17,11 +17,21 @@ const MAX_PAGE_SIZE: i32 = 1000;
 
 pub struct ConnectionsApi {
     ready: Ready,
+    /// TestConnection may fetch test URLs on non-public addresses (`test_connection.*`).
+    allow_private_test_targets: bool,
 }
 
 impl ConnectionsApi {
     pub fn new(ready: Ready) -> ConnectionsApi {
-        ConnectionsApi { ready }
+        ConnectionsApi {
+            ready,
+            allow_private_test_targets: false,
+        }
+    }
+
+    pub fn allow_private_test_targets(mut self, allow: bool) -> ConnectionsApi {
+        self.allow_private_test_targets = allow;
+        self
     }
 }
 
@@ -203,7 +213,8 @@ impl ConnectionService for ConnectionsApi {
         async move {
             let connections = self.ready.get().await?;
             let name = convert::connection_ref("name", &req.get_ref().name)?;
-            let report = probe::test_connection(&connections, name).await?;
+            let report =
+                probe::test_connection(&connections, name, self.allow_private_test_targets).await?;
             let ok = report.ok();
             for s in &report.steps {
                 tracing::info!(
