@@ -40,7 +40,50 @@ pub struct Config {
     /// `DBXC_AUTH__*`: who may call.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// `DBXC_LISTING__*`: bounds of listing-based work.
+    #[serde(default)]
+    pub listing: ListingConfig,
+    /// `DBXC_TEST_CONNECTION__*`: what TestConnection may reach.
+    #[serde(default)]
+    pub test_connection: TestConnectionConfig,
 }
+
+/// `DBXC_LISTING__*`: bounds of sorted List and filtered Download and Delete.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListingConfig {
+    /// `DBXC_LISTING__MAX_ENTRIES`: most entries one call holds (default 1,000,000); past
+    /// it the call fails with LISTING_TOO_LARGE.
+    #[serde(default = "default_listing_max_entries")]
+    pub max_entries: u64,
+}
+
+impl Default for ListingConfig {
+    fn default() -> Self {
+        ListingConfig {
+            max_entries: default_listing_max_entries(),
+        }
+    }
+}
+
+fn default_listing_max_entries() -> u64 {
+    crate::tasks::filter::DEFAULT_MAX_ENTRIES as u64
+}
+
+impl ListingConfig {
+    pub fn limits(&self) -> crate::tasks::filter::ListingLimits {
+        crate::tasks::filter::ListingLimits {
+            max_entries: usize::try_from(self.max_entries.max(1)).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// `DBXC_TEST_CONNECTION__*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TestConnectionConfig {
+    /// `DBXC_TEST_CONNECTION__ALLOW_PRIVATE_TARGETS`: let TestConnection fetch test URLs on
+    /// loopback, link-local and private addresses (default false; `--dev` sets it).
+    #[serde(default)]
+    pub allow_private_targets: bool,
 
 /// `DBXC_AUTH__*`: who may call (see `crate::auth` and deploy/callers.example.toml).
 #[derive(Debug, Clone, Deserialize)]
@@ -358,7 +401,8 @@ impl Config {
             .set_default("dropbox.oauth_url", "https://www.dropbox.com")?
             .set_default("log.format", "text")?
             .set_default("log.level", "info")?
-            .set_default("shutdown.grace_seconds", 30)?;
+            .set_default("shutdown.grace_seconds", 30)?
+            .set_default("test_connection.allow_private_targets", overrides.dev)?;
         if let Some(file) = &overrides.config_file {
             builder = builder
                 .add_source(config::File::from(file.as_path()).format(config::FileFormat::Toml));
@@ -635,6 +679,29 @@ mod tests {
         .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/flag"));
         assert_eq!(c.shutdown.grace_seconds, 5);
+    }
+
+    #[test]
+    fn listing_and_test_connection_sections() {
+        let c = Config::load_from(&Overrides::default(), env(&[])).unwrap();
+        assert_eq!(c.listing.max_entries, 1_000_000);
+        assert!(!c.test_connection.allow_private_targets);
+        let dev = Overrides {
+            dev: true,
+            ..Default::default()
+        };
+        let c = Config::load_from(&dev, env(&[])).unwrap();
+        assert!(c.test_connection.allow_private_targets, "--dev allows them");
+        let c = Config::load_from(
+            &Overrides::default(),
+            env(&[
+                ("DBXC_LISTING__MAX_ENTRIES", "5"),
+                ("DBXC_TEST_CONNECTION__ALLOW_PRIVATE_TARGETS", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listing.limits().max_entries, 5);
+        assert!(c.test_connection.allow_private_targets);
     }
 
     #[test]

@@ -102,16 +102,21 @@ pub async fn serve_with_health(
     };
 
     let ready = Ready::default();
-    let cloud = CloudTasks::new(ready.clone(), auth.clone()).with_limits(
-        std::time::Duration::from_secs(limits.stream_idle_seconds),
-        budget.clone(),
-    );
+    let cloud = CloudTasks::new(ready.clone(), auth.clone())
+        .with_limits(
+            std::time::Duration::from_secs(limits.stream_idle_seconds),
+            budget.clone(),
+        )
+        .with_listing(config.listing.limits());
     let cloud = CloudTaskServiceServer::new(cloud)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let conns = ConnectionServiceServer::new(ConnectionsApi::new(ready.clone(), auth))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let conns = ConnectionServiceServer::new(
+        ConnectionsApi::new(ready.clone(), auth)
+            .allow_private_test_targets(config.test_connection.allow_private_targets),
+    )
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
     let (began_tx, began_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown_reporter = reporter.clone();

@@ -15,6 +15,7 @@ use url::Url;
 use crate::auth::{Auth, Credentials, TokenSink};
 use crate::error::{AuthError, Error, decode_error_response, from_reqwest};
 use crate::retry::{Limiter, Pacer, RetryPolicy};
+use crate::retry_after::RetryAfter;
 use crate::transport::{Endpoints, TransportConfig, build_http_client, route_url};
 use crate::wire::escape_header_json;
 
@@ -230,7 +231,11 @@ impl DropboxClient {
         let url = route_url(self.base(host), &format!("2/{route}"))?;
         let started = Instant::now();
         let budget_end = self.budget_end(started);
-        let fits = |wait: Duration| Instant::now() + wait <= budget_end;
+        let fits = |wait: Duration| {
+            Instant::now()
+                .checked_add(wait)
+                .is_some_and(|t| t <= budget_end)
+        };
         let mut failures = 0u32;
         let mut rate_limited = 0u32;
         let mut refreshed = false;
@@ -456,7 +461,7 @@ fn classify(e: reqwest::Error) -> (Result<Received, Error>, bool) {
 
 fn finish_buffered(
     status: u16,
-    retry_after: Option<Duration>,
+    retry_after: Option<RetryAfter>,
     body: Bytes,
 ) -> Result<Received, Error> {
     if (200..300).contains(&status) {
@@ -466,15 +471,9 @@ fn finish_buffered(
     }
 }
 
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let v = resp.headers().get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+fn retry_after(resp: &reqwest::Response) -> Option<RetryAfter> {
+    let v = resp.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    crate::retry_after::parse_header(v, time::OffsetDateTime::now_utc())
 }
 
 /// The body as a stream of slices; records (ms since `start`) whenever hyper pulls a slice.

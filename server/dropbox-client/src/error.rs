@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::paths::PathError;
+use crate::retry_after::RetryAfter;
 
 /// Everything a Dropbox call can fail with.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -30,10 +31,13 @@ pub enum Error {
     NoCredentials,
     /// 429 (`too_many_requests`, `too_many_write_operations`) after the retry budget ran out,
     /// or a wait longer than the budget allows.
-    #[error("rate limited by Dropbox, retry after {retry_after:?} ({summary})")]
+    #[error("rate limited by Dropbox, retry after {retry_after:?}{} ({summary})", crate::retry_after::clamp_note(.clamped_from.as_deref()))]
     RateLimited {
+        /// Never more than [`crate::MAX_RETRY_AFTER`].
         retry_after: Duration,
         summary: String,
+        /// What Dropbox asked for, when that was out of range and `retry_after` is the clamp.
+        clamped_from: Option<String>,
     },
     /// The content_hash sent with an upload did not match the bytes Dropbox received.
     #[error("content hash mismatch ({summary})")]
@@ -285,7 +289,7 @@ fn union_field<'a>(v: &'a Value, tag: &str) -> Option<&'a Value> {
 /// Decode an error response from its status, headers' Retry-After and body.
 pub(crate) fn decode_error_response(
     status: u16,
-    retry_after_header: Option<Duration>,
+    retry_after_header: Option<RetryAfter>,
     body: &[u8],
 ) -> Error {
     let text = String::from_utf8_lossy(body).into_owned();
@@ -318,14 +322,15 @@ pub(crate) fn decode_error_response(
         429 => {
             let body_wait = err
                 .and_then(|e| e.get("retry_after"))
-                .and_then(Value::as_u64)
-                .map(Duration::from_secs);
-            let retry_after = retry_after_header
-                .or(body_wait)
-                .unwrap_or(Duration::from_secs(1));
+                .and_then(crate::retry_after::from_body);
+            let asked = retry_after_header.or(body_wait).unwrap_or(RetryAfter {
+                wait: Duration::from_secs(1),
+                clamped_from: None,
+            });
             Error::RateLimited {
-                retry_after,
+                retry_after: asked.wait,
                 summary,
+                clamped_from: asked.clamped_from,
             }
         }
         500..=599 => Error::Server {
@@ -399,6 +404,7 @@ pub(crate) fn decode_endpoint_error(e: &Value, summary: String, body: String) ->
         "too_many_write_operations" | "too_many_files" => Error::RateLimited {
             retry_after: Duration::from_secs(1),
             summary,
+            clamped_from: None,
         },
         "reset" => Error::CursorReset { summary },
         _ => Error::Other {
@@ -443,6 +449,7 @@ fn decode_path_error(inner: &Value, summary: String) -> Error {
             return Error::RateLimited {
                 retry_after: Duration::from_secs(1),
                 summary,
+                clamped_from: None,
             };
         }
         other => LookupError::Other(other.to_owned()),
@@ -770,7 +777,11 @@ mod tests {
         assert!(
             matches!(e, Error::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(300))
         );
-        let e = decode_error_response(429, Some(Duration::from_secs(15)), body.as_bytes());
+        let e = decode_error_response(
+            429,
+            crate::retry_after::parse_header("15", time::OffsetDateTime::now_utc()),
+            body.as_bytes(),
+        );
         assert!(
             matches!(e, Error::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(15))
         );
@@ -783,6 +794,38 @@ mod tests {
             r#"{"error_summary":"too_many_write_operations/..","error":{"reason":{".tag":"too_many_write_operations"}}}"#,
         );
         assert!(matches!(e, Error::RateLimited { .. }));
+    }
+
+    #[test]
+    fn rate_limited_out_of_range_waits_are_clamped_and_said() {
+        let huge = r#"{"error_summary":"too_many_requests/..","error":{"reason":{".tag":"too_many_requests"},"retry_after":18446744073709551615}}"#;
+        let e = decode_error_response(429, None, huge.as_bytes());
+        let Error::RateLimited {
+            retry_after,
+            clamped_from,
+            ..
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(*retry_after, crate::MAX_RETRY_AFTER);
+        assert_eq!(clamped_from.as_deref(), Some("18446744073709551615 s"));
+        let text = e.to_string();
+        assert!(
+            text.contains("Dropbox asked to wait 18446744073709551615 s; clamped to 900 s"),
+            "{text}"
+        );
+        for body in [
+            r#"{"error":{"retry_after":-3}}"#,
+            r#"{"error":{"retry_after":"garbage"}}"#,
+            r#"{"error":{"retry_after":0.25}}"#,
+        ] {
+            let e = decode_error_response(429, None, body.as_bytes());
+            assert!(
+                matches!(e, Error::RateLimited { retry_after, .. } if retry_after <= Duration::from_secs(1)),
+                "{body}: {e:?}"
+            );
+        }
     }
 
     #[test]

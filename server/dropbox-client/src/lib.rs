@@ -16,6 +16,7 @@ mod error;
 pub mod oauth;
 pub mod paths;
 mod retry;
+mod retry_after;
 mod routes;
 mod transport;
 mod wire;
@@ -24,6 +25,7 @@ pub use auth::{Credentials, TokenSink};
 pub use client::{ActAs, DropboxClient, PathRoot};
 pub use error::{AuthError, ConflictKind, Error, LookupError, SessionError};
 pub use retry::RetryPolicy;
+pub use retry_after::MAX_RETRY_AFTER;
 pub use routes::files::{
     ByteRange, CommitInfo, ContentRange, Download, ListFolderPage, MAX_REQUEST_BODY, WriteMode,
 };

@@ -67,7 +67,11 @@ pub(crate) struct Pacer {
 impl Pacer {
     /// Pause everything until `now + wait` (never shortens an existing pause).
     pub(crate) fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        // Waits come from Dropbox: never let one overflow the clock.
+        let now = Instant::now();
+        let until = now
+            .checked_add(wait.min(crate::MAX_RETRY_AFTER))
+            .unwrap_or(now);
         if let Ok(mut g) = self.paused_until.lock() {
             match *g {
                 Some(t) if t >= until => {}

@@ -682,6 +682,31 @@ async fn retries_rate_limits_and_server_errors() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_huge_retry_after_is_clamped_not_a_panic() -> TestResult {
+    let emu = emulator(vec![]).await?;
+    let c = client(&emu, "tok");
+    c.create_folder("/h", false).await?;
+    // u64::MAX seconds in the header and in the body: any server can send that.
+    fault(&emu, serde_json::json!({"route": "files/get_metadata", "kind": "status", "status": 429, "retry_after": u64::MAX, "count": 1})).await;
+    let err = c.get_metadata("/h").await.unwrap_err();
+    match &err {
+        Error::RateLimited {
+            retry_after,
+            clamped_from,
+            ..
+        } => {
+            assert_eq!(*retry_after, dropbox_client::MAX_RETRY_AFTER);
+            assert_eq!(clamped_from.as_deref(), Some("18446744073709551615 s"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("clamped to 900 s"), "{err}");
+    assert_faults_fired(&emu).await;
+    emu.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn append_and_finish_survive_lost_responses() -> TestResult {
     let emu = emulator(vec![]).await?;
     let c = client(&emu, "tok");

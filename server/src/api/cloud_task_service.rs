@@ -7,19 +7,19 @@ use dropbox_connector_proto::v1 as pb;
 use futures::{Stream, StreamExt};
 use pb::cloud_task_service_server::CloudTaskService;
 use pb::upload_files_request::Message as UploadMsg;
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use super::access::connection_for;
 use super::status::{to_item_error, to_status};
-use super::{Ready, convert, resumable_upload};
+use super::{Ready, convert, resumable_upload, task_guard};
 use crate::auth::{Audit, Auth, Caller, Method};
 use crate::tasks::budget::UploadBudget;
 use crate::tasks::connections::ReauthWatch;
 use crate::tasks::delete::DeleteEvent;
 use crate::tasks::download::DownloadEvent;
+use crate::tasks::filter::ListingLimits;
 use crate::tasks::upload::{FileOutcome, UploadMessage};
 use crate::tasks::{self, TaskError};
 use crate::transport::idle::idle_limited;
@@ -37,6 +37,7 @@ pub struct CloudTasks {
     stream_idle: std::time::Duration,
     /// What UploadFiles calls may buffer, together with resumable uploads.
     budget: UploadBudget,
+    listing: ListingLimits,
 }
 
 impl CloudTasks {
@@ -46,7 +47,14 @@ impl CloudTasks {
             auth,
             stream_idle: std::time::Duration::from_secs(60),
             budget: UploadBudget::default(),
+            listing: ListingLimits::default(),
         }
+    }
+
+    /// Bounds for sorted List and filtered Download and Delete (`listing.*`).
+    pub fn with_listing(mut self, listing: ListingLimits) -> CloudTasks {
+        self.listing = listing;
+        self
     }
 
     /// The server's stream idle timeout and upload buffer budget.
@@ -76,7 +84,8 @@ impl CloudTasks {
     }
 }
 
-/// Runs `task` in the background and streams what it emits, converted by `to_proto`.
+/// Runs `task` in the background and streams what it emits, converted by `to_proto`;
+/// a panic in the task ends the stream with INTERNAL.
 fn spawn_stream<E, T, F, Fut, P>(
     span: tracing::Span,
     watch: ReauthWatch,
@@ -90,8 +99,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
     P: Fn(E) -> T + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    tokio::spawn(task(tx).instrument(span));
+    let rx = task_guard::spawn_guarded(span, CHANNEL_DEPTH, task);
     Box::pin(
         ReceiverStream::new(rx)
             .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
@@ -236,7 +244,7 @@ impl CloudTaskService for CloudTasks {
         };
         audit.set_connection(&spec.connection);
         let span = tracing::info_span!("UploadFiles", connection = %spec.connection, destination = %spec.destination_folder);
-        let result = async move {
+        let result = task_guard::guarded(async move {
             let upload = convert::upload_spec(&spec)?;
             let (client, watch) = self
                 .client(&caller, Method::UploadFiles, &spec.connection, &metadata)
@@ -262,7 +270,7 @@ impl CloudTaskService for CloudTasks {
                     .map(|r| file_result(r, &watch))
                     .collect(),
             }))
-        }
+        })
         .instrument(span)
         .await;
         audit.finish(result, |r| uploaded(r.get_ref()))
@@ -282,12 +290,16 @@ impl CloudTaskService for CloudTasks {
             .client(&caller, Method::ListItems, &r.connection, &metadata)
             .instrument(span.clone())
             .await?;
+        let limits = self.listing;
         let stream = spawn_stream(
             span,
             watch,
             move |tx| async move {
-                tasks::run_to_channel(tx.clone(), tasks::list::list_items(&client, &filter, &tx))
-                    .await
+                tasks::run_to_channel(
+                    tx.clone(),
+                    tasks::list::list_items(&client, &filter, limits, &tx),
+                )
+                .await
             },
             |items: Vec<tasks::filter::RemoteItem>| pb::ListItemsResponse {
                 items: items.iter().map(convert::item).collect(),
@@ -321,13 +333,14 @@ impl CloudTaskService for CloudTasks {
             .instrument(span.clone())
             .await?;
         let item_watch = watch.clone();
+        let limits = self.listing;
         let stream = spawn_stream(
             span,
             watch,
             move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
-                    tasks::download::download_files(&client, &selection, range, &tx),
+                    tasks::download::download_files(&client, &selection, range, limits, &tx),
                 )
                 .await
             },
@@ -395,21 +408,18 @@ impl CloudTaskService for CloudTasks {
             Err(e) => return Err(audit.fail(e)),
         };
         let dry_run = r.dry_run;
-        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-        tokio::spawn(
-            async move {
+        let limits = self.listing;
+        let stream: Self::DeleteItemsStream = spawn_stream(
+            span,
+            watch.clone(),
+            move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
-                    tasks::delete::delete_items(&client, &selection, dry_run, &tx),
+                    tasks::delete::delete_items(&client, &selection, dry_run, limits, &tx),
                 )
                 .await
-            }
-            .instrument(span),
-        );
-        let to_proto = delete_message(dry_run, watch.clone());
-        let stream: Self::DeleteItemsStream = Box::pin(
-            ReceiverStream::new(rx)
-                .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
+            },
+            delete_message(dry_run, watch),
         );
         Ok(Response::new(Box::pin(audit.stream(stream, deleted))))
     }
@@ -425,7 +435,13 @@ impl CloudTaskService for CloudTasks {
         &self,
         req: Request<Streaming<pb::WriteResumableUploadRequest>>,
     ) -> Result<Response<pb::WriteResumableUploadResponse>, Status> {
-        resumable_upload::write(&self.ready, &self.auth, self.stream_idle, req).await
+        task_guard::guarded(resumable_upload::write(
+            &self.ready,
+            &self.auth,
+            self.stream_idle,
+            req,
+        ))
+        .await
     }
 
     async fn query_upload(

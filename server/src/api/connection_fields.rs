@@ -10,6 +10,7 @@ use crate::store::{
 };
 use crate::tasks::TaskError;
 use crate::tasks::connections::resource_name;
+use crate::tasks::secret_binding::{Given, unbind_moved_secrets};
 
 /// Record -> protobuf, without secrets.
 pub fn to_proto(r: &ConnectionRecord) -> pb::Connection {
@@ -216,6 +217,8 @@ pub fn apply(
     let proxy = c.proxy.as_ref().unwrap_or(&default_proxy);
     let default_creds = pb::Credentials::default();
     let creds = c.credentials.as_ref().unwrap_or(&default_creds);
+    let before = record.settings.clone();
+    let mut given = Given::default();
     let s = &mut record.settings;
     let secrets = &mut record.secrets;
     for path in paths {
@@ -234,6 +237,12 @@ pub fn apply(
             continue;
         }
         check_value(path, c, app, business, proxy, creds)?;
+        match path {
+            "proxy.password" => given.proxy_password = true,
+            "app.app_secret" => given.app_secret = true,
+            "credentials.access_token" | "credentials.refresh_token" => given.tokens = true,
+            _ => {}
+        }
         match path {
             "display_name" => record.display_name = c.display_name.trim().to_owned(),
             "group" => record.group = c.group.trim().to_owned(),
@@ -291,6 +300,13 @@ pub fn apply(
             }
             _ => {}
         }
+    }
+    let dropped = unbind_moved_secrets(&before, record, given);
+    if !dropped.is_empty() {
+        tracing::info!(
+            dropped = ?dropped,
+            "secrets dropped: their endpoint changed and they were not given again"
+        );
     }
     Ok(())
 }
@@ -501,5 +517,34 @@ mod tests {
         assert_eq!(r.secrets.proxy_password, None);
         assert!(apply(&mut r, &update, &["nope".into()], false).is_err());
         assert!(apply(&mut r, &update, &["create_time".into()], false).is_ok());
+    }
+
+    #[test]
+    fn moving_the_proxy_without_the_password_clears_it() {
+        let mut r = empty_record();
+        apply(&mut r, &full(), &[], true).unwrap();
+        assert!(r.secrets.proxy_password.is_some());
+        // A read-modify-write (empty mask, secrets not readable) that moves the proxy.
+        let mut update = to_proto(&r);
+        update.proxy.as_mut().unwrap().address = "elsewhere.example".into();
+        apply(&mut r, &update, &[], false).unwrap();
+        assert_eq!(r.settings.proxy.address, "elsewhere.example");
+        assert_eq!(r.secrets.proxy_password, None);
+        // Given again together with the move: kept.
+        let mut update = full();
+        update.proxy.as_mut().unwrap().address = "third.example".into();
+        apply(
+            &mut r,
+            &update,
+            &["proxy.address".into(), "proxy.password".into()],
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.secrets.proxy_password.as_deref(), Some("pw"));
+        // Only the port, by mask: cleared again.
+        let mut update = full();
+        update.proxy.as_mut().unwrap().port = 3129;
+        apply(&mut r, &update, &["proxy.port".into()], false).unwrap();
+        assert_eq!(r.secrets.proxy_password, None);
     }
 }

@@ -21,11 +21,22 @@ const MAX_PAGE_SIZE: i32 = 1000;
 pub struct ConnectionsApi {
     ready: Ready,
     auth: Auth,
+    /// TestConnection may fetch test URLs on non-public addresses (`test_connection.*`).
+    allow_private_test_targets: bool,
 }
 
 impl ConnectionsApi {
     pub fn new(ready: Ready, auth: Auth) -> ConnectionsApi {
-        ConnectionsApi { ready, auth }
+        ConnectionsApi {
+            ready,
+            auth,
+            allow_private_test_targets: false,
+        }
+    }
+
+    pub fn allow_private_test_targets(mut self, allow: bool) -> ConnectionsApi {
+        self.allow_private_test_targets = allow;
+        self
     }
 }
 
@@ -325,9 +336,12 @@ impl ConnectionService for ConnectionsApi {
             let name = convert::connection_ref("name", &req.get_ref().name)?;
             let record =
                 connection_for(&connections, &caller, Method::TestConnection, name).await?;
-            let report =
-                probe::test_connection(&connections, &format!("{RESOURCE_PREFIX}{}", record.id))
-                    .await?;
+            let report = probe::test_connection(
+                &connections,
+                &format!("{RESOURCE_PREFIX}{}", record.id),
+                self.allow_private_test_targets,
+            )
+            .await?;
             let ok = report.ok();
             for s in &report.steps {
                 tracing::info!(

@@ -9,6 +9,7 @@ mod convert;
 mod page_token;
 mod resumable_upload;
 pub mod status;
+mod task_guard;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -280,11 +280,15 @@ fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
             R::ConnectionNotAuthorized,
             "the connection has no usable credentials; give it an access token, or a refresh token and app key".into(),
         ),
-        DbxError::RateLimited { retry_after, .. } => {
+        DbxError::RateLimited { retry_after, clamped_from, .. } => {
+            let clamped = match clamped_from {
+                Some(asked) => format!(" (Dropbox asked to wait {asked}; clamped to {} s)", retry_after.as_secs()),
+                None => String::new(),
+            };
             let mut r = c(
                 Code::ResourceExhausted,
                 R::RateLimited,
-                format!("Dropbox is rate limiting this connection; retry after {} s", retry_after.as_secs().max(1)),
+                format!("Dropbox is rate limiting this connection; retry after {} s{clamped}", retry_after.as_secs().max(1)),
             );
             r.retry_after = Some(*retry_after);
             r
@@ -514,6 +518,7 @@ mod tests {
                 dbx(DbxError::RateLimited {
                     retry_after: Duration::from_secs(15),
                     summary: String::new(),
+                    clamped_from: None,
                 }),
                 Code::ResourceExhausted,
                 R::RateLimited,
@@ -593,6 +598,7 @@ mod tests {
         let err = dbx(DbxError::RateLimited {
             retry_after: Duration::from_secs(15),
             summary: "too_many_requests/".into(),
+            clamped_from: None,
         });
         let status = to_status(&err);
         assert_eq!(status.code(), Code::ResourceExhausted);

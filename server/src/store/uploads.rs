@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use super::StoreError;
 
 /// One resumable upload. Only whole 4 MiB blocks are ever persisted in Dropbox's session
-/// before the end, so `block_digests` covers exactly `persisted_size` bytes.
+/// before the end, so `block_digests` covers exactly `persisted_size` bytes (stored one row
+/// per block, appended as pieces arrive).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResumableUpload {
     /// The id handed to the client. Stored only as its SHA-256.
@@ -61,13 +62,15 @@ pub trait UploadStore: Send + Sync + 'static {
         id: String,
         pending: PendingAppend,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Records that Dropbox now holds `persisted_size` bytes with these block digests, and
-    /// clears the pending append.
-    fn record_persisted(
+    /// Records that Dropbox now holds `persisted_size` bytes: the blocks `appended`, from
+    /// block number `first_block` on, follow the ones recorded before. Clears the pending
+    /// append. Writes only the new blocks, whatever the size of the upload.
+    fn record_appended(
         &self,
         id: String,
         persisted_size: u64,
-        block_digests: Vec<[u8; 32]>,
+        first_block: u64,
+        appended: Vec<[u8; 32]>,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Records the outcome of a finished upload.
     fn record_result(&self, id: String, result: String) -> BoxFuture<'_, Result<(), StoreError>>;

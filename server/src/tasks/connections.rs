@@ -227,9 +227,14 @@ impl Connections {
         validate_display_name(&record.display_name)?;
         normalize_settings(&mut record.group, &mut record.settings)?;
         let id = record.id.clone();
+        let before = self.store.get(record.id.clone()).await.ok().flatten();
+        // Tokens Dropbox already refused cannot be revoked with them.
+        let before_refused = before
+            .as_ref()
+            .is_some_and(|b| self.needs_reauthorization(b));
         // New credentials given by hand end a needs-authorization state.
         if record.settings.needs_reauthorization
-            && let Ok(Some(before)) = self.store.get(record.id.clone()).await
+            && let Some(before) = &before
             && (before.secrets.refresh_token != record.secrets.refresh_token
                 || before.secrets.access_token != record.secrets.access_token
                 || before.secrets.app_secret != record.secrets.app_secret
@@ -247,7 +252,49 @@ impl Connections {
             other => other.into(),
         })?;
         self.forget(&stored.id);
+        if let Some(before) = before
+            && !before_refused
+        {
+            self.revoke_replaced(&before, &stored);
+        }
         Ok(stored)
+    }
+
+    /// Revokes at Dropbox the tokens `before` held that `after` no longer uses (new
+    /// credentials by hand, a new authorization, or cleared), in the background: the new
+    /// ones are stored already, and a failure is only logged.
+    fn revoke_replaced(&self, before: &ConnectionRecord, after: &ConnectionRecord) {
+        let (old, new) = (&before.secrets, &after.secrets);
+        // Revoking an access token also revokes its refresh token: while the refresh token
+        // stays in use, a replaced access token is left to expire instead.
+        let replaced = match &old.refresh_token {
+            Some(refresh) => new.refresh_token.as_ref() != Some(refresh),
+            None => old.access_token.is_some() && new.access_token != old.access_token,
+        };
+        if !replaced {
+            return;
+        }
+        let name = after.display_name.clone();
+        // The old record's app and proxy, and no token sink: a token refreshed only to be
+        // revoked must never be stored over the new one.
+        let client = match self.build_client_with(before, None) {
+            Ok(c) => c.with_retry_policy(dropbox_client::RetryPolicy::none()),
+            Err(e) => {
+                tracing::warn!(connection = %name, error = %e, "could not revoke the replaced token at Dropbox");
+                return;
+            }
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            match client.revoke_token().await {
+                Ok(()) => tracing::info!(connection = %name, "replaced token revoked at Dropbox"),
+                Err(e) => {
+                    tracing::warn!(connection = %name, error = %e, "could not revoke the replaced token at Dropbox; it stays valid until it expires or is revoked in the Dropbox account")
+                }
+            }
+        });
     }
 
     /// Deletes the connection after revoking its token at Dropbox (best effort: when
@@ -367,8 +414,20 @@ impl Connections {
             .map(|k| (k, self.oauth.registered_app_secret.clone()))
     }
 
-    /// A new (uncached) client for `record`.
+    /// A new (uncached) client for `record`; tokens it refreshes are stored.
     pub fn build_client(&self, record: &ConnectionRecord) -> Result<DropboxClient, TaskError> {
+        let sink: Arc<dyn TokenSink> = Arc::new(StoreTokenSink {
+            store: self.store.clone(),
+            id: record.id.clone(),
+        });
+        self.build_client_with(record, Some(sink))
+    }
+
+    fn build_client_with(
+        &self,
+        record: &ConnectionRecord,
+        sink: Option<Arc<dyn TokenSink>>,
+    ) -> Result<DropboxClient, TaskError> {
         let transport = self.transport(record);
         let (app_key, app_secret) = match self.app_of(record) {
             Some((k, s)) => (Some(k), s),
@@ -384,12 +443,7 @@ impl Connections {
                 .access_token_expires_at
                 .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
         };
-        let sink: Arc<dyn TokenSink> = Arc::new(StoreTokenSink {
-            store: self.store.clone(),
-            id: record.id.clone(),
-        });
-        DropboxClient::new(&transport, credentials, act_as(record), Some(sink)).map_err(|e| match e
-        {
+        DropboxClient::new(&transport, credentials, act_as(record), sink).map_err(|e| match e {
             dropbox_client::Error::NoCredentials => TaskError::NotAuthorized {
                 connection: record.display_name.clone(),
             },

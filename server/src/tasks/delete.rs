@@ -2,7 +2,7 @@
 
 use dropbox_client::{DropboxClient, Metadata};
 
-use super::filter::{Lister, RemoteItem};
+use super::filter::{Lister, ListingLimits, RemoteItem};
 use super::{Events, ItemRef, Selection, TaskError, emit};
 
 /// The outcome for one item.
@@ -23,13 +23,14 @@ pub async fn delete_items(
     client: &DropboxClient,
     selection: &Selection,
     dry_run: bool,
+    limits: ListingLimits,
     tx: &Events<DeleteEvent>,
 ) -> Result<(), TaskError> {
     match selection {
         Selection::Filter(filter) => {
             // The whole selection is fixed before the first delete, so deleting cannot
             // change what a later listing page returns.
-            let items = Lister::new(client, filter).collect().await?;
+            let items = Lister::new(client, filter, limits).collect(tx).await?;
             if items.is_empty() && filter.fail_if_empty {
                 return Err(super::list::no_items(filter));
             }

@@ -9,7 +9,7 @@ use dropbox_client::content_hash::ContentHasher;
 use dropbox_client::{ByteRange, DropboxClient, FileMetadata};
 use futures::StreamExt;
 
-use super::filter::{Lister, RemoteItem};
+use super::filter::{Lister, ListingLimits, RemoteItem};
 use super::{Events, Selection, TaskError, emit};
 
 /// Largest DataChunk sent.
@@ -58,11 +58,12 @@ pub async fn download_files(
     client: &DropboxClient,
     selection: &Selection,
     range: Option<Range>,
+    limits: ListingLimits,
     tx: &Events<DownloadEvent>,
 ) -> Result<(), TaskError> {
     let targets: Vec<Target> = match selection {
         Selection::Filter(filter) => {
-            let items = Lister::new(client, filter).collect().await?;
+            let items = Lister::new(client, filter, limits).collect(tx).await?;
             let files: Vec<RemoteItem> = items
                 .into_iter()
                 .filter(|i| !i.metadata.is_folder())

@@ -2,7 +2,7 @@
 
 use dropbox_client::DropboxClient;
 
-use super::filter::{Lister, RemoteFilter, RemoteItem};
+use super::filter::{Lister, ListingLimits, RemoteFilter, RemoteItem};
 use super::{Events, TaskError, emit};
 
 /// Items per message when a sorted set is given out.
@@ -12,21 +12,19 @@ const ITEMS_PER_MESSAGE: usize = 500;
 pub async fn list_items(
     client: &DropboxClient,
     filter: &RemoteFilter,
+    limits: ListingLimits,
     tx: &Events<Vec<RemoteItem>>,
 ) -> Result<(), TaskError> {
-    let mut lister = Lister::new(client, filter);
+    let mut lister = Lister::new(client, filter, limits);
     let mut sent = 0usize;
     if filter.needs_whole_set() {
-        let items = lister.collect().await?;
+        let items = lister.collect(tx).await?;
         for page in items.chunks(ITEMS_PER_MESSAGE) {
             sent += page.len();
             emit(tx, page.to_vec()).await?;
         }
     } else {
-        while let Some(page) = lister.next_page().await? {
-            if tx.is_closed() {
-                return Err(TaskError::Cancelled);
-            }
+        while let Some(page) = lister.next_page(tx).await? {
             if !page.is_empty() {
                 sent += page.len();
                 emit(tx, page).await?;

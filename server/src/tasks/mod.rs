@@ -13,7 +13,9 @@ pub mod filter;
 pub mod list;
 pub mod overwrite;
 pub mod probe;
+mod probe_target;
 pub mod resumable;
+pub mod secret_binding;
 pub mod upload;
 
 use tokio::sync::mpsc;

@@ -33,17 +33,28 @@ impl Report {
     }
 }
 
-/// Runs the test. Only an unknown connection (or a store failure) fails the call.
+/// Most bytes of the test URL's answer read: enough to show bytes flow back through the
+/// proxy, never a whole (possibly endless) body in memory.
+pub const MAX_TEST_BODY: usize = 64 * 1024;
+
+/// Runs the test. Only an unknown connection (or a store failure), or a test URL aimed at a
+/// non-public address while `allow_private_targets` is off, fails the call.
 pub async fn test_connection(
     connections: &Arc<Connections>,
     name: &str,
+    allow_private_targets: bool,
 ) -> Result<Report, TaskError> {
     let record = connections.resolve(name).await?;
     let transport = connections.transport(&record);
     let mut report = Report::default();
     if let Some(proxy) = &transport.proxy {
+        let given = record.settings.proxy.test_url.trim();
+        if !given.is_empty() {
+            super::probe_target::check_test_url(given, allow_private_targets, transport.timeout)
+                .await?;
+        }
         let started = Instant::now();
-        let test_url = Some(record.settings.proxy.test_url.trim())
+        let test_url = Some(given)
             .filter(|u| !u.is_empty())
             .map(str::to_owned)
             .unwrap_or_else(|| transport.endpoints.api_url.to_string());
@@ -157,11 +168,17 @@ async fn check_proxy(
     let tcp_ms = tcp_started.elapsed().as_millis();
     let http = http_client(transport)?;
     let fetch = async {
-        let resp = http.get(test_url).send().await?;
+        let mut resp = http.get(test_url).send().await?;
         let status = resp.status().as_u16();
-        // Reading the body proves bytes flow back through the proxy.
-        let body = resp.bytes().await?;
-        Ok::<_, reqwest::Error>((status, body.len()))
+        // Reading the body proves bytes flow back through the proxy; the start of it does.
+        let mut read = 0usize;
+        while read < MAX_TEST_BODY {
+            match resp.chunk().await? {
+                Some(chunk) => read += chunk.len(),
+                None => break,
+            }
+        }
+        Ok::<_, reqwest::Error>((status, read))
     };
     let with_credentials = proxy.username.is_some();
     let auth_hint = if with_credentials {
@@ -176,7 +193,8 @@ async fn check_proxy(
         )),
         Ok(Ok((407, _))) => Err(auth_hint.to_owned()),
         Ok(Ok((status, len))) => Ok(format!(
-            "TCP connection to the {kind} proxy {at} in {tcp_ms} ms; GET {test_url} through it answered HTTP {status} ({len} bytes)",
+            "TCP connection to the {kind} proxy {at} in {tcp_ms} ms; GET {test_url} through it answered HTTP {status} ({})",
+            body_size(len),
             kind = kind_name(proxy.kind)
         )),
         Ok(Err(e)) => {
@@ -200,6 +218,16 @@ async fn check_proxy(
                 ))
             }
         }
+    }
+}
+
+fn body_size(read: usize) -> String {
+    if read >= MAX_TEST_BODY {
+        format!(
+            "{read} bytes read; the rest, if any, was not: the test reads at most {MAX_TEST_BODY} bytes"
+        )
+    } else {
+        format!("{read} bytes")
     }
 }
 

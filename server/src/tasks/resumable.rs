@@ -435,12 +435,14 @@ impl Writer<'_> {
             Err(e) => return Err(TaskError::dropbox(path, e)),
         }
         self.upload.persisted_size += len;
-        self.upload.block_digests.extend(digests);
+        let first_block = self.upload.block_digests.len() as u64;
+        self.upload.block_digests.extend_from_slice(&digests);
         self.store
-            .record_persisted(
+            .record_appended(
                 self.upload.id.clone(),
                 self.upload.persisted_size,
-                self.upload.block_digests.clone(),
+                first_block,
+                digests,
             )
             .await?;
         Ok(())

@@ -41,6 +41,14 @@ pub enum SortKey {
     Size,
 }
 
+/// The value an item is sorted by (one filter always yields one variant).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SortValue {
+    Name(String),
+    Date(Option<OffsetDateTime>),
+    Size(u64),
+}
+
 /// A validated filter.
 #[derive(Debug, Clone)]
 pub struct RemoteFilter {
@@ -146,19 +154,17 @@ impl RemoteFilter {
     }
 
     fn compare(&self, key: SortKey, a: &RemoteItem, b: &RemoteItem) -> Ordering {
+        self.sort_value(key, a).cmp(&self.sort_value(key, b))
+    }
+
+    /// What `key` orders `item` by.
+    pub(crate) fn sort_value(&self, key: SortKey, item: &RemoteItem) -> SortValue {
         match key {
-            SortKey::Name => {
-                if self.case_sensitive {
-                    a.relative_path.cmp(&b.relative_path)
-                } else {
-                    a.relative_path
-                        .to_lowercase()
-                        .cmp(&b.relative_path.to_lowercase())
-                }
-            }
+            SortKey::Name if self.case_sensitive => SortValue::Name(item.relative_path.clone()),
+            SortKey::Name => SortValue::Name(item.relative_path.to_lowercase()),
             // Folders have no date: they sort before every file.
-            SortKey::Modified => self.date_of(&a.metadata).cmp(&self.date_of(&b.metadata)),
-            SortKey::Size => size(&a.metadata).cmp(&size(&b.metadata)),
+            SortKey::Modified => SortValue::Date(self.date_of(&item.metadata)),
+            SortKey::Size => SortValue::Size(size(&item.metadata)),
         }
     }
 

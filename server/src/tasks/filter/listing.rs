@@ -3,8 +3,9 @@
 
 use dropbox_client::{DropboxClient, Error as DbxError, Metadata};
 
+use super::bounded::{Collected, ListingLimits};
 use super::{RemoteFilter, RemoteItem};
-use crate::tasks::TaskError;
+use crate::tasks::{Events, TaskError};
 
 /// Entries asked of Dropbox per page.
 const PAGE_LIMIT: u32 = 1000;
@@ -18,10 +19,15 @@ pub struct Lister<'a> {
     done: bool,
     /// Items handed out so far (for a limit without a sort).
     given: usize,
+    limits: ListingLimits,
 }
 
 impl<'a> Lister<'a> {
-    pub fn new(client: &'a DropboxClient, filter: &'a RemoteFilter) -> Lister<'a> {
+    pub fn new(
+        client: &'a DropboxClient,
+        filter: &'a RemoteFilter,
+        limits: ListingLimits,
+    ) -> Lister<'a> {
         Lister {
             client,
             filter,
@@ -29,12 +35,26 @@ impl<'a> Lister<'a> {
             cursor: None,
             done: false,
             given: 0,
+            limits,
         }
     }
 
     /// The next page of accepted items (possibly empty), or `None` at the end. With a limit
-    /// and no sort, stops once the limit is reached.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<RemoteItem>>, TaskError> {
+    /// and no sort, stops once the limit is reached. Once the caller is gone (`tx`
+    /// closed), fails with `Cancelled`, abandoning a request in flight: nobody is left to
+    /// read what Dropbox would return.
+    pub async fn next_page<T>(
+        &mut self,
+        tx: &Events<T>,
+    ) -> Result<Option<Vec<RemoteItem>>, TaskError> {
+        tokio::select! {
+            biased;
+            () = tx.closed() => Err(TaskError::Cancelled),
+            page = self.read_page() => page,
+        }
+    }
+
+    async fn read_page(&mut self) -> Result<Option<Vec<RemoteItem>>, TaskError> {
         if self.done {
             return Ok(None);
         }
@@ -77,13 +97,16 @@ impl<'a> Lister<'a> {
         Ok(Some(items))
     }
 
-    /// Everything accepted, sorted and limited.
-    pub async fn collect(mut self) -> Result<Vec<RemoteItem>, TaskError> {
-        let mut all = Vec::new();
-        while let Some(page) = self.next_page().await? {
-            all.extend(page);
+    /// Everything accepted, sorted and limited, holding at most the configured number of
+    /// entries on the way (see [`Collected`]).
+    pub async fn collect<T>(mut self, tx: &Events<T>) -> Result<Vec<RemoteItem>, TaskError> {
+        let mut held = Collected::new(self.filter, self.limits);
+        while let Some(page) = self.next_page(tx).await? {
+            for item in page {
+                held.push(item)?;
+            }
         }
-        Ok(self.filter.finish(all))
+        Ok(held.finish())
     }
 }
 

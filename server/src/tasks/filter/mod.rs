@@ -1,11 +1,13 @@
 //! The Cloud remote file filter shared by List, Download and Delete.
 
+mod bounded;
 mod criteria;
 mod listing;
 pub mod mask;
 
 use dropbox_client::Metadata;
 
+pub use bounded::{DEFAULT_MAX_ENTRIES, ListingLimits};
 pub use criteria::{DateField, Join, KindFilter, RemoteFilter, SortKey};
 pub use listing::{Lister, relative_path};
 pub use mask::{MaskError, NameMatcher};
