@@ -248,6 +248,9 @@ async fn loose_store_files_are_tightened_and_an_open_data_dir_is_named() {
     server.stop().await;
 }
 
+/// What is wrong, the configuration, the extra arguments.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 #[tokio::test]
 async fn keys_that_are_not_base64_of_32_bytes_are_refused_at_start() {
     let root = tempfile::tempdir().unwrap();
@@ -258,7 +261,7 @@ async fn keys_that_are_not_base64_of_32_bytes_are_refused_at_start() {
     let raw_file = root.path().join("raw.key");
     std::fs::write(&raw_file, [0xA5u8; 32]).unwrap();
     let (sixteen, forty_eight) = (b64(16), b64(48));
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "a passphrase",
             vec![("DBXC_SECRETS__KEY", "correct horse battery staple")],
