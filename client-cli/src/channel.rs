@@ -226,7 +226,11 @@ pub async fn connect(options: &ServerOptions) -> Result<Transport, CliError> {
     }
     let channel = endpoint.connect().await.map_err(|e| {
         let chain = exit::error_chain(&e);
-        let hint = if url.starts_with("https://") {
+        let lower = chain.to_ascii_lowercase();
+        let tls_failed = ["certificate", "tls", "handshake", "alert"]
+            .iter()
+            .any(|w| lower.contains(w));
+        let hint = if url.starts_with("https://") && tls_failed {
             " (TLS: is the server's certificate signed by --ca-file / DBXC_CA_FILE, and for \
              this host name? does the server want a client certificate, --cert-file/--key-file?)"
         } else {
