@@ -37,17 +37,41 @@ pub struct Cli {
     pub server: String,
     /// PEM file of the CA(s) to trust for an https:// server (default: the public web PKI
     /// roots compiled into dbxc).
-    #[arg(long, global = true, env = "DBXC_CA_FILE", value_name = "FILE", help_heading = "Server access")]
+    #[arg(
+        long,
+        global = true,
+        env = "DBXC_CA_FILE",
+        value_name = "FILE",
+        help_heading = "Server access"
+    )]
     pub ca_file: Option<PathBuf>,
     /// PEM client certificate, for servers that require mutual TLS (with --key-file).
-    #[arg(long, global = true, env = "DBXC_CERT_FILE", value_name = "FILE", help_heading = "Server access")]
+    #[arg(
+        long,
+        global = true,
+        env = "DBXC_CERT_FILE",
+        value_name = "FILE",
+        help_heading = "Server access"
+    )]
     pub cert_file: Option<PathBuf>,
     /// PEM private key of --cert-file.
-    #[arg(long, global = true, env = "DBXC_KEY_FILE", value_name = "FILE", help_heading = "Server access")]
+    #[arg(
+        long,
+        global = true,
+        env = "DBXC_KEY_FILE",
+        value_name = "FILE",
+        help_heading = "Server access"
+    )]
     pub key_file: Option<PathBuf>,
     /// File holding the bearer token sent as `authorization: Bearer ...` on every call
     /// (whitespace around it is trimmed). There is no flag taking the token itself.
-    #[arg(long, global = true, env = "DBXC_TOKEN_FILE", value_name = "FILE", help_heading = "Server access")]
+    #[arg(
+        long,
+        global = true,
+        env = "DBXC_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "Server access"
+    )]
     pub token_file: Option<PathBuf>,
     /// The connection to use: its display name or `connections/{id}`.
     #[arg(long, global = true, env = "DBXC_CONNECTION", value_name = "NAME")]

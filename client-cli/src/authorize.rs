@@ -14,7 +14,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::Ctx;
 use crate::exit::CliError;
-use crate::output::{connection_json, emit, emit_json, emit_text, item_error_json, item_error_text};
+use crate::output::{
+    connection_json, emit, emit_json, emit_text, item_error_json, item_error_text,
+};
 
 /// `dbxc connection authorize`.
 #[derive(Debug, Args)]
@@ -549,8 +551,7 @@ mod tests {
     async fn only_the_redirect_with_our_state_ends_the_wait() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let waiting =
-            tokio::spawn(async move { next_redirect(&listener, "/cb", "st4te").await });
+        let waiting = tokio::spawn(async move { next_redirect(&listener, "/cb", "st4te").await });
         // A page in the browser trying to abort or hijack the flow: each is answered and
         // ignored (the answer comes before the next request, so the wait saw each one).
         for target in [
@@ -586,13 +587,19 @@ mod tests {
     async fn an_error_with_our_state_ends_the_wait() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let waiting =
-            tokio::spawn(async move { next_redirect(&listener, "/", "st4te").await });
-        let status = get(port, "/?error=access_denied&error_description=no&state=st4te").await;
+        let waiting = tokio::spawn(async move { next_redirect(&listener, "/", "st4te").await });
+        let status = get(
+            port,
+            "/?error=access_denied&error_description=no&state=st4te",
+        )
+        .await;
         assert!(status.contains("200"), "{status}");
         match waiting.await.unwrap() {
             Redirect::Refused { error, description } => {
-                assert_eq!((error.as_str(), description.as_str()), ("access_denied", "no"));
+                assert_eq!(
+                    (error.as_str(), description.as_str()),
+                    ("access_denied", "no")
+                );
             }
             Redirect::Code { .. } => panic!("no code was sent"),
         }

@@ -42,7 +42,10 @@ impl std::fmt::Debug for BearerToken {
 }
 
 impl Interceptor for BearerToken {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(value) = &self.0 {
             request
                 .metadata_mut()
@@ -76,13 +79,12 @@ impl BearerToken {
                 path.display()
             )));
         }
-        let mut value: MetadataValue<Ascii> =
-            format!("Bearer {token}").parse().map_err(|_| {
-                CliError::usage(format!(
-                    "--token-file {}: the token cannot be sent as a header",
-                    path.display()
-                ))
-            })?;
+        let mut value: MetadataValue<Ascii> = format!("Bearer {token}").parse().map_err(|_| {
+            CliError::usage(format!(
+                "--token-file {}: the token cannot be sent as a header",
+                path.display()
+            ))
+        })?;
         // Kept out of HPACK tables and debug output along the way.
         value.set_sensitive(true);
         Ok(Self(Some(value)))
@@ -224,7 +226,11 @@ pub async fn connect(options: &ServerOptions) -> Result<Transport, CliError> {
     }
     let channel = endpoint.connect().await.map_err(|e| {
         let chain = exit::error_chain(&e);
-        let hint = if url.starts_with("https://") {
+        let lower = chain.to_ascii_lowercase();
+        let tls_failed = ["certificate", "tls", "handshake", "alert"]
+            .iter()
+            .any(|w| lower.contains(w));
+        let hint = if url.starts_with("https://") && tls_failed {
             " (TLS: is the server's certificate signed by --ca-file / DBXC_CA_FILE, and for \
              this host name? does the server want a client certificate, --cert-file/--key-file?)"
         } else {
@@ -289,7 +295,10 @@ mod tests {
         assert_eq!(header(&token).as_deref(), Some("Bearer s3cr3t-token.xyz"));
         // Each call gets it, not just the first.
         assert_eq!(header(&token).as_deref(), Some("Bearer s3cr3t-token.xyz"));
-        assert!(!format!("{token:?}").contains("s3cr3t"), "never in debug output");
+        assert!(
+            !format!("{token:?}").contains("s3cr3t"),
+            "never in debug output"
+        );
     }
 
     #[test]
@@ -305,7 +314,11 @@ mod tests {
         let error = prepare(&opts).unwrap_err();
         assert_eq!(error.code, exit::USAGE);
         assert!(error.message.contains("--token-file"), "{}", error.message);
-        assert!(error.message.contains("/nonexistent/dbxc-token"), "{}", error.message);
+        assert!(
+            error.message.contains("/nonexistent/dbxc-token"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
@@ -318,7 +331,11 @@ mod tests {
             opts.token_file = Some(file);
             let error = prepare(&opts).unwrap_err();
             assert_eq!(error.code, exit::USAGE, "{name}");
-            assert!(error.message.contains("--token-file"), "{name}: {}", error.message);
+            assert!(
+                error.message.contains("--token-file"),
+                "{name}: {}",
+                error.message
+            );
         }
     }
 
@@ -364,7 +381,11 @@ mod tests {
         let error = prepare(&opts).unwrap_err();
         assert_eq!(error.code, exit::USAGE);
         assert!(error.message.contains("--cert-file"), "{}", error.message);
-        assert!(error.message.contains("missing-cert.pem"), "{}", error.message);
+        assert!(
+            error.message.contains("missing-cert.pem"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

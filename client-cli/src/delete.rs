@@ -10,7 +10,9 @@ use crate::Ctx;
 use crate::args::DeleteArgs;
 use crate::exit::CliError;
 use crate::filter_args::normalize_remote;
-use crate::output::{emit_json, emit_text, eprint_text, item_error_json, item_error_text, item_json};
+use crate::output::{
+    emit_json, emit_text, eprint_text, item_error_json, item_error_text, item_json,
+};
 
 /// Runs `dbxc delete`.
 pub async fn run(ctx: &Ctx, args: DeleteArgs) -> Result<(), CliError> {

@@ -214,8 +214,16 @@ mod tests {
             &[],
         ));
         assert_eq!(unknown.code, NOT_ALLOWED);
-        assert!(unknown.message.starts_with("CALLER_UNKNOWN: refused"), "{}", unknown.message);
-        assert!(unknown.message.contains("--token-file"), "{}", unknown.message);
+        assert!(
+            unknown.message.starts_with("CALLER_UNKNOWN: refused"),
+            "{}",
+            unknown.message
+        );
+        assert!(
+            unknown.message.contains("--token-file"),
+            "{}",
+            unknown.message
+        );
 
         let denied = CliError::from_status(&status_with_reason(
             Code::PermissionDenied,

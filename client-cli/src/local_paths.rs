@@ -278,7 +278,9 @@ impl Walk<'_> {
             let relative = format!("{prefix}{name}");
             let is_link = link.file_type().is_symlink();
             if is_link && !self.follow_symlinks {
-                let resolved = path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))?;
+                let resolved = path
+                    .canonicalize()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 if !resolved.starts_with(&self.root) {
                     let ignored = (meta.is_dir() && !self.recursive)
                         || (meta.is_file() && !self.mask.matches(&name));
@@ -305,8 +307,9 @@ impl Walk<'_> {
                     if !self.follow_symlinks {
                         continue;
                     }
-                    let resolved =
-                        path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))?;
+                    let resolved = path
+                        .canonicalize()
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
                     if self.visited.contains(&resolved) || self.root.starts_with(&resolved) {
                         continue; // a loop back into a directory being walked
                     }
@@ -512,10 +515,14 @@ mod tests {
         let names: Vec<_> = deep.iter().map(|f| f.relative_path.as_str()).collect();
         assert_eq!(names, ["a.txt", "sub/c.txt", "sub/deeper/d.txt"]);
 
-        let direct =
-            collect_upload_files(&[root.join("b.log")], &MaskSet::new(None, false), true, false)
-                .unwrap()
-                .files;
+        let direct = collect_upload_files(
+            &[root.join("b.log")],
+            &MaskSet::new(None, false),
+            true,
+            false,
+        )
+        .unwrap()
+        .files;
         assert_eq!(direct[0].relative_path, "b.log");
         assert_eq!(direct[0].size, 1);
 
@@ -542,17 +549,39 @@ mod tests {
         let all = MaskSet::new(None, false);
 
         let plain = collect_upload_files(std::slice::from_ref(&root), &all, true, false).unwrap();
-        let names: Vec<_> = plain.files.iter().map(|f| f.relative_path.as_str()).collect();
+        let names: Vec<_> = plain
+            .files
+            .iter()
+            .map(|f| f.relative_path.as_str())
+            .collect();
         assert_eq!(names, ["a.txt", "inside-link", "sub/b.txt"]);
-        let skipped: Vec<_> = plain.skipped.iter().map(|s| s.relative_path.as_str()).collect();
+        let skipped: Vec<_> = plain
+            .skipped
+            .iter()
+            .map(|s| s.relative_path.as_str())
+            .collect();
         assert_eq!(skipped, ["dir-link", "key-link"]);
-        assert!(plain.skipped[1].reason.contains("--follow-symlinks"), "{:?}", plain.skipped);
+        assert!(
+            plain.skipped[1].reason.contains("--follow-symlinks"),
+            "{:?}",
+            plain.skipped
+        );
 
         let followed = collect_upload_files(std::slice::from_ref(&root), &all, true, true).unwrap();
-        let names: Vec<_> = followed.files.iter().map(|f| f.relative_path.as_str()).collect();
+        let names: Vec<_> = followed
+            .files
+            .iter()
+            .map(|f| f.relative_path.as_str())
+            .collect();
         assert_eq!(
             names,
-            ["a.txt", "dir-link/token", "inside-link", "key-link", "sub/b.txt"]
+            [
+                "a.txt",
+                "dir-link/token",
+                "inside-link",
+                "key-link",
+                "sub/b.txt"
+            ]
         );
         assert!(followed.skipped.is_empty());
     }

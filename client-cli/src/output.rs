@@ -421,7 +421,10 @@ mod tests {
 
     #[test]
     fn control_characters_in_names_are_escaped_for_terminals() {
-        assert_eq!(terminal_safe("plain/name ünïcode.txt"), "plain/name ünïcode.txt");
+        assert_eq!(
+            terminal_safe("plain/name ünïcode.txt"),
+            "plain/name ünïcode.txt"
+        );
         assert_eq!(
             terminal_safe("evil\u{1b}[2J\rgone\u{7}\t.txt"),
             "evil\\x1b[2J\\x0dgone\\x07\\x09.txt"

@@ -525,7 +525,10 @@ mod tests {
         let path = path_for(&dest, &rev).unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
         assert!(name.len() <= 255, "{} bytes", name.len());
-        assert!(name.starts_with(&format!(".{}.", "日".repeat(33))), "{name}");
+        assert!(
+            name.starts_with(&format!(".{}.", "日".repeat(33))),
+            "{name}"
+        );
         let partial = Partial::open(&dest, &rev, false).unwrap();
         assert!(partial.path.exists());
         // A cut inside a character is never made: é is two bytes, 100 is not a boundary
@@ -533,7 +536,10 @@ mod tests {
         let odd = dir.path().join(format!("a{}", "é".repeat(100)));
         let name = path_for(&odd, "abc").unwrap();
         let name = name.file_name().unwrap().to_str().unwrap();
-        assert!(name.starts_with(&format!(".a{}.", "é".repeat(49))), "{name}");
+        assert!(
+            name.starts_with(&format!(".a{}.", "é".repeat(49))),
+            "{name}"
+        );
     }
 
     #[cfg(unix)]
@@ -547,7 +553,11 @@ mod tests {
         let planted = path_for(&dest, "aaa111").unwrap();
         std::os::unix::fs::symlink(&target, &planted).unwrap();
 
-        assert_eq!(existing_len(&dest, "aaa111"), None, "not a partial to resume");
+        assert_eq!(
+            existing_len(&dest, "aaa111"),
+            None,
+            "not a partial to resume"
+        );
         for resume in [true, false] {
             match Partial::open(&dest, "aaa111", resume) {
                 Err(OpenError::NotOurs { what, .. }) => assert_eq!(what, "a symbolic link"),

@@ -46,7 +46,8 @@ impl Progress {
     /// What is being worked on.
     pub fn set_message(&self, message: &str) {
         if self.visible {
-            self.bar.set_message(crate::output::terminal_safe(message).into_owned());
+            self.bar
+                .set_message(crate::output::terminal_safe(message).into_owned());
         }
     }
 

@@ -49,9 +49,8 @@ enum LocalState {
 pub async fn run(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
     let connection = ctx.connection()?;
     let mask = MaskSet::new(args.mask.as_deref(), args.case_sensitive);
-    let collected =
-        collect_upload_files(&args.local, &mask, args.recursive, args.follow_symlinks)
-            .map_err(CliError::failure)?;
+    let collected = collect_upload_files(&args.local, &mask, args.recursive, args.follow_symlinks)
+        .map_err(CliError::failure)?;
     for link in &collected.skipped {
         if ctx.json {
             let mut json = Report::base_for(&link.path, &link.relative_path, None, "skipped");

@@ -554,12 +554,7 @@ impl Config {
         // other text that is not a key.
         crate::store::Sealer::from_base64(&String::from_utf8_lossy(&raw))
             .map(Some)
-            .with_context(|| {
-                format!(
-                    "secrets.key_file (DBXC_SECRETS__KEY_FILE) {}",
-                    p.display()
-                )
-            })
+            .with_context(|| format!("secrets.key_file (DBXC_SECRETS__KEY_FILE) {}", p.display()))
     }
 
     /// The key file the key comes from: `secrets.key_file` when `secrets.key` is not set.

@@ -184,7 +184,10 @@ fn warn_about_exposed_files(config: &Config) {
     if let Some(w) = files::open_data_dir_warning(&config.data_dir) {
         tracing::warn!("{w}");
     }
-    if let Some(w) = config.secrets_key_file().and_then(files::exposed_key_file_warning) {
+    if let Some(w) = config
+        .secrets_key_file()
+        .and_then(files::exposed_key_file_warning)
+    {
         tracing::warn!("{w}");
     }
 }

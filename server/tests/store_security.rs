@@ -129,7 +129,11 @@ impl Running {
                 .success()
         );
         let status = wait_exit(&mut self.child).await;
-        assert!(status.success(), "graceful exit, got {status}:\n{}", self.log());
+        assert!(
+            status.success(),
+            "graceful exit, got {status}:\n{}",
+            self.log()
+        );
     }
 }
 
@@ -216,9 +220,12 @@ async fn loose_store_files_are_tightened_and_an_open_data_dir_is_named() {
     chmod(&data, 0o755);
     // A store left world-readable (by an older version, or a restore from backup).
     let key = common::new_key();
-    let store = SqliteStore::open(&data.join("connections.db"), Sealer::from_base64(&key).unwrap())
-        .await
-        .unwrap();
+    let store = SqliteStore::open(
+        &data.join("connections.db"),
+        Sealer::from_base64(&key).unwrap(),
+    )
+    .await
+    .unwrap();
     store.close().await;
     for file in ["connections.db", "connections.db-wal", "connections.db-shm"] {
         if data.join(file).exists() {
@@ -241,6 +248,9 @@ async fn loose_store_files_are_tightened_and_an_open_data_dir_is_named() {
     server.stop().await;
 }
 
+/// What is wrong, the configuration, the extra arguments.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 #[tokio::test]
 async fn keys_that_are_not_base64_of_32_bytes_are_refused_at_start() {
     let root = tempfile::tempdir().unwrap();
@@ -251,14 +261,18 @@ async fn keys_that_are_not_base64_of_32_bytes_are_refused_at_start() {
     let raw_file = root.path().join("raw.key");
     std::fs::write(&raw_file, [0xA5u8; 32]).unwrap();
     let (sixteen, forty_eight) = (b64(16), b64(48));
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "a passphrase",
             vec![("DBXC_SECRETS__KEY", "correct horse battery staple")],
             vec![],
         ),
         ("16 bytes", vec![("DBXC_SECRETS__KEY", &sixteen)], vec![]),
-        ("48 bytes", vec![("DBXC_SECRETS__KEY", &forty_eight)], vec![]),
+        (
+            "48 bytes",
+            vec![("DBXC_SECRETS__KEY", &forty_eight)],
+            vec![],
+        ),
         (
             "not base64",
             vec![("DBXC_SECRETS__KEY", "bm90IGJhc2U2NC*=")],
@@ -289,9 +303,15 @@ async fn keys_that_are_not_base64_of_32_bytes_are_refused_at_start() {
         }
         let (status, out, err) = run_to_exit(command(&data, &env, &args)).await;
         assert_eq!(status.code(), Some(2), "{what}: {out}{err}");
-        assert!(err.contains(MAKE_A_KEY), "{what}: says how to make a key: {err}");
+        assert!(
+            err.contains(MAKE_A_KEY),
+            "{what}: says how to make a key: {err}"
+        );
         assert!(!out.contains("listening on"), "{what}: {out}");
-        assert!(!data.join("connections.db").exists(), "{what}: no store made");
+        assert!(
+            !data.join("connections.db").exists(),
+            "{what}: no store made"
+        );
     }
 }
 
@@ -381,7 +401,11 @@ async fn plaintext_secrets_are_read_only_by_migrate_secrets() {
     assert!(!status.success(), "{err}");
     assert!(err.contains("dropbox-connector migrate-secrets"), "{err}");
     assert!(!err.contains(&token), "{err}");
-    assert_eq!(stored_secrets(&db).await[0], 1, "not sealed behind the operator's back");
+    assert_eq!(
+        stored_secrets(&db).await[0],
+        1,
+        "not sealed behind the operator's back"
+    );
 
     let (status, out, err) = run_to_exit(command(&data, &env, &["migrate-secrets"])).await;
     assert!(status.success(), "{out}{err}");
@@ -422,7 +446,10 @@ async fn rotate_key_and_migrate_secrets_refuse_while_a_server_holds_the_store() 
     }
     // A second server on the same data dir refuses too, before listening.
     let (status, out, err) = run_to_exit(command(&data, &key_env, &[])).await;
-    assert!(!status.success() && !out.contains("listening on"), "{out}{err}");
+    assert!(
+        !status.success() && !out.contains("listening on"),
+        "{out}{err}"
+    );
     assert!(err.contains("stop it first"), "{err}");
 
     env.stop_server().await;
@@ -430,11 +457,18 @@ async fn rotate_key_and_migrate_secrets_refuse_while_a_server_holds_the_store() 
     let store = SqliteStore::open(&db, Sealer::from_base64(&old_key).unwrap())
         .await
         .unwrap();
-    let conn = store.get_by_name(common::CONN.into()).await.unwrap().unwrap();
+    let conn = store
+        .get_by_name(common::CONN.into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conn.secrets.access_token.as_deref(), Some(common::TOKEN));
     store.close().await;
 
     let (status, out, err) = run_to_exit(command(&data, &key_env, &rotate)).await;
-    assert!(status.success(), "after SIGTERM rotate-key works: {out}{err}");
+    assert!(
+        status.success(),
+        "after SIGTERM rotate-key works: {out}{err}"
+    );
     assert!(out.contains("1 connection"), "{out}");
 }

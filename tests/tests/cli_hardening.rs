@@ -46,7 +46,10 @@ impl Setup {
 
     /// Uploads `files` (name, content) into `folder`.
     fn upload(&self, folder: &str, files: &[(&str, &[u8])]) {
-        let dir = self.work.path().join(format!("up-{}", folder.replace('/', "_")));
+        let dir = self
+            .work
+            .path()
+            .join(format!("up-{}", folder.replace('/', "_")));
         std::fs::create_dir_all(&dir).unwrap();
         let mut args = vec!["upload".to_string()];
         for (name, content) in files {
@@ -141,7 +144,10 @@ fn colliding_remote_names_are_refused_and_their_sources_kept() {
     let stderr = text(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert_eq!(
-        stderr.lines().filter(|l| l.contains("NAME_COLLISION")).count(),
+        stderr
+            .lines()
+            .filter(|l| l.contains("NAME_COLLISION"))
+            .count(),
         2,
         "{stderr}"
     );
@@ -177,7 +183,10 @@ fn a_symlink_planted_at_the_partial_is_not_written_through() {
         b"precious bytes",
         "written through the symlink: {stderr}"
     );
-    assert!(planted.is_symlink(), "a link dbxc did not make is left alone");
+    assert!(
+        planted.is_symlink(),
+        "a link dbxc did not make is left alone"
+    );
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("symbolic link"), "{stderr}");
     assert!(!local.join("big.bin").exists());
@@ -263,7 +272,10 @@ fn upload_skips_links_out_of_the_tree_unless_asked() {
         "{stderr}"
     );
     assert!(s.emulator.metadata("/up/a.txt").is_some());
-    assert!(s.emulator.metadata("/up/key").is_none(), "followed the link");
+    assert!(
+        s.emulator.metadata("/up/key").is_none(),
+        "followed the link"
+    );
 
     ok(s.dbxc(&[
         "upload",

@@ -40,7 +40,10 @@ fn the_system_ca_bundle_is_not_trusted_and_the_ca_file_is() {
         String::from_utf8_lossy(&refused.stdout),
         String::from_utf8_lossy(&refused.stderr)
     );
-    assert!(!refused.status.success(), "trusted the system bundle: {said}");
+    assert!(
+        !refused.status.success(),
+        "trusted the system bundle: {said}"
+    );
     assert!(said.to_lowercase().contains("certificate"), "{said}");
 
     let ca_logs = work.path().join("ca-file");

@@ -10,12 +10,12 @@ mod uploads;
 
 use futures::future::BoxFuture;
 
+pub use files::{LockError, StoreLock};
 pub use model::{
     Account, AccountKind, Business, ConnectionPage, ConnectionRecord, NewConnection,
     PathRootSetting, PendingAuthorization, Proxy, ProxyKind, Secrets, Settings,
 };
 pub use secrets::Sealer;
-pub use files::{LockError, StoreLock};
 pub use sqlite::{SqliteStore, migrate_secrets, rotate_key};
 pub use uploads::{PendingAppend, ResumableUpload, UploadStore, UploadTarget};
 
