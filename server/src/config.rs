@@ -84,6 +84,7 @@ pub struct TestConnectionConfig {
     /// loopback, link-local and private addresses (default false; `--dev` sets it).
     #[serde(default)]
     pub allow_private_targets: bool,
+}
 
 /// `DBXC_AUTH__*`: who may call (see `crate::auth` and deploy/callers.example.toml).
 #[derive(Debug, Clone, Deserialize)]
