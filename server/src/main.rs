@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dropbox_connector_server::config::{Config, Overrides};
-use dropbox_connector_server::store::{StoreLock, files};
 use dropbox_connector_server::server::serve_with_health;
+use dropbox_connector_server::store::{StoreLock, files};
 use dropbox_connector_server::{dev, telemetry};
 
 /// The dropbox-connector gRPC service: VisualCron's Dropbox Cloud tasks for other services.

@@ -41,14 +41,18 @@ async fn probes_reach_health_in_plain_text_and_nothing_else() {
         ],
     );
     let mut health_address = None;
-    wait_until(Duration::from_secs(30), "the health listener's address", || {
-        for line in server.process.stdout_so_far() {
-            if let Some(a) = line.trim().strip_prefix("health listening on ") {
-                health_address = Some(a.to_owned());
+    wait_until(
+        Duration::from_secs(30),
+        "the health listener's address",
+        || {
+            for line in server.process.stdout_so_far() {
+                if let Some(a) = line.trim().strip_prefix("health listening on ") {
+                    health_address = Some(a.to_owned());
+                }
             }
-        }
-        health_address.is_some()
-    });
+            health_address.is_some()
+        },
+    );
     let url = format!("http://{}", health_address.unwrap());
     let channel = tonic::transport::Endpoint::from_shared(url)
         .unwrap()

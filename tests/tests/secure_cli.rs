@@ -84,7 +84,7 @@ fn start(work: &Path, mtls: bool) -> Setup {
         ServerProcess::start_with_env(work, &work.join("server-data"), &emulator.base_url, &env);
     let https_url = server.url.replacen("http://", "https://", 1);
     Setup {
-        emulator: emulator,
+        emulator,
         server,
         https_url,
         ca,

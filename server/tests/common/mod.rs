@@ -123,7 +123,11 @@ pub async fn connect(
     address: std::net::SocketAddr,
     client_tls: Option<&tonic::transport::ClientTlsConfig>,
 ) -> Channel {
-    let scheme = if client_tls.is_some() { "https" } else { "http" };
+    let scheme = if client_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{address}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(10));
