@@ -323,3 +323,19 @@ fn dbxc_over_mtls_is_known_by_its_client_certificate() {
     assert!(!refused.status.success(), "{}", text(&refused));
     assert!(!String::from_utf8_lossy(&refused.stdout).contains("reports"));
 }
+
+#[test]
+fn dbxc_help_documents_the_tls_and_token_flags() {
+    let help = dbxc_with_env("http://127.0.0.1:1", &["--help"], &[], None);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--ca-file",
+        "--cert-file",
+        "--key-file",
+        "--token-file",
+        "DBXC_CA_FILE",
+        "DBXC_TOKEN_FILE",
+    ] {
+        assert!(text.contains(flag), "dbxc --help lacks {flag}:\n{text}");
+    }
+}
