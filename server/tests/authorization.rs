@@ -894,33 +894,6 @@ async fn mutating_calls_are_audited_without_tokens() {
     m.env.stop().await;
 }
 
-/// The code and state Dropbox (the emulator) redirects back with once the user allows.
-async fn approve(env: &Env, authorize_url: &str) -> (String, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let url = url::Url::parse(authorize_url).unwrap();
-    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    form.push(("allow".into(), "Allow".into()));
-    let resp = http
-        .post(format!("{}/oauth2/authorize", env.emulator.base_url()))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302);
-    let location = resp.headers()["location"].to_str().unwrap().to_owned();
-    let back = url::Url::parse(&location).unwrap();
-    let get = |k: &str| {
-        back.query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    (get("code"), get("state"))
-}
-
 #[tokio::test]
 async fn completing_an_authorization_needs_the_connections_group() {
     let (key, secret) = ("app-key-auth", "app-secret-auth");

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, Options, Src, reason, upload_messages};
+use common::{Env, Options, Src, approve, reason, upload_messages};
 use dropbox_connector_proto::v1 as pb;
 use dropbox_emulator::AppRegistration;
 use pb::file_result::Outcome;
@@ -78,42 +78,6 @@ async fn create_folder(env: &Env, connection: &str, path: &str) -> Result<(), to
         })
         .await
         .map(|_| ())
-}
-
-/// What a browser does: open the authorize page, press Allow, follow the redirect.
-/// Returns (code, state) from the redirect.
-async fn approve(env: &Env, authorize_url: &str) -> (String, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(authorize_url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains("<button type=\"submit\" name=\"allow\">")
-    );
-    let url = url::Url::parse(authorize_url).unwrap();
-    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    form.push(("allow".into(), "Allow".into()));
-    let resp = http
-        .post(format!("{}/oauth2/authorize", env.emulator.base_url()))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302);
-    let location = resp.headers()["location"].to_str().unwrap().to_owned();
-    let back = url::Url::parse(&location).unwrap();
-    let get = |k: &str| {
-        back.query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    (get("code"), get("state"))
 }
 
 async fn start_auth(

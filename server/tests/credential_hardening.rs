@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use common::{Env, Options};
+use common::{Env, Options, approve};
 use dropbox_connector_proto::v1 as pb;
 use dropbox_emulator::AppRegistration;
 
@@ -388,33 +388,4 @@ async fn tokens_replaced_by_a_new_authorization_are_revoked_at_dropbox() {
         .await
         .expect("the new authorization's tokens work");
     env.stop().await;
-}
-
-/// What a browser does: open the authorize page, press Allow, follow the redirect.
-async fn approve(env: &Env, authorize_url: &str) -> (String, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(authorize_url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let url = url::Url::parse(authorize_url).unwrap();
-    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    form.push(("allow".into(), "Allow".into()));
-    let resp = http
-        .post(format!("{}/oauth2/authorize", env.emulator.base_url()))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302);
-    let location = resp.headers()["location"].to_str().unwrap().to_owned();
-    let back = url::Url::parse(&location).unwrap();
-    let get = |k: &str| {
-        back.query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    (get("code"), get("state"))
 }
