@@ -93,6 +93,25 @@ struct Matrix {
     _dir: tempfile::TempDir,
 }
 
+/// A selection of the one item at `path`.
+fn one_item(path: &str) -> pb::ItemRefs {
+    pb::ItemRefs {
+        items: vec![pb::ItemRef {
+            path: path.into(),
+            rev: String::new(),
+        }],
+    }
+}
+
+/// How many messages a server stream sends before it ends; its error if it fails.
+async fn messages<T>(mut stream: tonic::Streaming<T>) -> Result<usize, tonic::Status> {
+    let mut n = 0;
+    while stream.message().await?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// The channel the matrix calls over: TLS, trusting the test CA.
 async fn matrix_channel(env: &Env, client_tls: &tonic::transport::ClientTlsConfig) -> Channel {
     connect(env.address, Some(client_tls)).await
@@ -159,15 +178,7 @@ async fn matrix_with(
             .create_connection(authed(
                 Some(OPS),
                 pb::CreateConnectionRequest {
-                    connection: Some(pb::Connection {
-                        display_name: name.into(),
-                        group: group.into(),
-                        credentials: Some(pb::Credentials {
-                            access_token: TOKEN.into(),
-                            refresh_token: String::new(),
-                        }),
-                        ..Default::default()
-                    }),
+                    connection: Some(token_connection(name, group)),
                 },
             ))
             .await
@@ -243,30 +254,21 @@ impl Matrix {
         token: Option<&str>,
         connection: &str,
     ) -> Result<usize, tonic::Status> {
-        use futures::StreamExt;
-        let mut stream = self
+        let stream = self
             .cloud()
             .download_files(authed(
                 token,
                 pb::DownloadFilesRequest {
                     connection: connection.into(),
-                    selection: Some(pb::download_files_request::Selection::Items(pb::ItemRefs {
-                        items: vec![pb::ItemRef {
-                            path: "/fin/report.csv".into(),
-                            rev: String::new(),
-                        }],
-                    })),
+                    selection: Some(pb::download_files_request::Selection::Items(one_item(
+                        "/fin/report.csv",
+                    ))),
                     range: None,
                 },
             ))
             .await?
             .into_inner();
-        let mut n = 0;
-        while let Some(m) = stream.next().await {
-            m?;
-            n += 1;
-        }
-        Ok(n)
+        messages(stream).await
     }
 
     async fn delete(
@@ -275,30 +277,19 @@ impl Matrix {
         connection: &str,
         path: &str,
     ) -> Result<usize, tonic::Status> {
-        use futures::StreamExt;
-        let mut stream = self
+        let stream = self
             .cloud()
             .delete_items(authed(
                 token,
                 pb::DeleteItemsRequest {
                     connection: connection.into(),
-                    selection: Some(pb::delete_items_request::Selection::Items(pb::ItemRefs {
-                        items: vec![pb::ItemRef {
-                            path: path.into(),
-                            rev: String::new(),
-                        }],
-                    })),
+                    selection: Some(pb::delete_items_request::Selection::Items(one_item(path))),
                     dry_run: false,
                 },
             ))
             .await?
             .into_inner();
-        let mut n = 0;
-        while let Some(m) = stream.next().await {
-            m?;
-            n += 1;
-        }
-        Ok(n)
+        messages(stream).await
     }
 
     async fn list_connections(

@@ -34,18 +34,6 @@ fn app_connection(name: &str) -> pb::Connection {
     }
 }
 
-async fn create(env: &Env, c: pb::Connection) -> pb::Connection {
-    env.conns()
-        .create_connection(pb::CreateConnectionRequest {
-            connection: Some(c),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .connection
-        .unwrap()
-}
-
 /// Uploads one small file through `connection` into `folder`.
 async fn upload(env: &Env, connection: &str, folder: &str, name: &str) -> pb::FileResult {
     let spec = pb::UploadSpec {
@@ -107,7 +95,7 @@ async fn complete(env: &Env, state: &str, code: &str) -> Result<pb::Connection, 
 #[tokio::test]
 async fn oauth_pkce_flow_then_uploads_survive_token_expiry_and_state_is_single_use() {
     let env = Env::start_with(with_app()).await;
-    create(&env, app_connection("oauth")).await;
+    env.create_connection(app_connection("oauth")).await;
     let started = start_auth(&env, "oauth").await.unwrap();
     assert_eq!(started.redirect_uri, "http://localhost:9999");
     let url = url::Url::parse(&started.authorize_url).unwrap();
@@ -156,7 +144,7 @@ async fn expired_state_is_refused() {
         .env
         .push(("DBXC_OAUTH__STATE_TTL_SECONDS".into(), "0".into()));
     let env = Env::start_with(options).await;
-    create(&env, app_connection("oauth")).await;
+    env.create_connection(app_connection("oauth")).await;
     let started = start_auth(&env, "oauth").await.unwrap();
     let (code, state) = approve(&env, &started.authorize_url).await;
     let e = complete(&env, &state, &code).await.unwrap_err();
@@ -193,7 +181,7 @@ async fn redirect_uris_are_validated_and_a_mismatch_is_explained() {
     // Valid, but not registered for the app at Dropbox.
     let mut c = app_connection("mismatch");
     c.app.as_mut().unwrap().redirect_uri = "http://localhost:8123/callback".into();
-    create(&env, c).await;
+    env.create_connection(c).await;
     let e = start_auth(&env, "mismatch").await.unwrap_err();
     assert_eq!(
         reason(&e),
@@ -222,13 +210,10 @@ async fn redirect_uris_are_validated_and_a_mismatch_is_explained() {
     assert_eq!(ok.redirect_uri, "http://127.0.0.1:9999");
 
     // No app at all: neither the connection's nor a registered one.
-    create(
-        &env,
-        pb::Connection {
-            display_name: "noapp".into(),
-            ..Default::default()
-        },
-    )
+    env.create_connection(pb::Connection {
+        display_name: "noapp".into(),
+        ..Default::default()
+    })
     .await;
     let e = start_auth(&env, "noapp").await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition);
@@ -247,13 +232,10 @@ async fn registered_app_and_no_redirect_flow() {
         ),
     ]);
     let env = Env::start_with(options).await;
-    create(
-        &env,
-        pb::Connection {
-            display_name: "reg".into(),
-            ..Default::default()
-        },
-    )
+    env.create_connection(pb::Connection {
+        display_name: "reg".into(),
+        ..Default::default()
+    })
     .await;
     let started = env
         .conns()
@@ -305,7 +287,7 @@ async fn refused_refresh_marks_the_connection_until_authorised_again() {
         access_token: String::new(),
         refresh_token: "revoked-or-bogus".into(),
     });
-    create(&env, c).await;
+    env.create_connection(c).await;
     // The first call finds the refresh token refused.
     let r = upload(&env, "stale", "/s", "a.txt").await;
     let Some(Outcome::Error(e)) = &r.outcome else {
@@ -429,7 +411,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn secrets_are_sealed_at_rest_and_never_returned() {
     let env = Env::start_with(with_app()).await;
     let (c, secrets) = all_secrets("sealed", "a");
-    let made = create(&env, c).await;
+    let made = env.create_connection(c).await;
     // And once more through an update.
     let (mut c2, secrets2) = all_secrets("sealed", "b");
     c2.name = made.name.clone();
@@ -477,7 +459,7 @@ async fn secrets_are_sealed_at_rest_and_never_returned() {
 async fn rotate_key_reseals_everything_and_connections_keep_working() {
     let mut env = Env::start_with(with_app()).await;
     // A second connection with OAuth tokens (refresh token, app secret).
-    create(&env, app_connection("oauth")).await;
+    env.create_connection(app_connection("oauth")).await;
     let started = start_auth(&env, "oauth").await.unwrap();
     let (code, state) = approve(&env, &started.authorize_url).await;
     complete(&env, &state, &code).await.unwrap();
@@ -579,7 +561,8 @@ async fn test_connection_reports_account_and_names_the_failed_step() {
         }),
         ..Default::default()
     };
-    create(&env, proxied("unreachable", u32::from(closed))).await;
+    env.create_connection(proxied("unreachable", u32::from(closed)))
+        .await;
     let t = env
         .conns()
         .test_connection(pb::TestConnectionRequest {
@@ -610,7 +593,8 @@ async fn test_connection_reports_account_and_names_the_failed_step() {
             });
         }
     });
-    create(&env, proxied("denied", u32::from(port))).await;
+    env.create_connection(proxied("denied", u32::from(port)))
+        .await;
     let t = env
         .conns()
         .test_connection(pb::TestConnectionRequest {
@@ -626,7 +610,7 @@ async fn test_connection_reports_account_and_names_the_failed_step() {
     // The same through CONNECT (an https test URL): the tunnel is refused with 407.
     let mut tunneled = proxied("denied-tunnel", u32::from(port));
     tunneled.proxy.as_mut().unwrap().test_url = "https://api.dropboxapi.com/".into();
-    create(&env, tunneled).await;
+    env.create_connection(tunneled).await;
     let t = env
         .conns()
         .test_connection(pb::TestConnectionRequest {
@@ -644,18 +628,15 @@ async fn test_connection_reports_account_and_names_the_failed_step() {
 #[tokio::test]
 async fn timeout_seconds_bounds_each_dropbox_request() {
     let env = Env::start().await;
-    create(
-        &env,
-        pb::Connection {
-            display_name: "slow".into(),
-            timeout_seconds: 1,
-            credentials: Some(pb::Credentials {
-                access_token: common::TOKEN.into(),
-                refresh_token: String::new(),
-            }),
-            ..Default::default()
-        },
-    )
+    env.create_connection(pb::Connection {
+        display_name: "slow".into(),
+        timeout_seconds: 1,
+        credentials: Some(pb::Credentials {
+            access_token: common::TOKEN.into(),
+            refresh_token: String::new(),
+        }),
+        ..Default::default()
+    })
     .await;
     env.control(
         "/__emulator/network",
@@ -756,7 +737,8 @@ async fn business_member_home_team_space_and_unknown_member() {
     let space = team["team_space_namespace_id"].as_str().unwrap();
 
     // Member A's home.
-    create(&env, team_connection("member-a", a, None)).await;
+    env.create_connection(team_connection("member-a", a, None))
+        .await;
     assert!(uploaded(&upload(&env, "member-a", "/mine", "a.txt").await));
     assert!(
         as_member(&env, a, None)
@@ -773,14 +755,11 @@ async fn business_member_home_team_space_and_unknown_member() {
     );
 
     // The team space root.
-    create(
-        &env,
-        team_connection(
-            "team-space",
-            a,
-            Some(pb::path_root::Root::TeamRootNamespaceId(space.into())),
-        ),
-    )
+    env.create_connection(team_connection(
+        "team-space",
+        a,
+        Some(pb::path_root::Root::TeamRootNamespaceId(space.into())),
+    ))
     .await;
     assert!(uploaded(
         &upload(&env, "team-space", "/shared", "s.txt").await
@@ -803,11 +782,12 @@ async fn business_member_home_team_space_and_unknown_member() {
     // The admin, acting with Select-Admin.
     let mut admin_conn = team_connection("admin", admin, None);
     admin_conn.business.as_mut().unwrap().as_admin = true;
-    create(&env, admin_conn).await;
+    env.create_connection(admin_conn).await;
     create_folder(&env, "admin", "/admin-folder").await.unwrap();
 
     // An unknown member id is named.
-    create(&env, team_connection("ghost", "dbmid:no-such-member", None)).await;
+    env.create_connection(team_connection("ghost", "dbmid:no-such-member", None))
+        .await;
     let e = create_folder(&env, "ghost", "/x").await.unwrap_err();
     assert!(
         matches!(
@@ -839,7 +819,7 @@ async fn delete_revokes_the_token_and_survives_unreachable_dropbox() {
         access_token: access.clone(),
         refresh_token: minted["refresh_token"].as_str().unwrap().into(),
     });
-    create(&env, c).await;
+    env.create_connection(c).await;
     create_folder(&env, "revoked", "/r").await.unwrap();
     env.conns()
         .delete_connection(pb::DeleteConnectionRequest {
@@ -874,24 +854,21 @@ async fn delete_revokes_the_token_and_survives_unreachable_dropbox() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    create(
-        &env,
-        pb::Connection {
-            display_name: "offline".into(),
-            timeout_seconds: 2,
-            credentials: Some(pb::Credentials {
-                access_token: common::TOKEN.into(),
-                refresh_token: String::new(),
-            }),
-            proxy: Some(pb::ProxySettings {
-                r#type: pb::ProxyType::Http as i32,
-                address: "127.0.0.1".into(),
-                port: u32::from(closed),
-                ..Default::default()
-            }),
+    env.create_connection(pb::Connection {
+        display_name: "offline".into(),
+        timeout_seconds: 2,
+        credentials: Some(pb::Credentials {
+            access_token: common::TOKEN.into(),
+            refresh_token: String::new(),
+        }),
+        proxy: Some(pb::ProxySettings {
+            r#type: pb::ProxyType::Http as i32,
+            address: "127.0.0.1".into(),
+            port: u32::from(closed),
             ..Default::default()
-        },
-    )
+        }),
+        ..Default::default()
+    })
     .await;
     env.conns()
         .delete_connection(pb::DeleteConnectionRequest {

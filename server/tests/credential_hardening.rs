@@ -25,18 +25,6 @@ fn with_app() -> Options {
     }
 }
 
-async fn create(env: &Env, c: pb::Connection) -> pb::Connection {
-    env.conns()
-        .create_connection(pb::CreateConnectionRequest {
-            connection: Some(c),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .connection
-        .unwrap()
-}
-
 async fn update(env: &Env, c: pb::Connection, mask: &[&str]) -> pb::Connection {
     env.conns()
         .update_connection(pb::UpdateConnectionRequest {
@@ -125,9 +113,8 @@ async fn moving_a_proxy_without_its_password_drops_the_password() {
         password: password.into(),
         ..Default::default()
     };
-    let created = create(
-        &env,
-        pb::Connection {
+    let created = env
+        .create_connection(pb::Connection {
             display_name: "moved".into(),
             timeout_seconds: 5,
             credentials: Some(pb::Credentials {
@@ -136,9 +123,8 @@ async fn moving_a_proxy_without_its_password_drops_the_password() {
             }),
             proxy: Some(proxy(closed, PROXY_PASSWORD)),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .await;
     assert!(created.credential_state.unwrap().has_proxy_password);
 
     // Only the port changes: to a proxy the updater controls.
@@ -204,9 +190,8 @@ async fn moving_a_proxy_without_its_password_drops_the_password() {
 #[tokio::test]
 async fn a_new_app_key_drops_the_old_apps_secret() {
     let env = Env::start_with(with_app()).await;
-    let created = create(
-        &env,
-        pb::Connection {
+    let created = env
+        .create_connection(pb::Connection {
             display_name: "app".into(),
             app: Some(pb::AppSettings {
                 app_key: APP_KEY.into(),
@@ -214,9 +199,8 @@ async fn a_new_app_key_drops_the_old_apps_secret() {
                 redirect_uri: String::new(),
             }),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .await;
     assert!(created.credential_state.unwrap().has_app_secret);
     let updated = update(
         &env,
@@ -332,7 +316,8 @@ async fn create_folder(env: &Env, connection: &str, path: &str) -> Result<(), to
 async fn tokens_replaced_by_an_update_are_revoked_at_dropbox() {
     let env = Env::start_with(with_app()).await;
     let (old_access, old_refresh) = mint(&env).await;
-    create(&env, app_connection("rotated", &old_access, &old_refresh)).await;
+    env.create_connection(app_connection("rotated", &old_access, &old_refresh))
+        .await;
     create_folder(&env, "rotated", "/before").await.unwrap();
     assert_eq!(revocations(&env).await, 0);
 
@@ -361,11 +346,8 @@ async fn tokens_replaced_by_an_update_are_revoked_at_dropbox() {
 async fn tokens_replaced_by_a_new_authorization_are_revoked_at_dropbox() {
     let env = Env::start_with(with_app()).await;
     let (old_access, old_refresh) = mint(&env).await;
-    create(
-        &env,
-        app_connection("reauthorised", &old_access, &old_refresh),
-    )
-    .await;
+    env.create_connection(app_connection("reauthorised", &old_access, &old_refresh))
+        .await;
 
     let started = env
         .conns()

@@ -97,15 +97,6 @@ fn proxied(name: &str, port: u16, test_url: &str) -> pb::Connection {
     }
 }
 
-async fn create(env: &Env, c: pb::Connection) {
-    env.conns()
-        .create_connection(pb::CreateConnectionRequest {
-            connection: Some(c),
-        })
-        .await
-        .unwrap();
-}
-
 async fn test(env: &Env, name: &str) -> Result<pb::TestConnectionResponse, tonic::Status> {
     env.conns()
         .test_connection(pb::TestConnectionRequest { name: name.into() })
@@ -127,7 +118,7 @@ async fn a_loopback_test_url_is_refused_by_default() {
     .enumerate()
     {
         let name = format!("private-{i}");
-        create(&env, proxied(&name, port, url)).await;
+        env.create_connection(proxied(&name, port, url)).await;
         let status = test(&env, &name).await.unwrap_err();
         assert_eq!(
             reason(&status),
@@ -164,7 +155,8 @@ async fn an_allowed_test_url_with_a_huge_body_is_read_only_up_to_the_bound() {
     })
     .await;
     let (port, served) = huge_body_proxy().await;
-    create(&env, proxied("huge", port, "http://127.0.0.1:9/huge")).await;
+    env.create_connection(proxied("huge", port, "http://127.0.0.1:9/huge"))
+        .await;
     let t = test(&env, "huge").await.unwrap();
     assert!(t.steps[0].ok, "{t:?}");
     assert_eq!(t.steps[0].step, "proxy");

@@ -355,6 +355,22 @@ impl ServerProcess {
     }
 }
 
+/// Starts the server (data under `work/server-data`) against `emulator`, and creates the
+/// connection `name` with the emulator account's token, as a user would with `dbxc`.
+pub fn server_with_connection(
+    work: &Path,
+    emulator: &EmulatorProcess,
+    name: &str,
+) -> ServerProcess {
+    let server = ServerProcess::start(work, &work.join("server-data"), &emulator.base_url);
+    ok(dbxc_with_stdin(
+        &server.url,
+        &["connection", "create", name, "--access-token-file", "-"],
+        Some(emulator.token.as_bytes()),
+    ));
+    server
+}
+
 /// Runs `dbxc` against `server` and returns its output.
 pub fn dbxc(server: &str, args: &[&str]) -> Output {
     dbxc_with_stdin(server, args, None)

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use dropbox_connector_tests::{EmulatorProcess, ServerProcess, dbxc, dbxc_with_stdin, ok};
+use dropbox_connector_tests::{EmulatorProcess, ServerProcess, dbxc, ok, server_with_connection};
 
 /// An emulator, a server in front of it, and a connection named `c`.
 struct Setup {
@@ -21,16 +21,7 @@ impl Setup {
     fn start() -> Setup {
         let work = tempfile::tempdir().unwrap();
         let emulator = EmulatorProcess::start(work.path(), &[]);
-        let server = ServerProcess::start(
-            work.path(),
-            &work.path().join("server-data"),
-            &emulator.base_url,
-        );
-        ok(dbxc_with_stdin(
-            &server.url,
-            &["connection", "create", "c", "--access-token-file", "-"],
-            Some(emulator.token.as_bytes()),
-        ));
+        let server = server_with_connection(work.path(), &emulator, "c");
         Setup {
             work,
             emulator,

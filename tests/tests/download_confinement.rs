@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dropbox_connector_tests::{EmulatorProcess, ServerProcess, dbxc, dbxc_with_stdin, ok};
+use dropbox_connector_tests::{EmulatorProcess, dbxc, ok, server_with_connection};
 
 const HOSTILE_NAMES: [&str; 6] = [
     "../../escape-dotdot.txt",
@@ -49,22 +49,7 @@ fn hostile_remote_names_never_land_outside_the_download_directory() {
     std::fs::create_dir_all(&local_dir).unwrap();
 
     let emulator = EmulatorProcess::start(work.path(), &[]);
-    let server = ServerProcess::start(
-        work.path(),
-        &work.path().join("server-data"),
-        &emulator.base_url,
-    );
-    ok(dbxc_with_stdin(
-        &server.url,
-        &[
-            "connection",
-            "create",
-            "hostile",
-            "--access-token-file",
-            "-",
-        ],
-        Some(emulator.token.as_bytes()),
-    ));
+    let server = server_with_connection(work.path(), &emulator, "hostile");
 
     // Plain files go up first; then each is made to report a hostile name.
     let upload_dir = work.path().join("upload");

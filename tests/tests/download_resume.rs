@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dropbox_connector_tests::{
-    EmulatorProcess, ServerProcess, dbxc, dbxc_spawn, dbxc_with_stdin, file_content_hash, ok,
-    wait_until, write_random_file,
+    EmulatorProcess, ServerProcess, dbxc, dbxc_spawn, file_content_hash, ok,
+    server_with_connection, wait_until, write_random_file,
 };
 use serde_json::{Value, json};
 
@@ -35,22 +35,7 @@ impl Setup {
     fn new(size: u64, seed: u64) -> Setup {
         let work = tempfile::tempdir().unwrap();
         let emulator = EmulatorProcess::start(work.path(), &[]);
-        let server = ServerProcess::start(
-            work.path(),
-            &work.path().join("server-data"),
-            &emulator.base_url,
-        );
-        ok(dbxc_with_stdin(
-            &server.url,
-            &[
-                "connection",
-                "create",
-                CONNECTION,
-                "--access-token-file",
-                "-",
-            ],
-            Some(emulator.token.as_bytes()),
-        ));
+        let server = server_with_connection(work.path(), &emulator, CONNECTION);
         let upload_dir = work.path().join("upload");
         std::fs::create_dir_all(&upload_dir).unwrap();
         let source = upload_dir.join(NAME);

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use dropbox_connector_tests::{
-    EmulatorProcess, ServerProcess, dbxc, dbxc_with_stdin, file_content_hash, ok, write_random_file,
+    EmulatorProcess, dbxc, file_content_hash, ok, server_with_connection, write_random_file,
 };
 
 const FILE_SIZE: u64 = 300 * 1024 * 1024;
@@ -49,17 +49,7 @@ fn a_300_mib_file_round_trips_in_bounded_server_memory() {
         work.path(),
         &["--data-dir", emulator_data.to_str().unwrap()],
     );
-    let server = ServerProcess::start(
-        work.path(),
-        &work.path().join("server-data"),
-        &emulator.base_url,
-    );
-
-    ok(dbxc_with_stdin(
-        &server.url,
-        &["connection", "create", "big", "--access-token-file", "-"],
-        Some(emulator.token.as_bytes()),
-    ));
+    let server = server_with_connection(work.path(), &emulator, "big");
 
     let source = work.path().join("big.bin");
     write_random_file(&source, FILE_SIZE, 0x5eed);

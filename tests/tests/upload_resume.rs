@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dropbox_connector_tests::{
-    EmulatorProcess, ServerProcess, bin, content_hash, dbxc_with_stdin, file_content_hash, ok,
-    wait_until, write_random_file,
+    EmulatorProcess, bin, content_hash, file_content_hash, server_with_connection, wait_until,
+    write_random_file,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -43,16 +43,7 @@ fn appended(emulator: &EmulatorProcess) -> usize {
 fn an_interrupted_upload_resumes_when_the_command_is_run_again() {
     let work = tempfile::tempdir().unwrap();
     let emulator = EmulatorProcess::start(work.path(), &[]);
-    let server = ServerProcess::start(
-        work.path(),
-        &work.path().join("server-data"),
-        &emulator.base_url,
-    );
-    ok(dbxc_with_stdin(
-        &server.url,
-        &["connection", "create", "up", "--access-token-file", "-"],
-        Some(emulator.token.as_bytes()),
-    ));
+    let server = server_with_connection(work.path(), &emulator, "up");
     let source = work.path().join("big.bin");
     write_random_file(&source, FILE_SIZE, 0xfeed);
     let local_hash = file_content_hash(&source);

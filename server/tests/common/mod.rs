@@ -54,6 +54,19 @@ pub struct Options {
     pub admin_token: Option<String>,
 }
 
+/// A connection named `display_name` in `group` that uses the emulator account's token.
+pub fn token_connection(display_name: &str, group: &str) -> pb::Connection {
+    pb::Connection {
+        display_name: display_name.into(),
+        group: group.into(),
+        credentials: Some(pb::Credentials {
+            access_token: TOKEN.into(),
+            refresh_token: String::new(),
+        }),
+        ..Default::default()
+    }
+}
+
 /// `msg` as a request that carries `authorization: Bearer <token>` when a token is given.
 pub fn authed<T>(token: Option<&str>, msg: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
@@ -205,19 +218,25 @@ impl Env {
             .create_connection(authed(
                 options.admin_token.as_deref(),
                 pb::CreateConnectionRequest {
-                    connection: Some(pb::Connection {
-                        display_name: CONN.into(),
-                        credentials: Some(pb::Credentials {
-                            access_token: TOKEN.into(),
-                            refresh_token: String::new(),
-                        }),
-                        ..Default::default()
-                    }),
+                    connection: Some(token_connection(CONN, "")),
                 },
             ))
             .await
             .unwrap();
         env
+    }
+
+    /// Creates `c` (no caller identity) and returns it as the server stored it.
+    pub async fn create_connection(&self, c: pb::Connection) -> pb::Connection {
+        self.conns()
+            .create_connection(pb::CreateConnectionRequest {
+                connection: Some(c),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .connection
+            .unwrap()
     }
 
     pub fn cloud(&self) -> CloudTaskServiceClient<Channel> {
