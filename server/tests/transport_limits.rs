@@ -214,18 +214,27 @@ async fn a_stalled_resumable_stream_gives_up_its_lease_after_the_idle_timeout() 
         .upload_id;
 
     // Stream 1 writes 1 MiB, then goes silent while holding the upload.
-    let (tx1, rx1) = mpsc::channel(1);
-    let stalled = {
+    let start_stalled = || async {
+        let (tx, rx) = mpsc::channel(1);
         let mut cloud = env.cloud();
-        tokio::spawn(async move { cloud.write_resumable_upload(ReceiverStream::new(rx1)).await })
+        let handle =
+            tokio::spawn(
+                async move { cloud.write_resumable_upload(ReceiverStream::new(rx)).await },
+            );
+        tx.send(write_msg(&id, 0, &data[..MIB], None))
+            .await
+            .unwrap();
+        (tx, handle)
     };
-    tx1.send(write_msg(&id, 0, &data[..MIB], None))
-        .await
-        .unwrap();
+    let (mut tx1, mut stalled) = start_stalled().await;
     // While it holds the lease, another stream is refused (UPLOAD_BUSY): wait until the
-    // first stream has it.
+    // first stream has it. A probe can take the lease first, and stream 1 then ends at
+    // once (UPLOAD_BUSY itself): start it again when that happened.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
+        if stalled.is_finished() {
+            (tx1, stalled) = start_stalled().await;
+        }
         let r = env
             .cloud()
             .write_resumable_upload(futures::stream::iter(vec![write_msg(&id, 0, &[], None)]))
