@@ -10,8 +10,9 @@ use dropbox_connector_proto::v1::delete_items_response::Outcome as DeleteOutcome
 use dropbox_connector_proto::v1::download_files_request::Selection;
 use dropbox_connector_proto::v1::download_files_response::Message;
 use dropbox_connector_proto::v1::{
-    ByteRange, DeleteItemsRequest, DownloadFilesRequest, DownloadHeader, ItemKind, ItemMetadata,
-    ItemRef, ItemRefs, OverwriteMode, OverwritePolicy, SizeComparison, delete_items_request,
+    ByteRange, DeleteItemsRequest, DownloadFilesRequest, DownloadHeader, ErrorReason, ItemError,
+    ItemKind, ItemMetadata, ItemRef, ItemRefs, OverwriteMode, OverwritePolicy, SizeComparison,
+    delete_items_request,
 };
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -19,7 +20,6 @@ use tokio_stream::StreamExt;
 
 use crate::Ctx;
 use crate::args::DownloadArgs;
-use crate::content_hash;
 use crate::exit::{CliError, NOT_FOUND};
 use crate::filter_args::{FilterArgs, normalize_remote};
 use crate::list::list_items;
@@ -30,6 +30,8 @@ use crate::output::{
 };
 use crate::partial::{self, Partial};
 use crate::progress::Progress;
+use crate::reason::{LocalReason, server_reason};
+use dropbox_content_hash as content_hash;
 
 /// Files per DownloadFiles call.
 const BATCH: usize = 100;
@@ -69,8 +71,7 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
                 &item,
                 &relative,
                 local.as_deref().ok(),
-                local_error_json("NAME_COLLISION", text),
-                text,
+                &FileError::local(LocalReason::NameCollision, text),
             )
             .print(ctx, None);
             continue;
@@ -83,8 +84,7 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
                     &item,
                     &relative,
                     None,
-                    local_error_json("UNSAFE_PATH", &e.to_string()),
-                    &e.to_string(),
+                    &FileError::local(LocalReason::UnsafePath, &e.to_string()),
                 )
                 .print(ctx, None);
                 continue;
@@ -103,8 +103,7 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
                     &item,
                     &relative,
                     Some(&local),
-                    local_error_json("LOCAL_IO", &message),
-                    &message,
+                    &FileError::local(LocalReason::LocalIo, &message),
                 )
                 .print(ctx, None);
             }
@@ -384,10 +383,14 @@ impl Writing {
 }
 
 /// Server reasons after which a partial's bytes can never complete the download.
-fn bytes_are_useless(reason: &str) -> bool {
+fn bytes_are_useless(reason: Option<ErrorReason>) -> bool {
     matches!(
         reason,
-        "CONTENT_HASH_MISMATCH" | "PATH_NOT_FOUND" | "PATH_WRONG_KIND"
+        Some(
+            ErrorReason::ContentHashMismatch
+                | ErrorReason::PathNotFound
+                | ErrorReason::PathWrongKind
+        )
     )
 }
 
@@ -407,8 +410,7 @@ async fn download_resumed(
             &planned.item,
             &planned.relative,
             Some(&planned.local),
-            local_error_json("LOCAL_IO", &text),
-            &text,
+            &FileError::local(LocalReason::LocalIo, &text),
         )
         .print(ctx, Some(progress));
         Ok(1)
@@ -490,13 +492,12 @@ async fn download_call(
     let mut failed = 0usize;
     // Files that arrived but could not be verified or moved into place (reported by `complete`).
     let mut unverified = 0usize;
-    let mut fail = |index: usize, reported: &mut Vec<bool>, error: Value, text: &str| {
+    let mut fail = |index: usize, reported: &mut Vec<bool>, error: FileError| {
         if !reported[index] {
             reported[index] = true;
             failed += 1;
             let p = &batch[index];
-            Report::error(&p.item, &p.relative, Some(&p.local), error, text)
-                .print(ctx, Some(progress));
+            Report::error(&p.item, &p.relative, Some(&p.local), &error).print(ctx, Some(progress));
         }
     };
     let remaining = |w: &Writing| batch[w.index].item.size.saturating_sub(w.next_offset);
@@ -532,8 +533,10 @@ async fn download_call(
                     fail(
                         w.index,
                         &mut reported,
-                        local_error_json("STREAM_OUT_OF_ORDER", &text),
-                        &text,
+                        FileError::local(
+                            LocalReason::Contract(ErrorReason::StreamOutOfOrder),
+                            &text,
+                        ),
                     );
                 }
                 let index = find(
@@ -549,8 +552,7 @@ async fn download_call(
                     fail(
                         skipped,
                         &mut reported,
-                        local_error_json("NO_RESULT", text),
-                        text,
+                        FileError::local(LocalReason::NoResult, text),
                     );
                 }
                 next = index + 1;
@@ -568,8 +570,7 @@ async fn download_call(
                         fail(
                             index,
                             &mut reported,
-                            local_error_json("LOCAL_IO", &text),
-                            &text,
+                            FileError::local(LocalReason::LocalIo, &text),
                         );
                     }
                 }
@@ -578,7 +579,7 @@ async fn download_call(
                 let Some(w) = current.as_mut() else { continue };
                 let problem = if chunk.offset != w.next_offset {
                     Some((
-                        "CHUNK_OFFSET_MISMATCH",
+                        LocalReason::Contract(ErrorReason::ChunkOffsetMismatch),
                         format!(
                             "chunk at offset {} where {} was expected",
                             chunk.offset, w.next_offset
@@ -586,7 +587,7 @@ async fn download_call(
                     ))
                 } else if let Err(e) = w.partial.file.write_all(&chunk.data).await {
                     Some((
-                        "LOCAL_IO",
+                        LocalReason::LocalIo,
                         format!("writing {} failed: {e}", w.partial.path.display()),
                     ))
                 } else {
@@ -596,12 +597,7 @@ async fn download_call(
                     if let Some(w) = current.take() {
                         let text = format!("{text}{}", w.kept_note());
                         progress.inc(remaining(&w));
-                        fail(
-                            w.index,
-                            &mut reported,
-                            local_error_json(reason, &text),
-                            &text,
-                        );
+                        fail(w.index, &mut reported, FileError::local(reason, &text));
                     }
                     continue;
                 }
@@ -631,7 +627,7 @@ async fn download_call(
             }
             Some(Message::Error(error)) => {
                 let item_error = error.error.unwrap_or_default();
-                let useless = bytes_are_useless(&item_error.reason);
+                let useless = bytes_are_useless(server_reason(&item_error.reason));
                 let (index, note) = match current.take() {
                     Some(w) => {
                         progress.inc(remaining(&w));
@@ -669,8 +665,14 @@ async fn download_call(
                         (index, String::new())
                     }
                 };
-                let text = format!("{}{note}", item_error_text(&item_error));
-                fail(index, &mut reported, item_error_json(&item_error), &text);
+                fail(
+                    index,
+                    &mut reported,
+                    FileError::Server {
+                        error: item_error,
+                        note,
+                    },
+                );
             }
             None => {}
         }
@@ -685,8 +687,7 @@ async fn download_call(
         fail(
             w.index,
             &mut reported,
-            local_error_json("INCOMPLETE", &text),
-            &text,
+            FileError::local(LocalReason::Incomplete, &text),
         );
     }
     let untouched = resumed.map(|p| p.resumed_from).unwrap_or(0);
@@ -700,8 +701,7 @@ async fn download_call(
             fail(
                 index,
                 &mut reported,
-                local_error_json("NO_RESULT", &text),
-                &text,
+                FileError::local(LocalReason::NoResult, &text),
             );
         }
     }
@@ -805,8 +805,7 @@ async fn complete(
                 &planned.item,
                 &planned.relative,
                 Some(&planned.local),
-                local_error_json(reason, &text),
-                &text,
+                &FileError::local(reason, &text),
             )
             .print(ctx, Some(progress));
             1
@@ -822,10 +821,10 @@ async fn finish(
     planned: &Planned,
     server_hash: &str,
     keep_dates: bool,
-) -> Result<String, (&'static str, String)> {
+) -> Result<String, (LocalReason, String)> {
     let io = |e: std::io::Error| {
         (
-            "LOCAL_IO",
+            LocalReason::LocalIo,
             format!("writing {} failed: {e}", w_path(&planned.local)),
         )
     };
@@ -839,7 +838,7 @@ async fn finish(
     if expected.is_empty() {
         partial.discard();
         return Err((
-            "CONTENT_HASH_MISMATCH",
+            LocalReason::Contract(ErrorReason::ContentHashMismatch),
             "the server sent no content_hash; the file was not kept".into(),
         ));
     }
@@ -850,7 +849,7 @@ async fn finish(
         };
         partial.discard();
         return Err((
-            "CONTENT_HASH_MISMATCH",
+            LocalReason::Contract(ErrorReason::ContentHashMismatch),
             format!(
                 "content hash mismatch: the downloaded bytes{resumed} hash to {local_hash}, Dropbox says {expected}; the file was not kept"
             ),
@@ -872,7 +871,7 @@ async fn finish(
         .await
         .map_err(|e| {
             (
-                "LOCAL_IO",
+                LocalReason::LocalIo,
                 format!(
                     "cannot move the download into {}: {e}",
                     planned.local.display()
@@ -952,7 +951,40 @@ async fn delete_source(ctx: &Ctx, connection: &str, item: &ItemMetadata, report:
 
 fn status_error(status: &tonic::Status) -> (Value, String) {
     let e = CliError::from_status(status);
-    (local_error_json("CALL_FAILED", &e.message), e.message)
+    (
+        local_error_json(LocalReason::CallFailed, &e.message),
+        e.message,
+    )
+}
+
+/// Why a file failed: the server's error for it, or a condition dbxc found itself.
+enum FileError {
+    Server { error: ItemError, note: String },
+    Local { reason: LocalReason, text: String },
+}
+
+impl FileError {
+    fn local(reason: LocalReason, text: impl Into<String>) -> Self {
+        FileError::Local {
+            reason,
+            text: text.into(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            FileError::Server { error, .. } => item_error_json(error),
+            FileError::Local { reason, text } => local_error_json(*reason, text),
+        }
+    }
+
+    /// `REASON: message` (plus what became of the bytes kept).
+    fn text(&self) -> String {
+        match self {
+            FileError::Server { error, note } => format!("{}{note}", item_error_text(error)),
+            FileError::Local { reason, text } => format!("{}: {text}", reason.as_str()),
+        }
+    }
 }
 
 /// One file's outcome, for printing.
@@ -1022,25 +1054,12 @@ impl Report {
         }
     }
 
-    fn error(
-        item: &ItemMetadata,
-        relative: &str,
-        local: Option<&Path>,
-        error: Value,
-        text: &str,
-    ) -> Self {
+    fn error(item: &ItemMetadata, relative: &str, local: Option<&Path>, error: &FileError) -> Self {
         let mut json = Self::base(item, relative, local, "error");
-        json["error"] = error;
-        let reason = json["error"]["reason"].as_str().map(str::to_string);
-        let human = match reason {
-            Some(reason) if !text.starts_with(&reason) => {
-                format!("error: {}: {reason}: {text}", item.path_display)
-            }
-            _ => format!("error: {}: {text}", item.path_display),
-        };
+        json["error"] = error.json();
         Self {
             failed: true,
-            human,
+            human: format!("error: {}: {}", item.path_display, error.text()),
             json,
             source_warning: None,
         }
