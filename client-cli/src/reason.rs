@@ -103,7 +103,11 @@ mod tests {
         let status = tonic::Status::with_error_details(
             tonic::Code::FailedPrecondition,
             "held",
-            ErrorDetails::with_error_info("UPLOAD_BUSY", "dropbox-connector", Default::default()),
+            ErrorDetails::with_error_info(
+                "UPLOAD_BUSY",
+                "dropbox-connector",
+                std::collections::HashMap::new(),
+            ),
         );
         assert_eq!(status_reason(&status), Some(ErrorReason::UploadBusy));
         assert_eq!(status_reason(&tonic::Status::internal("x")), None);

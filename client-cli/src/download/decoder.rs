@@ -79,9 +79,7 @@ impl Failure {
     /// What a user reads.
     pub fn message(&self) -> String {
         match self {
-            Failure::Interrupted => {
-                "the server started another file before ending this one".into()
-            }
+            Failure::Interrupted => "the server started another file before ending this one".into(),
             Failure::Skipped => "the server sent no data for this file".into(),
             Failure::StartOffset { got, expected } => {
                 format!("the server started at byte {got} instead of {expected}")
@@ -289,7 +287,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dropbox_connector_proto::v1::{DataChunk, DownloadEnd, DownloadHeader, DownloadError};
+    use dropbox_connector_proto::v1::{DataChunk, DownloadEnd, DownloadError, DownloadHeader};
 
     fn key(name: &str) -> FileKey {
         FileKey {
@@ -418,7 +416,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(Failure::Interrupted.reason().as_str(), "STREAM_OUT_OF_ORDER");
+        assert_eq!(
+            Failure::Interrupted.reason().as_str(),
+            "STREAM_OUT_OF_ORDER"
+        );
         assert_eq!(
             Failure::Interrupted.message(),
             "the server started another file before ending this one"
@@ -637,13 +638,23 @@ mod tests {
         // A second header for the last, finished file is ignored, not a second download.
         let events = run(
             decoder(&["a"]),
-            vec![header("a", 0), end("h"), header("a", 0), chunk(0, b"x"), end("h")],
+            vec![
+                header("a", 0),
+                end("h"),
+                header("a", 0),
+                chunk(0, b"x"),
+                end("h"),
+            ],
         );
         assert_eq!(events.len(), 2, "{events:?}");
         // An error for a file already failed adds nothing.
         let events = run(
             decoder(&["a"]),
-            vec![header("a", 0), chunk(9, b"x"), error("/d/a", "PATH_NOT_FOUND")],
+            vec![
+                header("a", 0),
+                chunk(9, b"x"),
+                error("/d/a", "PATH_NOT_FOUND"),
+            ],
         );
         assert_eq!(events.len(), 2, "{events:?}");
         // A call of no files: nothing to say.
