@@ -80,7 +80,7 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
                     &item,
                     &relative,
                     None,
-                    &FileError::local(LocalReason::UnsafePath, &e.to_string()),
+                    &FileError::local(LocalReason::UnsafePath, e.to_string()),
                 )
                 .print(ctx, None);
                 continue;
