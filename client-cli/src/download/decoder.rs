@@ -350,6 +350,24 @@ mod tests {
         Event::Failed { index, failure }
     }
 
+    fn started(index: usize, offset: u64) -> Event {
+        Event::Start { index, offset }
+    }
+
+    fn data(index: usize, bytes: &[u8]) -> Event {
+        Event::Data {
+            index,
+            data: bytes.to_vec(),
+        }
+    }
+
+    fn ended(index: usize, hash: &str) -> Event {
+        Event::End {
+            index,
+            content_hash: hash.into(),
+        }
+    }
+
     #[test]
     fn a_well_formed_stream_gives_start_data_end_per_file() {
         let events = run(
@@ -366,30 +384,12 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                Event::Start {
-                    index: 0,
-                    offset: 0
-                },
-                Event::Data {
-                    index: 0,
-                    data: b"he".to_vec()
-                },
-                Event::Data {
-                    index: 0,
-                    data: b"llo".to_vec()
-                },
-                Event::End {
-                    index: 0,
-                    content_hash: "h1".into()
-                },
-                Event::Start {
-                    index: 1,
-                    offset: 0
-                },
-                Event::End {
-                    index: 1,
-                    content_hash: "h2".into()
-                },
+                started(0, 0),
+                data(0, b"he"),
+                data(0, b"llo"),
+                ended(0, "h1"),
+                started(1, 0),
+                ended(1, "h2"),
             ]
         );
     }
@@ -406,14 +406,8 @@ mod tests {
             [
                 failed(0, Failure::Interrupted),
                 failed(1, Failure::Skipped),
-                Event::Start {
-                    index: 2,
-                    offset: 0
-                },
-                Event::End {
-                    index: 2,
-                    content_hash: "h".into()
-                },
+                started(2, 0),
+                ended(2, "h"),
             ]
         );
         assert_eq!(
@@ -486,14 +480,8 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                Event::Start {
-                    index: 0,
-                    offset: 0
-                },
-                Event::Data {
-                    index: 0,
-                    data: b"abc".to_vec()
-                },
+                started(0, 0),
+                data(0, b"abc"),
                 failed(
                     0,
                     Failure::ChunkOffset {
@@ -501,14 +489,8 @@ mod tests {
                         expected: 3
                     }
                 ),
-                Event::Start {
-                    index: 1,
-                    offset: 0
-                },
-                Event::End {
-                    index: 1,
-                    content_hash: "h2".into()
-                },
+                started(1, 0),
+                ended(1, "h2"),
             ]
         );
         let f = Failure::ChunkOffset {
@@ -586,20 +568,8 @@ mod tests {
         assert!(d.finish(None).is_empty());
 
         let mut resumed = Decoder::new(vec![key("a")], 100);
-        assert_eq!(
-            resumed.push(header("a", 100)),
-            vec![Event::Start {
-                index: 0,
-                offset: 100
-            }]
-        );
-        assert_eq!(
-            resumed.push(chunk(100, b"x")),
-            vec![Event::Data {
-                index: 0,
-                data: b"x".to_vec()
-            }]
-        );
+        assert_eq!(resumed.push(header("a", 100)), vec![started(0, 100)]);
+        assert_eq!(resumed.push(chunk(100, b"x")), vec![data(0, b"x")]);
     }
 
     #[test]
@@ -620,13 +590,7 @@ mod tests {
         d.abandon();
         assert!(d.push(chunk(0, b"x")).is_empty());
         assert!(d.push(end("h")).is_empty());
-        assert_eq!(
-            d.push(header("b", 0)),
-            vec![Event::Start {
-                index: 1,
-                offset: 0
-            }]
-        );
+        assert_eq!(d.push(header("b", 0)), vec![started(1, 0)]);
         assert_eq!(
             d.finish(None),
             vec![failed(1, Failure::EndedMidFile { cause: None })]
