@@ -214,6 +214,24 @@ fn looks_like_pem(pem: &[u8], label: &str) -> bool {
     })
 }
 
+/// Whether a connect error came from the TLS handshake: some cause in its chain is a rustls
+/// error, directly or inside the I/O error tokio-rustls reports it in (whose `source()`
+/// skips it, so it is looked for with `get_ref`).
+fn tls_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.is::<rustls::Error>());
+        if inner || e.is::<rustls::Error>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Connects to the server; the transport every client uses.
 pub async fn connect(options: &ServerOptions) -> Result<Transport, CliError> {
     let (endpoint, token) = prepare(options)?;
@@ -226,11 +244,7 @@ pub async fn connect(options: &ServerOptions) -> Result<Transport, CliError> {
     }
     let channel = endpoint.connect().await.map_err(|e| {
         let chain = exit::error_chain(&e);
-        let lower = chain.to_ascii_lowercase();
-        let tls_failed = ["certificate", "tls", "handshake", "alert"]
-            .iter()
-            .any(|w| lower.contains(w));
-        let hint = if url.starts_with("https://") && tls_failed {
+        let hint = if url.starts_with("https://") && tls_failed(&e) {
             " (TLS: is the server's certificate signed by --ca-file / DBXC_CA_FILE, and for \
              this host name? does the server want a client certificate, --cert-file/--key-file?)"
         } else {
@@ -401,5 +415,54 @@ mod tests {
         opts.cert_file = Some(cert_file);
         opts.key_file = Some(key_file);
         assert!(prepare(&opts).is_ok());
+    }
+
+    /// A listener that answers whatever it is sent with plain HTTP, as a server without TLS
+    /// would: an https client fails in its TLS handshake.
+    async fn plain_http_listener() -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = [0u8; 1024];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_failed_tls_handshake_gets_the_tls_hint() {
+        let addr = plain_http_listener().await;
+        let error = connect(&options(&format!("https://{addr}")))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(error.code, exit::UNAVAILABLE);
+        assert!(error.message.contains("(TLS: "), "{}", error.message);
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_gets_the_is_it_running_hint() {
+        let addr = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        for scheme in ["http", "https"] {
+            let error = connect(&options(&format!("{scheme}://{addr}")))
+                .await
+                .err()
+                .unwrap();
+            assert_eq!(error.code, exit::UNAVAILABLE);
+            assert!(
+                error.message.contains("(is it running? "),
+                "{}",
+                error.message
+            );
+        }
     }
 }

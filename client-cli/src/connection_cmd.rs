@@ -37,7 +37,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionCommand) -> Result<(), CliError> {
             loop {
                 let page = client
                     .list_connections(ListConnectionsRequest {
-                        page_size: 100,
+                        page_size: dropbox_connector_proto::DEFAULT_CONNECTIONS_PAGE_SIZE,
                         page_token: page_token.clone(),
                         group: group.clone().unwrap_or_default(),
                     })

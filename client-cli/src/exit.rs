@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use dropbox_connector_proto::v1::ErrorReason;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -75,7 +76,7 @@ impl CliError {
     pub fn from_status(status: &tonic::Status) -> Self {
         let info = status.get_details_error_info();
         let reason = info.as_ref().map(|info| info.reason.clone());
-        let code = exit_code_for_reason(status.code(), reason.as_deref());
+        let code = exit_code_for_reason(status.code(), crate::reason::status_reason(status));
         let mut message = match reason.as_deref() {
             Some(reason) if !reason.is_empty() => format!("{reason}: {}", status.message()),
             _ => format!("{}: {}", code_name(status.code()), status.message()),
@@ -123,10 +124,10 @@ impl From<tonic::Status> for CliError {
 /// The exit code for a status: the caller reasons (and a bare UNAUTHENTICATED or
 /// PERMISSION_DENIED, as a gateway in front of the server sends) are exit code 5. Dropbox
 /// refusing a connection's own token is not about the caller and stays a failure.
-pub fn exit_code_for_reason(code: Code, reason: Option<&str>) -> u8 {
-    match (code, reason.unwrap_or("")) {
-        (_, "CALLER_UNKNOWN" | "CALLER_NOT_ALLOWED") => NOT_ALLOWED,
-        (Code::Unauthenticated | Code::PermissionDenied, "") => NOT_ALLOWED,
+pub fn exit_code_for_reason(code: Code, reason: Option<ErrorReason>) -> u8 {
+    match (code, reason) {
+        (_, Some(ErrorReason::CallerUnknown | ErrorReason::CallerNotAllowed)) => NOT_ALLOWED,
+        (Code::Unauthenticated | Code::PermissionDenied, None) => NOT_ALLOWED,
         _ => exit_code_for(code),
     }
 }

@@ -99,74 +99,9 @@ pub fn ensure_inside(base: &Path, dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// `;`-separated wildcard masks (`*` any run, `?` one character) for local file names.
-#[derive(Debug, Clone)]
-pub struct MaskSet {
-    masks: Vec<Vec<char>>,
-    case_sensitive: bool,
-}
-
-impl MaskSet {
-    /// Parses `*.txt;report-??.csv`. An empty mask list means `*`.
-    pub fn new(masks: Option<&str>, case_sensitive: bool) -> Self {
-        let fold = |s: &str| {
-            if case_sensitive {
-                s.to_string()
-            } else {
-                s.to_lowercase()
-            }
-        };
-        let mut list: Vec<Vec<char>> = masks
-            .unwrap_or("")
-            .split(';')
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(|m| fold(m).chars().collect())
-            .collect();
-        if list.is_empty() {
-            list.push(vec!['*']);
-        }
-        Self {
-            masks: list,
-            case_sensitive,
-        }
-    }
-
-    /// Whether a file name matches any mask.
-    pub fn matches(&self, name: &str) -> bool {
-        let name: Vec<char> = if self.case_sensitive {
-            name.chars().collect()
-        } else {
-            name.to_lowercase().chars().collect()
-        };
-        self.masks.iter().any(|mask| wildcard(mask, &name))
-    }
-}
-
-/// Iterative wildcard match with backtracking on the last `*`.
-fn wildcard(pattern: &[char], text: &[char]) -> bool {
-    let (mut p, mut t) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    while p < pattern.len() && pattern[p] == '*' {
-        p += 1;
-    }
-    p == pattern.len()
-}
+/// `;`-separated wildcard masks (`*` any run, `?` one character) for local file names: the
+/// server filter's own matcher and bounds, so `--mask` means the same on both sides.
+pub type MaskSet = dropbox_wildcard::NameMatcher;
 
 /// A local file chosen for upload.
 #[derive(Debug, Clone)]
@@ -466,33 +401,6 @@ mod tests {
     }
 
     #[test]
-    fn masks_match_names() {
-        let m = MaskSet::new(Some("*.txt;report-??.csv"), false);
-        assert!(m.matches("a.txt"));
-        assert!(m.matches("A.TXT"));
-        assert!(m.matches(".txt"));
-        assert!(m.matches("report-01.csv"));
-        assert!(!m.matches("report-1.csv"));
-        assert!(!m.matches("a.txt.bak"));
-        assert!(!m.matches("b.csv"));
-
-        let cs = MaskSet::new(Some("*.txt"), true);
-        assert!(cs.matches("a.txt"));
-        assert!(!cs.matches("a.TXT"));
-
-        let all = MaskSet::new(None, false);
-        assert!(all.matches("anything"));
-        assert!(all.matches(""));
-        let empty = MaskSet::new(Some(" ; "), false);
-        assert!(empty.matches("x"));
-
-        let star_mid = MaskSet::new(Some("a*b*c"), false);
-        assert!(star_mid.matches("abc"));
-        assert!(star_mid.matches("aXXbYYc"));
-        assert!(!star_mid.matches("aXXbYY"));
-    }
-
-    #[test]
     fn walk_keeps_layout_and_applies_mask() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("data");
@@ -501,7 +409,7 @@ mod tests {
         std::fs::write(root.join("b.log"), b"b").unwrap();
         std::fs::write(root.join("sub/c.txt"), b"c").unwrap();
         std::fs::write(root.join("sub/deeper/d.txt"), b"d").unwrap();
-        let mask = MaskSet::new(Some("*.txt"), false);
+        let mask = MaskSet::parse("*.txt", false, false).unwrap();
 
         let flat = collect_upload_files(std::slice::from_ref(&root), &mask, false, false)
             .unwrap()
@@ -515,14 +423,9 @@ mod tests {
         let names: Vec<_> = deep.iter().map(|f| f.relative_path.as_str()).collect();
         assert_eq!(names, ["a.txt", "sub/c.txt", "sub/deeper/d.txt"]);
 
-        let direct = collect_upload_files(
-            &[root.join("b.log")],
-            &MaskSet::new(None, false),
-            true,
-            false,
-        )
-        .unwrap()
-        .files;
+        let direct = collect_upload_files(&[root.join("b.log")], &MaskSet::any(), true, false)
+            .unwrap()
+            .files;
         assert_eq!(direct[0].relative_path, "b.log");
         assert_eq!(direct[0].size, 1);
 
@@ -546,7 +449,7 @@ mod tests {
         symlink(outside.join("secrets"), root.join("dir-link")).unwrap();
         symlink(root.join("a.txt"), root.join("inside-link")).unwrap();
         symlink(&root, root.join("sub/loop")).unwrap();
-        let all = MaskSet::new(None, false);
+        let all = MaskSet::any();
 
         let plain = collect_upload_files(std::slice::from_ref(&root), &all, true, false).unwrap();
         let names: Vec<_> = plain

@@ -5,7 +5,6 @@ mod args;
 mod authorize;
 mod channel;
 mod connection_cmd;
-mod content_hash;
 mod delete;
 mod download;
 mod exit;
@@ -15,6 +14,7 @@ mod local_paths;
 mod output;
 mod partial;
 mod progress;
+mod reason;
 mod resumable_upload;
 mod upload;
 
@@ -28,8 +28,8 @@ use crate::args::{Cli, Command};
 use crate::channel::{ServerOptions, Transport};
 use crate::exit::CliError;
 
-/// Largest gRPC message accepted from the server (chunks are at most 2 MiB).
-const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+/// Largest gRPC message either way: the contract's cap, which the server keeps too.
+const MAX_MESSAGE: usize = dropbox_connector_proto::MAX_MESSAGE_BYTES;
 
 /// What every command needs: the global flags and a channel to the server.
 pub struct Ctx {

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::reason::LocalReason;
+
 /// The `--json` shapes, shown in `dbxc --help`.
 pub const JSON_HELP: &str = "\
 JSON output (--json): stdout carries JSON only. Single-result commands (connection create/
@@ -122,11 +124,11 @@ pub fn item_error_json(error: &ItemError) -> Value {
 /// A client-side error in the JSON `error` shape: `code` and `code_name` are null and
 /// `reason` names the local condition (LOCAL_IO, UNSAFE_PATH, NAME_COLLISION,
 /// CONTENT_HASH_MISMATCH, ...).
-pub fn local_error_json(reason: &str, message: &str) -> Value {
+pub fn local_error_json(reason: LocalReason, message: &str) -> Value {
     json!({
         "code": null,
         "code_name": null,
-        "reason": reason,
+        "reason": reason.as_str(),
         "message": message,
         "metadata": {},
     })

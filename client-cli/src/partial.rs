@@ -10,7 +10,7 @@ use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::content_hash::ContentHasher;
+use dropbox_content_hash::ContentHasher;
 
 /// What every partial's name ends with.
 pub const SUFFIX: &str = ".dbxc-partial";
@@ -250,7 +250,7 @@ impl Drop for Partial {
 /// The content_hash state and length of the bytes already in `file`.
 fn hash_existing(mut file: &File) -> std::io::Result<(ContentHasher, u64)> {
     file.seek(SeekFrom::Start(0))?;
-    crate::content_hash::of_reader(file)
+    dropbox_content_hash::of_reader(file)
 }
 
 #[cfg(unix)]
@@ -427,7 +427,7 @@ mod owner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content_hash::of_bytes;
+    use dropbox_content_hash::content_hash as of_bytes;
 
     #[test]
     fn the_name_carries_the_rev() {

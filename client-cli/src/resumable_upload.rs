@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use dropbox_connector_proto::v1::file_result::Outcome;
 use dropbox_connector_proto::v1::{
-    FileResult, ItemError, OverwritePolicy, QueryUploadRequest, StartResumableUploadRequest,
-    WriteResumableUploadRequest,
+    ErrorReason, FileResult, ItemError, OverwritePolicy, QueryUploadRequest,
+    StartResumableUploadRequest, WriteResumableUploadRequest,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,6 +27,7 @@ use crate::Ctx;
 use crate::local_paths::LocalFile;
 use crate::output::system_time_to_timestamp;
 use crate::progress::Progress;
+use crate::reason::{LocalReason, status_reason};
 use crate::upload::{CHUNK_SIZE, fill};
 
 /// Where the upload goes and how it is committed.
@@ -110,7 +111,7 @@ fn local_failure(relative_path: &str, message: String) -> FileResult {
         relative_path: relative_path.to_owned(),
         outcome: Some(Outcome::Error(ItemError {
             code: tonic::Code::Unavailable as i32,
-            reason: "LOCAL_IO".into(),
+            reason: LocalReason::LocalIo.as_str().into(),
             message,
             metadata: Default::default(),
         })),
@@ -119,13 +120,13 @@ fn local_failure(relative_path: &str, message: String) -> FileResult {
 
 /// Errors after which this upload cannot go on: start afresh next time.
 fn is_final(status: &tonic::Status) -> bool {
-    let reason = status
-        .get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default();
     matches!(
-        reason.as_str(),
-        "CONTENT_HASH_MISMATCH" | "UPLOAD_NOT_FOUND" | "UPLOAD_SESSION_LOST"
+        status_reason(status),
+        Some(
+            ErrorReason::ContentHashMismatch
+                | ErrorReason::UploadNotFound
+                | ErrorReason::UploadSessionLost
+        )
     )
 }
 
@@ -281,9 +282,7 @@ pub async fn upload(
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 
 fn is_busy(status: &tonic::Status) -> bool {
-    status
-        .get_details_error_info()
-        .is_some_and(|i| i.reason == "UPLOAD_BUSY")
+    status_reason(status) == Some(ErrorReason::UploadBusy)
 }
 
 /// Reads the file from `offset` into the stream; the last message finishes the upload.

@@ -17,7 +17,6 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::Ctx;
 use crate::args::UploadArgs;
-use crate::content_hash;
 use crate::exit::CliError;
 use crate::filter_args::normalize_remote;
 use crate::local_paths::{LocalFile, MaskSet, collect_upload_files};
@@ -26,10 +25,12 @@ use crate::output::{
     opt_item_json, str_or_null, system_time_to_timestamp,
 };
 use crate::progress::Progress;
+use crate::reason::LocalReason;
 use crate::resumable_upload;
+use dropbox_content_hash as content_hash;
 
 /// Largest data chunk, as the contract allows.
-pub const CHUNK_SIZE: usize = 2 * 1024 * 1024;
+pub const CHUNK_SIZE: usize = dropbox_connector_proto::MAX_CHUNK_BYTES;
 /// Messages buffered between the disk reader and the gRPC stream.
 const CHANNEL_DEPTH: usize = 4;
 
@@ -45,10 +46,16 @@ enum LocalState {
     Truncated { hash: String, message: String },
 }
 
+/// `--mask` for local names, refused (exit code 2) past the bounds the server's filter has.
+fn upload_mask(mask: Option<&str>, case_sensitive: bool) -> Result<MaskSet, CliError> {
+    MaskSet::parse(mask.unwrap_or(""), false, case_sensitive)
+        .map_err(|e| CliError::usage(format!("--mask: {e}")))
+}
+
 /// Runs `dbxc upload`.
 pub async fn run(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
     let connection = ctx.connection()?;
-    let mask = MaskSet::new(args.mask.as_deref(), args.case_sensitive);
+    let mask = upload_mask(args.mask.as_deref(), args.case_sensitive)?;
     let collected = collect_upload_files(&args.local, &mask, args.recursive, args.follow_symlinks)
         .map_err(CliError::failure)?;
     for link in &collected.skipped {
@@ -122,10 +129,15 @@ async fn upload_resumable(
         Ok(Err(e)) => {
             progress.inc(file.size);
             let message = format!("cannot read {}: {e}", file.path.display());
-            return Report::local_error(file, None, "LOCAL_IO", &message);
+            return Report::local_error(file, None, LocalReason::LocalIo, &message);
         }
         Err(e) => {
-            return Report::local_error(file, None, "LOCAL_IO", &format!("hashing failed: {e}"));
+            return Report::local_error(
+                file,
+                None,
+                LocalReason::LocalIo,
+                &format!("hashing failed: {e}"),
+            );
         }
     };
     progress.set_message(&file.relative_path);
@@ -170,20 +182,20 @@ async fn upload_stream(
     for (file, state) in files.iter().zip(states) {
         let report = match state {
             LocalState::NotSent { message } => {
-                Report::local_error(file, None, "LOCAL_IO", &message)
+                Report::local_error(file, None, LocalReason::LocalIo, &message)
             }
             LocalState::Sent { hash } => match results.next() {
                 Some(result) => Report::from_result(file, &hash, result),
                 None => Report::local_error(
                     file,
                     Some(&hash),
-                    "NO_RESULT",
+                    LocalReason::NoResult,
                     "the server sent no result for this file",
                 ),
             },
             LocalState::Truncated { hash, message } => {
                 let _ = results.next();
-                Report::local_error(file, Some(&hash), "LOCAL_IO", &message)
+                Report::local_error(file, Some(&hash), LocalReason::LocalIo, &message)
             }
         };
         if !report.print(ctx, progress) {
@@ -343,14 +355,18 @@ impl Report {
     fn local_error(
         file: &LocalFile,
         local_hash: Option<&str>,
-        reason: &str,
+        reason: LocalReason,
         message: &str,
     ) -> Self {
         let mut json = Self::base(file, local_hash, "error");
         json["error"] = local_error_json(reason, message);
         Self {
             failed: true,
-            human: format!("error: {}: {reason}: {message}", file.relative_path),
+            human: format!(
+                "error: {}: {}: {message}",
+                file.relative_path,
+                reason.as_str()
+            ),
             json,
         }
     }
@@ -403,7 +419,7 @@ impl Report {
             None => Self::local_error(
                 file,
                 Some(local_hash),
-                "NO_RESULT",
+                LocalReason::NoResult,
                 "the server sent an empty result",
             ),
         }
@@ -419,5 +435,29 @@ impl Report {
             progress.println_stdout(&self.human);
         }
         !self.failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_bounds_are_the_servers_and_refusals_are_usage_errors() {
+        let many = "a;".repeat(dropbox_wildcard::MAX_MASKS + 1);
+        let error = upload_mask(Some(&many), false).unwrap_err();
+        assert_eq!(error.code, crate::exit::USAGE);
+        assert!(error.message.starts_with("--mask: "), "{}", error.message);
+        let long = "a".repeat(dropbox_wildcard::MAX_MASK_CHARS + 1);
+        assert_eq!(
+            upload_mask(Some(&long), false).unwrap_err().code,
+            crate::exit::USAGE
+        );
+
+        let mask = upload_mask(Some("*.txt;report-??.csv"), false).unwrap();
+        assert!(mask.matches("A.TXT") && mask.matches("report-01.csv"));
+        assert!(!mask.matches("report-1.csv"));
+        assert!(upload_mask(None, false).unwrap().matches("anything"));
+        assert!(!upload_mask(Some("*.txt"), true).unwrap().matches("a.TXT"));
     }
 }

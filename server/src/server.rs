@@ -21,8 +21,8 @@ use crate::tasks::connections::{Connections, DropboxTarget};
 use crate::tasks::resumable::ResumableUploads;
 use crate::transport;
 
-/// Largest message accepted or sent: 2 MiB chunks plus framing, with room to spare.
-pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest message accepted or sent: the contract's cap.
+pub use dropbox_connector_proto::MAX_MESSAGE_BYTES;
 // An UploadFilesResponse (one result per file) must fit in one message.
 const _: () = assert!(crate::tasks::upload::RESULTS_BUDGET_BYTES < MAX_MESSAGE_BYTES);
 

@@ -20,7 +20,7 @@ use tokio_stream::StreamExt;
 const MIB: u64 = 1024 * 1024;
 const FILE_SIZE: u64 = 256 * MIB;
 /// The largest chunk the service takes.
-const CHUNK: u64 = 2 * MIB;
+const CHUNK: u64 = dropbox_connector_proto::MAX_CHUNK_BYTES as u64;
 const APP_KEY: &str = "fault-app";
 const APP_SECRET: &str = "fault-secret";
 

@@ -11,7 +11,6 @@
 
 mod auth;
 mod client;
-pub mod content_hash;
 mod error;
 pub mod oauth;
 pub mod paths;
@@ -20,6 +19,10 @@ mod retry_after;
 mod routes;
 mod transport;
 mod wire;
+
+/// Dropbox's content_hash, from its own crate so the CLI and test kits share it; the path
+/// `dropbox_client::content_hash` stays for the server's callers.
+pub use dropbox_content_hash as content_hash;
 
 pub use auth::{Credentials, TokenSink};
 pub use client::{ActAs, DropboxClient, PathRoot};

@@ -15,8 +15,9 @@ use crate::store::ConnectionPage;
 use crate::tasks::connections::{Connections, RESOURCE_PREFIX, validate_redirect_uri};
 use crate::tasks::{TaskError, authorize, probe};
 
-const DEFAULT_PAGE_SIZE: i32 = 100;
-const MAX_PAGE_SIZE: i32 = 1000;
+use dropbox_connector_proto::{
+    DEFAULT_CONNECTIONS_PAGE_SIZE as DEFAULT_PAGE_SIZE, MAX_CONNECTIONS_PAGE_SIZE as MAX_PAGE_SIZE,
+};
 
 pub struct ConnectionsApi {
     ready: Ready,

@@ -19,7 +19,7 @@ use crate::store::{
 
 pub const RESOURCE_PREFIX: &str = "connections/";
 pub const DEFAULT_GROUP: &str = "Default group";
-pub const DEFAULT_TIMEOUT_SECONDS: u32 = 60;
+pub use dropbox_connector_proto::DEFAULT_TIMEOUT_SECONDS;
 pub const DEFAULT_CODE_PAGE: &str = "windows-1252";
 pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:9999";
 const MAX_TIMEOUT_SECONDS: u32 = 24 * 60 * 60;

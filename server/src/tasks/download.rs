@@ -12,8 +12,9 @@ use futures::StreamExt;
 use super::filter::{Lister, ListingLimits, RemoteItem};
 use super::{Events, Selection, TaskError, emit};
 
-/// Largest DataChunk sent.
+/// Largest DataChunk sent (the server's choice, within what the contract promises).
 pub const MAX_CHUNK: usize = 1024 * 1024;
+const _: () = assert!(MAX_CHUNK <= dropbox_connector_proto::MAX_CHUNK_BYTES);
 
 /// A part of a single file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

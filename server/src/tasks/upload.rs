@@ -16,8 +16,8 @@ use super::overwrite::{Decision, OverwritePolicy, SourceFacts};
 
 /// Bytes sent to Dropbox per request: a multiple of Dropbox's 4 MiB hash block.
 pub const PIECE: usize = 8 * 1024 * 1024;
-/// Largest chunk a client may send.
-pub const MAX_CHUNK: usize = 2 * 1024 * 1024;
+/// Largest chunk a client may send: the contract's.
+pub const MAX_CHUNK: usize = dropbox_connector_proto::MAX_CHUNK_BYTES;
 
 /// The first message of an upload, validated.
 #[derive(Debug, Clone)]

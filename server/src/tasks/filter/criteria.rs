@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use dropbox_client::Metadata;
 use time::OffsetDateTime;
 
+use super::NameMatcher;
 use super::RemoteItem;
-use super::mask::NameMatcher;
 
 /// Files, folders or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,10 +87,7 @@ impl RemoteFilter {
     pub fn everything(folder: String, kind: KindFilter) -> RemoteFilter {
         RemoteFilter {
             folder,
-            matcher: NameMatcher::Wildcards {
-                patterns: vec![vec!['*']],
-                case_sensitive: false,
-            },
+            matcher: NameMatcher::any(),
             case_sensitive: false,
             kind,
             include_subfolders: false,

@@ -3,14 +3,14 @@
 mod bounded;
 mod criteria;
 mod listing;
-pub mod mask;
 
 use dropbox_client::Metadata;
 
 pub use bounded::{DEFAULT_MAX_ENTRIES, ListingLimits};
 pub use criteria::{DateField, Join, KindFilter, RemoteFilter, SortKey};
 pub use listing::{Lister, relative_path};
-pub use mask::{MaskError, NameMatcher};
+// The item mask has its own crate, shared with `dbxc upload --mask`.
+pub use dropbox_wildcard::{MaskError, NameMatcher};
 
 /// An item a filter selected.
 #[derive(Debug, Clone, PartialEq)]

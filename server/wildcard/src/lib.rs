@@ -1,5 +1,8 @@
 //! VisualCron's item mask: `;`-separated wildcards (`*` any run, `?` one character), or one
 //! regular expression. Both are bounded so that a request cannot make matching expensive.
+//!
+//! One implementation for the server's remote filter and `dbxc upload --mask`, so a mask
+//! selects the same names, and is refused for the same reasons, on both sides.
 
 use regex::{Regex, RegexBuilder};
 
@@ -40,6 +43,14 @@ pub enum NameMatcher {
 }
 
 impl NameMatcher {
+    /// Matches every name (the mask `*`).
+    pub fn any() -> NameMatcher {
+        NameMatcher::Wildcards {
+            patterns: vec![vec!['*']],
+            case_sensitive: false,
+        }
+    }
+
     /// Parses `mask`; empty (or only `;` and blanks) means `*`.
     pub fn parse(
         mask: &str,
@@ -164,6 +175,10 @@ mod tests {
         assert!(m("a*b*c", false).matches("aXXbYYbc"));
         assert!(!m("a*b*c", false).matches("aXXbYYb"));
         assert!(m("日本?.txt", false).matches("日本語.txt"));
+        assert!(m("*.txt", false).matches(".txt"));
+        assert!(m(" ; ", false).matches("x"));
+        assert!(NameMatcher::any().matches(""));
+        assert!(NameMatcher::any().matches("anything"));
     }
 
     #[test]
