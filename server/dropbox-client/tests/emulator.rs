@@ -450,7 +450,7 @@ async fn create_folder_conflict_and_delete() -> TestResult {
         .delete("/Reports/a.txt", Some("0123456789abcdef"))
         .await
         .unwrap_err();
-    assert!(!matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(!matches!(err, Error::Transport { .. }), "{err:?}");
     let gone = c.delete("/Reports/a.txt", Some(&file.rev)).await?;
     assert_eq!(
         gone.as_file().map(|f| f.rev.as_str()),
@@ -781,7 +781,16 @@ async fn tls_with_extra_ca() -> TestResult {
     let plain = DropboxClient::new(&transport(&emu), creds.clone(), ActAs::default(), None)?
         .with_retry_policy(RetryPolicy::none());
     let err = plain.get_current_account().await.unwrap_err();
-    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: dropbox_client::TransportKind::Tls,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // With the emulator's certificate as an extra CA: works.
     let t = TransportConfig {
         extra_ca_pem: Some(emu.ca_pem().ok_or("no pem")?.as_bytes().to_vec()),
