@@ -3,7 +3,7 @@
 //! limited to some groups never learns which connections exist.
 
 use crate::auth::{Caller, Method};
-use crate::store::ConnectionRecord;
+use crate::tasks::model::ConnectionRecord;
 use crate::tasks::TaskError;
 use crate::tasks::connections::{Connections, DEFAULT_GROUP};
 

@@ -74,7 +74,7 @@ impl CloudTasks {
         method: Method,
         connection: &str,
         metadata: &tonic::metadata::MetadataMap,
-    ) -> Result<(dropbox_client::DropboxClient, ReauthWatch), Status> {
+    ) -> Result<(tasks::dropbox::DropboxClient, ReauthWatch), Status> {
         let name = convert::connection_name(connection)?;
         let connections = self.ready.get().await?;
         let record = connection_for(&connections, caller, method, name).await?;

@@ -5,7 +5,7 @@ use dropbox_connector_proto::v1 as pb;
 use pb::path_root::Root;
 
 use super::convert::timestamp;
-use crate::store::{
+use crate::tasks::model::{
     AccountKind, ConnectionRecord, NewConnection, PathRootSetting, ProxyKind, Secrets, Settings,
 };
 use crate::tasks::TaskError;

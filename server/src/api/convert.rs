@@ -1,6 +1,6 @@
 //! Protobuf <-> task types for the Cloud tasks, with request validation.
 
-use dropbox_client::{FileMetadata, FolderMetadata, Metadata, paths};
+use crate::tasks::dropbox::{FileMetadata, FolderMetadata, Metadata, paths};
 use dropbox_connector_proto::v1 as pb;
 use time::OffsetDateTime;
 

@@ -10,7 +10,7 @@ use super::access::connection_for;
 use super::cloud_task_service::call_deadline;
 use super::{Ready, convert};
 use crate::auth::{Audit, Auth, Caller, Method};
-use crate::store::ResumableUpload;
+use crate::tasks::model::ResumableUpload;
 use crate::tasks::TaskError;
 use crate::tasks::connections::RESOURCE_PREFIX;
 use crate::tasks::resumable::{Progress, StartRequest, Started, WriteMessage, redact};
@@ -270,7 +270,7 @@ fn check_id(id: &str) -> Result<(), TaskError> {
 
 fn file_result(progress: &Progress) -> Option<pb::FileResult> {
     use pb::file_result::Outcome;
-    let name = dropbox_client::paths::file_name(&progress.path).to_owned();
+    let name = crate::tasks::dropbox::paths::file_name(&progress.path).to_owned();
     let outcome = match progress.outcome.as_ref()? {
         FileOutcome::Uploaded(meta) => {
             Outcome::Uploaded(convert::file_metadata(meta, name.clone()))

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use dropbox_client::{AuthError, ConflictKind, Error as DbxError, LookupError, TransportKind};
+use crate::tasks::dropbox::{
+    AuthError, ConflictKind, Error as DbxError, LookupError, TransportKind,
+};
 use dropbox_connector_proto::ERROR_DOMAIN;
 use dropbox_connector_proto::v1::{ErrorReason, ItemError};
 use tonic::Code;
@@ -424,7 +426,7 @@ impl From<TaskError> for tonic::Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dropbox_client::paths::PathError;
+    use crate::tasks::dropbox::paths::PathError;
 
     fn dbx(e: DbxError) -> TaskError {
         dbx_at("/x", e)
