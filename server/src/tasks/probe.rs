@@ -1,5 +1,7 @@
-//! TestConnection: the proxy (when one is set), then Dropbox itself
-//! (users/get_current_account), each step timed; a failed step ends the test.
+//! TestConnection: the proxy (when one is set; the HTTP of it is
+//! `dropbox_client::transport::check_proxy`), then Dropbox itself
+//! (users/get_current_account), each step timed; a failed step ends the test. Here the
+//! outcomes become words that name the settings to fix.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
