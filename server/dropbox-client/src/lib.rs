@@ -33,7 +33,9 @@ pub use retry_after::MAX_RETRY_AFTER;
 pub use routes::files::{
     ByteRange, CommitInfo, ContentRange, Download, ListFolderPage, MAX_REQUEST_BODY, WriteMode,
 };
-pub use transport::{Endpoints, ProxyConfig, ProxyKind, TransportConfig, TransportKind, error_chain};
+pub use transport::{
+    Endpoints, ProxyConfig, ProxyKind, TransportConfig, TransportKind, error_chain,
+};
 pub use wire::{
     Account, AccountType, FileMetadata, FolderMetadata, Metadata, Name, RootInfo,
     escape_header_json, format_timestamp,

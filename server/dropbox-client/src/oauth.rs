@@ -157,7 +157,8 @@ pub async fn exchange_code(
     let parsed = serde_json::from_slice::<OAuthError>(&body).ok();
     if let Some(e) = &parsed {
         let description = e.error_description.as_deref().unwrap_or(&e.error);
-        let refusal = matches!(e.error.as_str(), "invalid_grant" | "invalid_client") || status == 400;
+        let refusal =
+            matches!(e.error.as_str(), "invalid_grant" | "invalid_client") || status == 400;
         if refusal && names_redirect_uri(description) {
             return Err(Error::RedirectUriRefused {
                 description: description.to_owned(),

@@ -11,8 +11,8 @@ use super::convert::{self, timestamp};
 use super::status::to_item_error;
 use super::{Ready, page_token};
 use crate::auth::{Audit, Auth, Caller, Method};
-use crate::tasks::model::{ConnectionPage, ConnectionRecord};
 use crate::tasks::connections::{Connections, RESOURCE_PREFIX, validate_redirect_uri};
+use crate::tasks::model::{ConnectionPage, ConnectionRecord};
 use crate::tasks::{TaskError, authorize, probe};
 
 const DEFAULT_PAGE_SIZE: i32 = 100;

@@ -109,7 +109,10 @@ impl TaskError {
     }
 
     /// The caller's `path` broke a path rule (checked here, before any request).
-    pub fn invalid_path(path: impl Into<String>, rule: &dropbox_client::paths::PathError) -> TaskError {
+    pub fn invalid_path(
+        path: impl Into<String>,
+        rule: &dropbox_client::paths::PathError,
+    ) -> TaskError {
         TaskError::InvalidPath {
             path: path.into(),
             rule: rule.to_string(),
