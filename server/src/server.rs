@@ -13,7 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::api::{CloudTasks, ConnectionsApi, Ready};
+use crate::api::{CloudTasksApi, ConnectionsApi, Ready};
 use crate::config::Config;
 use crate::store::{ConnectionStore, SqliteStore};
 use crate::tasks::budget::UploadBudget;
@@ -102,7 +102,7 @@ pub async fn serve_with_health(
     };
 
     let ready = Ready::default();
-    let cloud = CloudTasks::new(ready.clone(), auth.clone())
+    let cloud = CloudTasksApi::new(ready.clone(), auth.clone())
         .with_limits(
             std::time::Duration::from_secs(limits.stream_idle_seconds),
             budget.clone(),

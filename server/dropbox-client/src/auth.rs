@@ -36,9 +36,14 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Told about every refreshed access token so the server can persist it.
+/// Told what happens to a connection's tokens, so the server can persist it.
 pub trait TokenSink: Send + Sync {
+    /// A refresh gave a new access token.
     fn tokens_refreshed(&self, access_token: &str, expires_at: Option<OffsetDateTime>);
+
+    /// Dropbox refused the refresh token or the app credentials: no call on this
+    /// connection can work until it is authorised again. Told once per client.
+    fn refresh_refused(&self, _description: &str) {}
 }
 
 struct TokenState {
@@ -230,8 +235,12 @@ impl Auth {
             } else {
                 description
             };
-            if let Ok(mut s) = self.state.write() {
-                s.dead = Some(description.clone());
+            let first = match self.state.write() {
+                Ok(mut s) => s.dead.replace(description.clone()).is_none(),
+                Err(_) => true,
+            };
+            if first && let Some(sink) = &self.sink {
+                sink.refresh_refused(&description);
             }
             return Err(Error::NeedsReauthorization { description });
         }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::paths::PathError;
 use crate::retry_after::RetryAfter;
+use crate::transport::{TransportKind, error_chain};
 
 /// Everything a Dropbox call can fail with.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -26,6 +27,10 @@ pub enum Error {
     /// (`invalid_client`): the connection must be authorised again.
     #[error("the connection needs to be authorised again: {description}")]
     NeedsReauthorization { description: String },
+    /// The OAuth authorize page or token endpoint refused the redirect URI (not registered
+    /// for the app, or not the one the authorization started with).
+    #[error("the redirect URI was refused: {description}")]
+    RedirectUriRefused { description: String },
     /// No usable credentials: neither an access token nor a refresh token with an app key.
     #[error("no usable credentials (need an access token, or a refresh token and app key)")]
     NoCredentials,
@@ -75,9 +80,11 @@ pub enum Error {
     /// The request or a read of the response body timed out.
     #[error("timed out talking to Dropbox")]
     Timeout,
-    /// Connection, TLS, proxy or body stream errors.
-    #[error("transport error: {0}")]
-    Transport(String),
+    /// Connection, TLS, proxy or body stream errors. `kind` is decided once, from the
+    /// error's source chain ([`TransportKind::of`]); `detail` is that chain as text, for
+    /// people only.
+    #[error("transport error: {detail}")]
+    Transport { kind: TransportKind, detail: String },
     /// A retry happened after a failure whose outcome was unknown and the result cannot be
     /// confirmed (e.g. a finish whose session is gone): the caller should check the target.
     #[error("outcome unknown after a retry: {0}")]
@@ -259,7 +266,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::RateLimited { .. } | Error::Server { .. } | Error::Transport(_)
+            Error::RateLimited { .. } | Error::Server { .. } | Error::Transport { .. }
         )
     }
 
@@ -267,7 +274,7 @@ impl Error {
     pub(crate) fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            Error::Server { .. } | Error::Timeout | Error::Transport(_)
+            Error::Server { .. } | Error::Timeout | Error::Transport { .. }
         )
     }
 }
@@ -503,34 +510,13 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Map a reqwest error to ours. Never includes URLs with credentials (we never put any there).
 pub(crate) fn from_reqwest(e: reqwest::Error) -> Error {
-    if e.is_timeout() {
-        return Error::Timeout;
+    match TransportKind::of(&e) {
+        TransportKind::Timeout => Error::Timeout,
+        kind => Error::Transport {
+            kind,
+            detail: error_chain(&e),
+        },
     }
-    // Walk the source chain: hyper/io timeouts from read_timeout surface as nested errors.
-    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return Error::Timeout;
-        }
-        src = s.source();
-    }
-    Error::Transport(error_chain(&e))
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let msg = s.to_string();
-        if !out.contains(&msg) {
-            out.push_str(": ");
-            out.push_str(&msg);
-        }
-        src = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

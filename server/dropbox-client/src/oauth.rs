@@ -1,4 +1,5 @@
-//! OAuth 2 helpers for connecting an account: PKCE, the authorize URL and the code exchange.
+//! OAuth 2 helpers for connecting an account: PKCE, the authorize URL and its preflight,
+//! and the code exchange.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -153,13 +154,26 @@ pub async fn exchange_code(
         error_description: Option<String>,
     }
     let text = String::from_utf8_lossy(&body).into_owned();
-    match serde_json::from_slice::<OAuthError>(&body) {
-        Ok(e) if matches!(e.error.as_str(), "invalid_grant" | "invalid_client") => {
+    let parsed = serde_json::from_slice::<OAuthError>(&body).ok();
+    if let Some(e) = &parsed {
+        let description = e.error_description.as_deref().unwrap_or(&e.error);
+        let refusal =
+            matches!(e.error.as_str(), "invalid_grant" | "invalid_client") || status == 400;
+        if refusal && names_redirect_uri(description) {
+            return Err(Error::RedirectUriRefused {
+                description: description.to_owned(),
+            });
+        }
+    } else if status == 400 && names_redirect_uri(&text) {
+        return Err(Error::RedirectUriRefused { description: text });
+    }
+    match parsed {
+        Some(e) if matches!(e.error.as_str(), "invalid_grant" | "invalid_client") => {
             Err(Error::NeedsReauthorization {
                 description: e.error_description.unwrap_or(e.error),
             })
         }
-        Ok(e) if status == 400 => Err(Error::BadRequest(e.error_description.unwrap_or(e.error))),
+        Some(e) if status == 400 => Err(Error::BadRequest(e.error_description.unwrap_or(e.error))),
         _ if status == 400 => Err(Error::BadRequest(text)),
         _ if status >= 500 => Err(Error::Server { status, body: text }),
         _ => Err(Error::Other {
@@ -168,6 +182,47 @@ pub async fn exchange_code(
             body: text,
         }),
     }
+}
+
+/// What opening the authorize URL showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preflight {
+    /// The page refused the redirect URI (it is not registered for the app).
+    RedirectUriRefused,
+    /// Any other answer, with its HTTP status.
+    Answered(u16),
+}
+
+/// Opens the authorize URL once (no cookies, no login) through the connection's transport:
+/// Dropbox checks client_id and redirect_uri before anything else, so an unregistered
+/// redirect URI shows up here, before the user's browser is sent to an error page.
+pub async fn preflight_authorize(
+    transport: &TransportConfig,
+    url: &Url,
+) -> Result<Preflight, Error> {
+    let http = build_http_client(transport)?;
+    let answer = async {
+        let resp = http.get(url.clone()).send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        Ok::<_, reqwest::Error>((status, text))
+    };
+    let (status, text) = tokio::time::timeout(transport.timeout, answer)
+        .await
+        .map_err(|_| Error::Timeout)?
+        .map_err(from_reqwest)?;
+    if status == 400 && names_redirect_uri(&text) {
+        return Ok(Preflight::RedirectUriRefused);
+    }
+    Ok(Preflight::Answered(status))
+}
+
+/// The one place OAuth error TEXT is read: Dropbox's authorize page and its token
+/// endpoint refuse an unregistered redirect URI with the generic `invalid_grant`/400 and
+/// say which parameter was wrong only in prose ("Invalid redirect_uri", "redirect_uri
+/// mismatch"). No code or field carries it.
+fn names_redirect_uri(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("redirect_uri")
 }
 
 #[cfg(test)]

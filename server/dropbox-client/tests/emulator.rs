@@ -450,7 +450,7 @@ async fn create_folder_conflict_and_delete() -> TestResult {
         .delete("/Reports/a.txt", Some("0123456789abcdef"))
         .await
         .unwrap_err();
-    assert!(!matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(!matches!(err, Error::Transport { .. }), "{err:?}");
     let gone = c.delete("/Reports/a.txt", Some(&file.rev)).await?;
     assert_eq!(
         gone.as_file().map(|f| f.rev.as_str()),
@@ -477,6 +477,7 @@ async fn create_folder_conflict_and_delete() -> TestResult {
 struct CountingSink {
     refreshes: AtomicUsize,
     last: std::sync::Mutex<Option<String>>,
+    refused: std::sync::Mutex<Vec<String>>,
 }
 
 impl TokenSink for CountingSink {
@@ -484,6 +485,10 @@ impl TokenSink for CountingSink {
         assert!(expires_at.is_some());
         self.refreshes.fetch_add(1, Ordering::SeqCst);
         *self.last.lock().unwrap() = Some(access_token.to_owned());
+    }
+
+    fn refresh_refused(&self, description: &str) {
+        self.refused.lock().unwrap().push(description.to_owned());
     }
 }
 
@@ -603,17 +608,25 @@ async fn refresh_on_expired_token_shared_by_concurrent_requests() -> TestResult 
         .get_current_account()
         .await?;
 
-    // A refused refresh token means re-authorisation.
+    // A refused refresh token means re-authorisation, and the sink is told once.
     let bad = Credentials {
         access_token: None,
         refresh_token: Some("not-a-refresh-token".into()),
         ..creds.clone()
     };
-    let err = DropboxClient::new(&transport(&emu), bad, ActAs::default(), None)?
-        .get_current_account()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::NeedsReauthorization { .. }), "{err:?}");
+    let refused_sink = Arc::new(CountingSink::default());
+    let refused = DropboxClient::new(
+        &transport(&emu),
+        bad,
+        ActAs::default(),
+        Some(refused_sink.clone()),
+    )?;
+    for _ in 0..2 {
+        let err = refused.get_current_account().await.unwrap_err();
+        assert!(matches!(err, Error::NeedsReauthorization { .. }), "{err:?}");
+    }
+    assert_eq!(refused_sink.refused.lock().unwrap().len(), 1);
+    assert_eq!(refused_sink.refreshes.load(Ordering::SeqCst), 0);
 
     // Revoke: the tokens stop working.
     c.revoke_token().await?;
@@ -781,7 +794,16 @@ async fn tls_with_extra_ca() -> TestResult {
     let plain = DropboxClient::new(&transport(&emu), creds.clone(), ActAs::default(), None)?
         .with_retry_policy(RetryPolicy::none());
     let err = plain.get_current_account().await.unwrap_err();
-    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: dropbox_client::TransportKind::Tls,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // With the emulator's certificate as an extra CA: works.
     let t = TransportConfig {
         extra_ca_pem: Some(emu.ca_pem().ok_or("no pem")?.as_bytes().to_vec()),

@@ -3,9 +3,9 @@
 //! limited to some groups never learns which connections exist.
 
 use crate::auth::{Caller, Method};
-use crate::store::ConnectionRecord;
 use crate::tasks::TaskError;
 use crate::tasks::connections::{Connections, DEFAULT_GROUP};
+use crate::tasks::model::ConnectionRecord;
 
 /// The group a connection given `group` ends up in (an empty one is the default group).
 pub fn effective_group(group: &str) -> &str {

@@ -30,7 +30,7 @@ const CHANNEL_DEPTH: usize = 4;
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-pub struct CloudTasks {
+pub struct CloudTasksApi {
     ready: Ready,
     auth: Auth,
     /// How long a client stream may send nothing before it is closed.
@@ -40,9 +40,9 @@ pub struct CloudTasks {
     listing: ListingLimits,
 }
 
-impl CloudTasks {
-    pub fn new(ready: Ready, auth: Auth) -> CloudTasks {
-        CloudTasks {
+impl CloudTasksApi {
+    pub fn new(ready: Ready, auth: Auth) -> CloudTasksApi {
+        CloudTasksApi {
             ready,
             auth,
             stream_idle: std::time::Duration::from_secs(60),
@@ -52,7 +52,7 @@ impl CloudTasks {
     }
 
     /// Bounds for sorted List and filtered Download and Delete (`listing.*`).
-    pub fn with_listing(mut self, listing: ListingLimits) -> CloudTasks {
+    pub fn with_listing(mut self, listing: ListingLimits) -> CloudTasksApi {
         self.listing = listing;
         self
     }
@@ -74,7 +74,7 @@ impl CloudTasks {
         method: Method,
         connection: &str,
         metadata: &tonic::metadata::MetadataMap,
-    ) -> Result<(dropbox_client::DropboxClient, ReauthWatch), Status> {
+    ) -> Result<(tasks::dropbox::DropboxClient, ReauthWatch), Status> {
         let name = convert::connection_name(connection)?;
         let connections = self.ready.get().await?;
         let record = connection_for(&connections, caller, method, name).await?;
@@ -211,7 +211,7 @@ fn deleted(r: &pb::DeleteItemsResponse) -> u64 {
 }
 
 #[tonic::async_trait]
-impl CloudTaskService for CloudTasks {
+impl CloudTaskService for CloudTasksApi {
     async fn upload_files(
         &self,
         req: Request<Streaming<pb::UploadFilesRequest>>,

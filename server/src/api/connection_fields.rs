@@ -5,11 +5,11 @@ use dropbox_connector_proto::v1 as pb;
 use pb::path_root::Root;
 
 use super::convert::timestamp;
-use crate::store::{
-    AccountKind, ConnectionRecord, NewConnection, PathRootSetting, ProxyKind, Secrets, Settings,
-};
 use crate::tasks::TaskError;
 use crate::tasks::connections::resource_name;
+use crate::tasks::model::{
+    AccountKind, ConnectionRecord, NewConnection, PathRootSetting, ProxyKind, Secrets, Settings,
+};
 use crate::tasks::secret_binding::{Given, unbind_moved_secrets};
 
 /// Record -> protobuf, without secrets.

@@ -11,8 +11,8 @@ use super::convert::{self, timestamp};
 use super::status::to_item_error;
 use super::{Ready, page_token};
 use crate::auth::{Audit, Auth, Caller, Method};
-use crate::store::ConnectionPage;
 use crate::tasks::connections::{Connections, RESOURCE_PREFIX, validate_redirect_uri};
+use crate::tasks::model::{ConnectionPage, ConnectionRecord};
 use crate::tasks::{TaskError, authorize, probe};
 
 use dropbox_connector_proto::{
@@ -72,7 +72,7 @@ async fn visible_page(
             if out.len() >= size as usize {
                 let next_after = out
                     .last()
-                    .map(|r: &crate::store::ConnectionRecord| r.display_name.clone());
+                    .map(|r: &ConnectionRecord| r.display_name.clone());
                 return Ok(ConnectionPage {
                     connections: out,
                     next_after,
@@ -305,7 +305,7 @@ impl ConnectionService for ConnectionsApi {
             let connections = self.ready.get().await?;
             let r = req.get_ref();
             // The state names the connection; its name is not echoed to a foreign caller.
-            let allowed = |record: &crate::store::ConnectionRecord| {
+            let allowed = |record: &ConnectionRecord| {
                 if caller.may_use(&record.group) {
                     Ok(())
                 } else {

@@ -1,6 +1,6 @@
 //! Protobuf <-> task types for the Cloud tasks, with request validation.
 
-use dropbox_client::{FileMetadata, FolderMetadata, Metadata, paths};
+use crate::tasks::dropbox::{FileMetadata, FolderMetadata, Metadata, paths};
 use dropbox_connector_proto::v1 as pb;
 use time::OffsetDateTime;
 
@@ -127,10 +127,7 @@ pub fn connection_ref<'a>(field: &str, name: &'a str) -> Result<&'a str, TaskErr
 
 /// A Dropbox path refused before any request: MALFORMED_PATH with the rule it breaks.
 fn bad_path(value: &str, e: paths::PathError) -> TaskError {
-    TaskError::Dropbox {
-        path: Some(value.to_owned()),
-        source: dropbox_client::Error::InvalidPath(e),
-    }
+    TaskError::invalid_path(value, &e)
 }
 
 /// A Dropbox folder as the filter and upload take it: `""`/`"/"` is the root.

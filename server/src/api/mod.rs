@@ -1,5 +1,6 @@
-//! The gRPC surface: tonic services that translate protobuf to task calls and back.
-//! Errors become statuses only in [`status`].
+//! The gRPC surface: tonic services (`CloudTasksApi`, `ConnectionsApi`) that translate
+//! protobuf to task calls and back. This layer talks to `tasks` only: Dropbox and store
+//! types reach it as `tasks::{dropbox, model}`. Errors become statuses only in [`status`].
 
 mod access;
 mod cloud_task_service;
@@ -14,7 +15,7 @@ mod task_guard;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use cloud_task_service::CloudTasks;
+pub use cloud_task_service::CloudTasksApi;
 pub use connection_service::ConnectionsApi;
 
 use crate::tasks::connections::Connections;

@@ -10,9 +10,9 @@ use super::access::connection_for;
 use super::cloud_task_service::call_deadline;
 use super::{Ready, convert};
 use crate::auth::{Audit, Auth, Caller, Method};
-use crate::store::ResumableUpload;
 use crate::tasks::TaskError;
 use crate::tasks::connections::RESOURCE_PREFIX;
+use crate::tasks::model::ResumableUpload;
 use crate::tasks::resumable::{Progress, StartRequest, Started, WriteMessage, redact};
 use crate::tasks::upload::FileOutcome;
 use crate::transport::idle::idle_limited;
@@ -270,7 +270,7 @@ fn check_id(id: &str) -> Result<(), TaskError> {
 
 fn file_result(progress: &Progress) -> Option<pb::FileResult> {
     use pb::file_result::Outcome;
-    let name = dropbox_client::paths::file_name(&progress.path).to_owned();
+    let name = crate::tasks::dropbox::paths::file_name(&progress.path).to_owned();
     let outcome = match progress.outcome.as_ref()? {
         FileOutcome::Uploaded(meta) => {
             Outcome::Uploaded(convert::file_metadata(meta, name.clone()))

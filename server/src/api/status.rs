@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use dropbox_client::{AuthError, ConflictKind, Error as DbxError, LookupError};
+use crate::tasks::dropbox::{
+    AuthError, ConflictKind, Error as DbxError, LookupError, TransportKind,
+};
 use dropbox_connector_proto::ERROR_DOMAIN;
 use dropbox_connector_proto::v1::{ErrorReason, ItemError};
 use tonic::Code;
@@ -66,6 +68,12 @@ pub fn classify(e: &TaskError) -> Classified {
         TaskError::InvalidArgument { field, message } => {
             c(Code::InvalidArgument, R::InvalidArgument, format!("invalid {field}: {message}")).with("field", field)
         }
+        TaskError::InvalidPath { path, rule } => c(
+            Code::InvalidArgument,
+            R::MalformedPath,
+            format!("the path at {path} is not a valid Dropbox path: {rule}"),
+        )
+        .with("path", path),
         TaskError::StreamOutOfOrder(message) => c(
             Code::InvalidArgument,
             R::StreamOutOfOrder,
@@ -313,12 +321,16 @@ fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
             R::DropboxUnavailable,
             format!("Dropbox failed with HTTP {status}{at} after retries; retry later"),
         ),
-        DbxError::Transport(detail) if detail.contains("tunnel") => c(
+        DbxError::Transport { kind, detail } if kind.is_proxy() => c(
             Code::Unavailable,
             R::ProxyFailed,
-            format!("the proxy refused to open a tunnel to Dropbox ({detail}); check the proxy credentials (proxy.username, proxy.password, proxy.domain) and that the proxy allows CONNECT to port 443"),
+            match kind {
+                TransportKind::ProxyConnect => format!("the proxy could not be reached ({detail}); check proxy.address and proxy.port"),
+                TransportKind::ProxyAuth => format!("the proxy refused the credentials ({detail}); check proxy.username, proxy.password and proxy.domain"),
+                _ => format!("the proxy refused to open a tunnel to Dropbox ({detail}); check the proxy credentials (proxy.username, proxy.password, proxy.domain) and that the proxy allows CONNECT to port 443"),
+            },
         ),
-        DbxError::Transport(detail) => c(
+        DbxError::Transport { detail, .. } => c(
             Code::Unavailable,
             R::DropboxUnavailable,
             format!("could not reach Dropbox ({detail}); check the network and proxy settings, then retry"),
@@ -414,7 +426,7 @@ impl From<TaskError> for tonic::Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dropbox_client::paths::PathError;
+    use crate::tasks::dropbox::paths::PathError;
 
     fn dbx(e: DbxError) -> TaskError {
         dbx_at("/x", e)
@@ -463,6 +475,14 @@ mod tests {
                 },
                 Code::InvalidArgument,
                 R::ChunkOffsetMismatch,
+            ),
+            (
+                TaskError::InvalidPath {
+                    path: "a//b".into(),
+                    rule: "empty path component".into(),
+                },
+                Code::InvalidArgument,
+                R::MalformedPath,
             ),
             (
                 TaskError::NoItemsMatched { folder: "/".into() },
@@ -537,9 +557,20 @@ mod tests {
                 R::DropboxUnavailable,
             ),
             (
-                dbx(DbxError::Transport("reset".into())),
+                dbx(DbxError::Transport {
+                    kind: TransportKind::Reset,
+                    detail: "reset".into(),
+                }),
                 Code::Unavailable,
                 R::DropboxUnavailable,
+            ),
+            (
+                dbx(DbxError::Transport {
+                    kind: TransportKind::ProxyTunnel,
+                    detail: "tunnel error: unsuccessful".into(),
+                }),
+                Code::Unavailable,
+                R::ProxyFailed,
             ),
             (
                 dbx(DbxError::InsufficientSpace {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dropbox_client::oauth::{Pkce, authorize_url, exchange_code};
+use dropbox_client::oauth::{Pkce, Preflight, authorize_url, exchange_code, preflight_authorize};
 use rand::RngCore;
 use time::OffsetDateTime;
 
@@ -91,10 +91,9 @@ pub async fn start(
     })
 }
 
-/// Opens the authorize URL once (no cookies, no login): Dropbox checks client_id and
-/// redirect_uri before anything else, and an unregistered redirect URI is better reported
-/// now, by name, than as an error page in the user's browser. Anything but a clear
-/// "invalid redirect_uri" answer is ignored.
+/// Opens the authorize URL once (see [`preflight_authorize`]): an unregistered redirect
+/// URI is better reported now, by name, than as an error page in the user's browser.
+/// Anything but a clear refusal of the redirect URI is ignored.
 async fn preflight(
     connections: &Connections,
     record: &ConnectionRecord,
@@ -102,36 +101,17 @@ async fn preflight(
     redirect_uri: &str,
 ) -> Result<(), TaskError> {
     let transport = connections.transport(record);
-    let http = match super::probe::http_client(&transport) {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::debug!(error = %e, "authorize preflight skipped");
-            return Ok(());
-        }
-    };
-    let answer = async {
-        let resp = http.get(url.clone()).send().await?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        Ok::<_, reqwest::Error>((status, text))
-    };
-    match tokio::time::timeout(transport.timeout, answer).await {
-        Ok(Ok((400, text))) if text.to_ascii_lowercase().contains("redirect_uri") => {
-            Err(TaskError::InvalidRedirectUri {
-                uri: redirect_uri.to_owned(),
-                detail: "the authorize page answered \"Invalid redirect_uri\"".into(),
-            })
-        }
-        Ok(Ok((status, _))) => {
+    match preflight_authorize(&transport, url).await {
+        Ok(Preflight::RedirectUriRefused) => Err(TaskError::InvalidRedirectUri {
+            uri: redirect_uri.to_owned(),
+            detail: "the authorize page answered \"Invalid redirect_uri\"".into(),
+        }),
+        Ok(Preflight::Answered(status)) => {
             tracing::debug!(status, "authorize preflight answered");
             Ok(())
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             tracing::debug!(error = %e, "authorize preflight failed; going on");
-            Ok(())
-        }
-        Err(_) => {
-            tracing::debug!("authorize preflight timed out; going on");
             Ok(())
         }
     }
@@ -239,26 +219,21 @@ pub fn account_type(t: &dropbox_client::AccountType) -> &'static str {
 }
 
 fn exchange_error(e: dropbox_client::Error, redirect_uri: Option<&str>) -> TaskError {
-    let text = match &e {
-        dropbox_client::Error::NeedsReauthorization { description } => Some(description.clone()),
-        dropbox_client::Error::BadRequest(text) => Some(text.clone()),
-        _ => None,
-    };
-    match text {
-        Some(t) if t.to_ascii_lowercase().contains("redirect_uri") => {
+    match e {
+        dropbox_client::Error::RedirectUriRefused { description } => {
             TaskError::InvalidRedirectUri {
                 uri: redirect_uri.unwrap_or("(none)").to_owned(),
-                detail: t,
+                detail: description,
             }
         }
-        Some(t) if matches!(e, dropbox_client::Error::NeedsReauthorization { .. }) => {
+        dropbox_client::Error::NeedsReauthorization { description } => {
             TaskError::AuthorizationStateInvalid(format!(
-                "Dropbox refused the authorization code or the app credentials ({t})"
+                "Dropbox refused the authorization code or the app credentials ({description})"
             ))
         }
-        _ => TaskError::Dropbox {
+        other => TaskError::Dropbox {
             path: None,
-            source: e,
+            source: other,
         },
     }
 }
@@ -270,7 +245,7 @@ mod tests {
     #[test]
     fn exchange_errors() {
         let e = exchange_error(
-            dropbox_client::Error::NeedsReauthorization {
+            dropbox_client::Error::RedirectUriRefused {
                 description: "redirect_uri mismatch".into(),
             },
             Some("http://localhost:8080/cb"),

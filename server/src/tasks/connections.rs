@@ -74,14 +74,15 @@ pub struct Connections {
     clients: Mutex<HashMap<String, (i64, DropboxClient)>>,
     /// Connections found to need authorization again since their record was read (the
     /// stored flag follows asynchronously).
-    reauth_needed: Mutex<HashSet<String>>,
+    reauth_needed: Arc<Mutex<HashSet<String>>>,
 }
 
-/// Watches the errors of calls on one connection: a refused refresh token marks the
-/// connection as needing authorization and becomes REAUTHORIZATION_REQUIRED.
+/// Names the connection in the errors of calls on it: a refused refresh token becomes
+/// REAUTHORIZATION_REQUIRED for this connection, a refused team member id names the id.
+/// (The connection is marked as needing authorization by its token sink, when the client
+/// sees the refusal.)
 #[derive(Clone)]
 pub struct ReauthWatch {
-    connections: Arc<Connections>,
     id: String,
     name: String,
     /// The team member id of a Business connection (named when Dropbox refuses it).
@@ -98,15 +99,11 @@ impl ReauthWatch {
     pub fn check(&self, e: TaskError) -> TaskError {
         match e {
             TaskError::Dropbox {
-                source: dropbox_client::Error::NeedsReauthorization { description },
+                source: dropbox_client::Error::NeedsReauthorization { .. },
                 ..
-            } => {
-                self.connections
-                    .mark_needs_reauthorization(&self.id, &description);
-                TaskError::ReauthorizationRequired {
-                    connection: self.name.clone(),
-                }
-            }
+            } => TaskError::ReauthorizationRequired {
+                connection: self.name.clone(),
+            },
             TaskError::Dropbox {
                 source:
                     dropbox_client::Error::Unauthorized {
@@ -142,31 +139,7 @@ impl Connections {
             target,
             oauth,
             clients: Mutex::new(HashMap::new()),
-            reauth_needed: Mutex::new(HashSet::new()),
-        }
-    }
-
-    /// Marks connection `id` as needing authorization again: now in memory (so the next
-    /// call fails fast), and in the store in the background.
-    pub fn mark_needs_reauthorization(&self, id: &str, description: &str) {
-        let first = self
-            .reauth_needed
-            .lock()
-            .map(|mut set| set.insert(id.to_owned()))
-            .unwrap_or(true);
-        self.forget(id);
-        if !first {
-            return;
-        }
-        tracing::warn!(connection_id = %id, reason = %description, "Dropbox refused the refresh token; the connection needs authorization again");
-        let store = self.store.clone();
-        let id = id.to_owned();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if let Err(e) = store.set_needs_reauthorization(id.clone(), true).await {
-                    tracing::warn!(connection_id = %id, error = %e, "could not store the needs-authorization flag");
-                }
-            });
+            reauth_needed: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
@@ -359,10 +332,9 @@ impl Connections {
     }
 
     /// A watch for errors of calls on `record` made outside [`Connections::client_watched`].
-    pub fn watch(self: &Arc<Self>, record: &ConnectionRecord) -> ReauthWatch {
+    pub fn watch(&self, record: &ConnectionRecord) -> ReauthWatch {
         let b = &record.settings.business;
         ReauthWatch {
-            connections: self.clone(),
             id: record.id.clone(),
             name: record.display_name.clone(),
             member: (record.settings.account_type == AccountKind::Business
@@ -418,6 +390,7 @@ impl Connections {
     pub fn build_client(&self, record: &ConnectionRecord) -> Result<DropboxClient, TaskError> {
         let sink: Arc<dyn TokenSink> = Arc::new(StoreTokenSink {
             store: self.store.clone(),
+            reauth_needed: self.reauth_needed.clone(),
             id: record.id.clone(),
         });
         self.build_client_with(record, Some(sink))
@@ -505,13 +478,47 @@ fn proxy_config(record: &ConnectionRecord) -> Option<ProxyConfig> {
     })
 }
 
-/// Persists tokens the client refreshed, so a restart does not start with an expired one.
+/// Marks connection `id` as needing authorization again: now in memory (so the next call
+/// fails fast, cached client or not), and in the store in the background.
+fn mark_needs_reauthorization(
+    marks: &Mutex<HashSet<String>>,
+    store: &Arc<dyn ConnectionStore>,
+    id: &str,
+    description: &str,
+) {
+    let first = marks
+        .lock()
+        .map(|mut set| set.insert(id.to_owned()))
+        .unwrap_or(true);
+    if !first {
+        return;
+    }
+    tracing::warn!(connection_id = %id, reason = %description, "Dropbox refused the refresh token; the connection needs authorization again");
+    let store = store.clone();
+    let id = id.to_owned();
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(async move {
+            if let Err(e) = store.set_needs_reauthorization(id.clone(), true).await {
+                tracing::warn!(connection_id = %id, error = %e, "could not store the needs-authorization flag");
+            }
+        });
+    }
+}
+
+/// Persists what the client learns about the tokens: refreshed access tokens (so a
+/// restart does not start with an expired one) and a refused refresh token (the
+/// connection needs authorization again).
 struct StoreTokenSink {
     store: Arc<dyn ConnectionStore>,
+    reauth_needed: Arc<Mutex<HashSet<String>>>,
     id: String,
 }
 
 impl TokenSink for StoreTokenSink {
+    fn refresh_refused(&self, description: &str) {
+        mark_needs_reauthorization(&self.reauth_needed, &self.store, &self.id, description);
+    }
+
     fn tokens_refreshed(&self, access_token: &str, expires_at: Option<OffsetDateTime>) {
         let store = self.store.clone();
         let id = self.id.clone();

@@ -225,9 +225,10 @@ async fn download_one(
     if sent != length {
         return Err(TaskError::Dropbox {
             path: Some(target.shown.clone()),
-            source: dropbox_client::Error::Transport(format!(
-                "Dropbox sent {sent} of {length} bytes"
-            )),
+            source: dropbox_client::Error::Transport {
+                kind: dropbox_client::TransportKind::Reset,
+                detail: format!("Dropbox sent {sent} of {length} bytes"),
+            },
         });
     }
     let expected = metadata.content_hash.clone().unwrap_or_default();
@@ -292,7 +293,7 @@ impl<'a> Resume<'a> {
         loop {
             let resumable = matches!(
                 error,
-                dropbox_client::Error::Transport(_)
+                dropbox_client::Error::Transport { .. }
                     | dropbox_client::Error::Timeout
                     | dropbox_client::Error::Server { .. }
             );

@@ -11,6 +11,9 @@ pub enum TaskError {
     ConnectionNameTaken { name: String },
     #[error("{field}: {message}")]
     InvalidArgument { field: String, message: String },
+    /// A path the caller gave breaks a Dropbox path rule; refused before any request.
+    #[error("invalid path {path:?}: {rule}")]
+    InvalidPath { path: String, rule: String },
     #[error("stream out of order: {0}")]
     StreamOutOfOrder(String),
     #[error("chunk for {path} starts at {got}, but {expected} bytes have arrived")]
@@ -102,6 +105,17 @@ impl TaskError {
         TaskError::InvalidArgument {
             field: field.into(),
             message: message.into(),
+        }
+    }
+
+    /// The caller's `path` broke a path rule (checked here, before any request).
+    pub fn invalid_path(
+        path: impl Into<String>,
+        rule: &dropbox_client::paths::PathError,
+    ) -> TaskError {
+        TaskError::InvalidPath {
+            path: path.into(),
+            rule: rule.to_string(),
         }
     }
 

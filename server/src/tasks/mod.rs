@@ -1,5 +1,6 @@
-//! The five Cloud tasks, written against the Dropbox client and the connection store.
-//! Nothing here knows about gRPC: multi-item results travel as events on a bounded
+//! The five Cloud tasks, connections (lookup, authorization, the connection test), written
+//! against the Dropbox client and the connection store; `dropbox` and `model` re-export
+//! the types of those the api layer needs. Nothing here knows about gRPC or HTTP: multi-item results travel as events on a bounded
 //! channel, whose closing (the caller went away) stops the task.
 
 pub mod authorize;
@@ -8,9 +9,11 @@ pub mod connections;
 pub mod create_folder;
 pub mod delete;
 pub mod download;
+pub mod dropbox;
 mod error;
 pub mod filter;
 pub mod list;
+pub mod model;
 pub mod overwrite;
 pub mod probe;
 mod probe_target;

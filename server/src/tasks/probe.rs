@@ -1,10 +1,13 @@
-//! TestConnection: the proxy (when one is set), then Dropbox itself
-//! (users/get_current_account), each step timed; a failed step ends the test.
+//! TestConnection: the proxy (when one is set; the HTTP of it is
+//! `dropbox_client::transport::check_proxy`), then Dropbox itself
+//! (users/get_current_account), each step timed; a failed step ends the test. Here the
+//! outcomes become words that name the settings to fix.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dropbox_client::{ProxyConfig, ProxyKind, TransportConfig};
+use dropbox_client::transport::{self, ProxyCheckError};
+use dropbox_client::{ProxyConfig, ProxyKind, TransportConfig, TransportKind};
 
 use super::TaskError;
 use super::connections::Connections;
@@ -137,87 +140,51 @@ pub async fn test_connection(
     Ok(report)
 }
 
-/// TCP to the proxy, then `test_url` fetched through it with the proxy credentials.
+/// TCP to the proxy, then `test_url` fetched through it with the proxy credentials; the
+/// outcome in words that name the settings to fix.
 async fn check_proxy(
     transport: &TransportConfig,
     proxy: &ProxyConfig,
     test_url: &str,
 ) -> Result<String, String> {
-    let timeout = transport.timeout;
+    let timeout = transport.timeout.as_secs();
     let at = format!("{}:{}", proxy.host, proxy.port);
-    let tcp_started = Instant::now();
-    match tokio::time::timeout(
-        timeout,
-        tokio::net::TcpStream::connect((proxy.host.as_str(), proxy.port)),
-    )
-    .await
-    {
-        Err(_) => {
-            return Err(format!(
-                "the proxy {at} did not accept a TCP connection within {} s (timeout_seconds); check proxy.address and proxy.port",
-                timeout.as_secs()
-            ));
-        }
-        Ok(Err(e)) => {
-            return Err(format!(
-                "cannot open a TCP connection to the proxy {at}: {e}; check proxy.address and proxy.port"
-            ));
-        }
-        Ok(Ok(_)) => {}
-    }
-    let tcp_ms = tcp_started.elapsed().as_millis();
-    let http = http_client(transport)?;
-    let fetch = async {
-        let mut resp = http.get(test_url).send().await?;
-        let status = resp.status().as_u16();
-        // Reading the body proves bytes flow back through the proxy; the start of it does.
-        let mut read = 0usize;
-        while read < MAX_TEST_BODY {
-            match resp.chunk().await? {
-                Some(chunk) => read += chunk.len(),
-                None => break,
-            }
-        }
-        Ok::<_, reqwest::Error>((status, read))
-    };
     let with_credentials = proxy.username.is_some();
     let auth_hint = if with_credentials {
         "the proxy refused the credentials (HTTP 407 Proxy Authentication Required): check proxy.username, proxy.password and proxy.domain"
     } else {
         "the proxy wants credentials (HTTP 407 Proxy Authentication Required): set proxy.use_credentials, proxy.username and proxy.password"
     };
-    match tokio::time::timeout(timeout, fetch).await {
-        Err(_) => Err(format!(
-            "connected to the proxy {at}, but GET {test_url} through it got no answer within {} s (timeout_seconds)",
-            timeout.as_secs()
-        )),
-        Ok(Ok((407, _))) => Err(auth_hint.to_owned()),
-        Ok(Ok((status, len))) => Ok(format!(
+    match transport::check_proxy(transport, proxy, test_url, MAX_TEST_BODY).await {
+        Ok(answer) if answer.status == 407 => Err(auth_hint.to_owned()),
+        Ok(answer) => Ok(format!(
             "TCP connection to the {kind} proxy {at} in {tcp_ms} ms; GET {test_url} through it answered HTTP {status} ({})",
-            body_size(len),
-            kind = kind_name(proxy.kind)
+            body_size(answer.body_read),
+            kind = kind_name(proxy.kind),
+            tcp_ms = answer.tcp.as_millis(),
+            status = answer.status,
         )),
-        Ok(Err(e)) => {
-            let chain = error_chain(&e);
-            let lower = chain.to_ascii_lowercase();
-            // hyper-util: "proxy authorization required" (HTTP CONNECT 407), "credentials
-            // not accepted" (SOCKS5 user/password refused).
-            if lower.contains("407")
-                || lower.contains("proxy authorization required")
-                || lower.contains("proxy authentication required")
-                || lower.contains("credentials not accepted")
-                || lower.contains("authentication")
-                // Some proxies (tinyproxy) refuse bad credentials on CONNECT with 401
-                // instead of 407, which reaches us only as a failed tunnel.
-                || (with_credentials && lower.contains("tunnel"))
-            {
-                Err(format!("{auth_hint} ({chain})"))
-            } else {
-                Err(format!(
-                    "connected to the proxy {at}, but GET {test_url} through it failed: {chain}"
-                ))
-            }
+        Err(ProxyCheckError::TcpTimeout(_)) => Err(format!(
+            "the proxy {at} did not accept a TCP connection within {timeout} s (timeout_seconds); check proxy.address and proxy.port"
+        )),
+        Err(ProxyCheckError::Tcp(e)) => Err(format!(
+            "cannot open a TCP connection to the proxy {at}: {e}; check proxy.address and proxy.port"
+        )),
+        Err(ProxyCheckError::Settings(e)) => Err(format!("proxy settings: {e}")),
+        Err(ProxyCheckError::FetchTimeout(_)) => Err(format!(
+            "connected to the proxy {at}, but GET {test_url} through it got no answer within {timeout} s (timeout_seconds)"
+        )),
+        // Some proxies (tinyproxy) refuse bad credentials on CONNECT with 401 instead of
+        // 407, which reaches us only as a refused tunnel.
+        Err(ProxyCheckError::Fetch { kind, detail })
+            if kind == TransportKind::ProxyAuth
+                || (with_credentials && kind == TransportKind::ProxyTunnel) =>
+        {
+            Err(format!("{auth_hint} ({detail})"))
         }
+        Err(ProxyCheckError::Fetch { detail, .. }) => Err(format!(
+            "connected to the proxy {at}, but GET {test_url} through it failed: {detail}"
+        )),
     }
 }
 
@@ -238,64 +205,4 @@ fn kind_name(kind: ProxyKind) -> &'static str {
         ProxyKind::Socks5 => "SOCKS5",
         ProxyKind::Socks4 => "SOCKS4",
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
-/// A plain HTTP client with the connection's transport (proxy, trust, timeouts), like the
-/// Dropbox client's own: for the proxy test and the authorize preflight.
-pub fn http_client(t: &TransportConfig) -> Result<reqwest::Client, String> {
-    let mut b = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(true)
-        .connect_timeout(t.timeout)
-        .timeout(t.timeout)
-        .user_agent(concat!("dropbox-connector/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(pem) = &t.extra_ca_pem {
-        let certs =
-            reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("extra CA PEM: {e}"))?;
-        for c in certs {
-            b = b.add_root_certificate(c);
-        }
-    }
-    match &t.proxy {
-        None => b = b.no_proxy(),
-        Some(p) => {
-            let scheme = match p.kind {
-                ProxyKind::Http => "http",
-                ProxyKind::Https => "https",
-                ProxyKind::Socks5 => "socks5h",
-                ProxyKind::Socks4 => "socks4a",
-            };
-            let host = if p.host.contains(':') && !p.host.starts_with('[') {
-                format!("[{}]", p.host)
-            } else {
-                p.host.clone()
-            };
-            let mut proxy = reqwest::Proxy::all(format!("{scheme}://{host}:{}", p.port))
-                .map_err(|e| format!("proxy settings: {e}"))?;
-            if let Some(user) = p.username.as_deref().filter(|u| !u.is_empty()) {
-                let user = match p.domain.as_deref().filter(|d| !d.is_empty()) {
-                    Some(d) => format!("{d}\\{user}"),
-                    None => user.to_owned(),
-                };
-                proxy = proxy.basic_auth(&user, p.password.as_deref().unwrap_or(""));
-            }
-            b = b.proxy(proxy);
-        }
-    }
-    b.build().map_err(|e| format!("HTTP client: {e}"))
 }

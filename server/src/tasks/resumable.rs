@@ -165,10 +165,8 @@ impl ResumableUploads {
         connection_id: &str,
         req: StartRequest,
     ) -> Result<Started, TaskError> {
-        let path = paths::normalize_non_root(&req.path).map_err(|e| TaskError::Dropbox {
-            path: Some(req.path.clone()),
-            source: dropbox_client::Error::InvalidPath(e),
-        })?;
+        let path = paths::normalize_non_root(&req.path)
+            .map_err(|e| TaskError::invalid_path(&req.path, &e))?;
         if let Some(h) = &req.content_hash {
             check_hash("content_hash", h)?;
         }

@@ -225,10 +225,8 @@ pub fn check_relative_path(relative: &str) -> Result<(), TaskError> {
 /// Destination folder + relative path.
 pub fn destination_path(folder: &str, relative: &str) -> Result<String, TaskError> {
     check_relative_path(relative)?;
-    paths::join(folder, relative).map_err(|e| TaskError::Dropbox {
-        path: Some(format!("{folder}/{relative}")),
-        source: dropbox_client::Error::InvalidPath(e),
-    })
+    paths::join(folder, relative)
+        .map_err(|e| TaskError::invalid_path(format!("{folder}/{relative}"), &e))
 }
 
 async fn start_file(

@@ -1,10 +1,17 @@
-//! HTTP transport: endpoints, proxy, timeouts and TLS trust.
+//! HTTP transport: endpoints, proxy, timeouts and TLS trust; what kind a transport failure
+//! is; the proxy check of a connection test.
+
+mod failure;
+mod proxy_check;
 
 use std::time::Duration;
 
 use url::Url;
 
 use crate::error::Error;
+
+pub use failure::{TransportKind, error_chain};
+pub use proxy_check::{ProxyAnswer, ProxyCheckError, check_proxy};
 
 /// Base URLs of the three Dropbox hosts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +116,9 @@ impl Default for TransportConfig {
     }
 }
 
-pub(crate) fn build_http_client(cfg: &TransportConfig) -> Result<reqwest::Client, Error> {
+/// The HTTP client every request of a connection goes through: its proxy, the trusted CAs
+/// and the connect timeout; no redirects followed.
+pub fn build_http_client(cfg: &TransportConfig) -> Result<reqwest::Client, Error> {
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(true)
