@@ -23,9 +23,12 @@ pub enum Phase {
     Request,
     /// `reset`: cut the response body.
     Response,
-    /// `status`: answer before reading any of the request body, then close the connection,
-    /// as a front end may (a client still writing sees its answer or a broken pipe).
+    /// `status`: answer before reading any of the request body, then read and discard the
+    /// rest of it, as a front end with a lingering close does.
     Early,
+    /// `status`: answer before reading any of the request body, then close the connection at
+    /// once, as a front end may: a client still writing sees its answer or a broken pipe.
+    EarlyClose,
     /// `status`: read the whole request body, then answer (the default).
     AfterBody,
 }
@@ -52,7 +55,7 @@ pub struct FaultSpec {
     #[serde(default, alias = "times")]
     pub count: Option<u64>,
     /// For `reset`: cut the request body (default when the route takes a body) or the response.
-    /// For `status`: `after_body` (default) or `early`.
+    /// For `status`: `after_body` (default), `early` or `early_close`.
     #[serde(default)]
     pub phase: Option<Phase>,
     /// Let this many matching requests pass before the fault may fire (e.g. one reset in
@@ -111,10 +114,14 @@ impl Faults {
         let phase_fits = match spec.phase {
             None => true,
             Some(Phase::Request | Phase::Response) => spec.kind == FaultKind::Reset,
-            Some(Phase::Early | Phase::AfterBody) => spec.kind == FaultKind::Status,
+            Some(Phase::Early | Phase::EarlyClose | Phase::AfterBody) => {
+                spec.kind == FaultKind::Status
+            }
         };
         if !phase_fits {
-            return Err("phase: request/response go with reset, early/after_body with status".into());
+            return Err(
+                "phase: request/response go with reset, early/after_body with status".into(),
+            );
         }
         let rng = match spec.seed {
             Some(seed) => StdRng::seed_from_u64(seed),

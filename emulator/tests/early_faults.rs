@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Sends an upload's headers announcing `announced` body bytes but none of the body, and
-/// returns what arrives within `wait` (empty when nothing does).
+/// returns the answer that arrives within `wait` (empty when none does): its head and body,
+/// read up to its Content-Length.
 async fn headers_only(h: &Harness, token: &str, announced: usize, wait: Duration) -> String {
     let addr = h.emu.base_url().trim_start_matches("http://").to_string();
     let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -24,7 +25,7 @@ async fn headers_only(h: &Harness, token: &str, announced: usize, wait: Duration
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(wait, async {
-        loop {
+        while !complete(&got) {
             match tcp.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
@@ -35,12 +36,25 @@ async fn headers_only(h: &Harness, token: &str, announced: usize, wait: Duration
     String::from_utf8_lossy(&got).into_owned()
 }
 
+/// A whole HTTP/1.1 answer: the head and Content-Length bytes of body.
+fn complete(raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("content-length:")
+            .map(|v| v.trim().parse::<usize>().unwrap())
+    });
+    body.len() >= length.unwrap_or(0)
+}
+
 async fn fault(h: &Harness, spec: Value) {
     h.control(Method::POST, "/faults", Some(spec)).await;
 }
 
-#[tokio::test]
-async fn early_status_faults_answer_before_the_body_arrives() {
+async fn early_answers(phase: &str) {
     let h = start().await;
     for (status, head) in [
         (429, "HTTP/1.1 429"),
@@ -50,17 +64,14 @@ async fn early_status_faults_answer_before_the_body_arrives() {
         fault(
             &h,
             json!({"route": "files/upload", "kind": "status", "status": status,
-                   "phase": "early", "retry_after": 2}),
+                   "phase": phase, "retry_after": 2}),
         )
         .await;
-        // Not one body byte is sent: only an early answer can arrive. The read ends when
-        // the emulator closes the connection.
+        // Not one body byte is sent: only an early answer can arrive.
         let answer = headers_only(&h, TOKEN, 8 * MIB, Duration::from_secs(20)).await;
         assert!(answer.starts_with(head), "{status}: {answer:?}");
-        assert!(
-            answer.to_ascii_lowercase().contains("connection: close"),
-            "{answer:?}"
-        );
+        let closes = answer.to_ascii_lowercase().contains("connection: close");
+        assert_eq!(closes, phase == "early_close", "{answer:?}");
         match status {
             429 => {
                 assert!(answer.contains("retry-after: 2"), "{answer:?}");
@@ -85,7 +96,17 @@ async fn early_status_faults_answer_before_the_body_arrives() {
         .iter()
         .map(|e| &e["phase"])
         .collect();
-    assert_eq!(phases, vec!["early", "early", "early"], "{log}");
+    assert_eq!(phases, vec![phase, phase, phase], "{log}");
+}
+
+#[tokio::test]
+async fn early_status_faults_answer_before_the_body_arrives() {
+    early_answers("early").await;
+}
+
+#[tokio::test]
+async fn early_close_status_faults_answer_before_the_body_arrives_and_close() {
+    early_answers("early_close").await;
 }
 
 #[tokio::test]

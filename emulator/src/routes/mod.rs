@@ -240,9 +240,18 @@ async fn handle(
                 if f.status == Some(401) {
                     expire_presented_token(st, headers, query);
                 }
-                if f.phase == Some(Phase::Early) {
-                    log["phase"] = json!("early");
-                    return Ok(early(status_fault(f)));
+                match f.phase {
+                    Some(Phase::Early) => {
+                        log["phase"] = json!("early");
+                        let unread = body.take().unwrap_or_else(Body::empty);
+                        tokio::spawn(read_some(unread, u64::MAX));
+                        return Ok(status_fault(f));
+                    }
+                    Some(Phase::EarlyClose) => {
+                        log["phase"] = json!("early_close");
+                        return Ok(early_close(status_fault(f)));
+                    }
+                    _ => {}
                 }
                 read_some(body.take().unwrap_or_else(Body::empty), u64::MAX).await;
                 return Ok(status_fault(f));
@@ -404,7 +413,7 @@ fn expire_presented_token(st: &AppState, headers: &HeaderMap, query: &HashMap<St
 
 /// An answer sent while the request body is still unread: the connection is closed after it,
 /// since the rest of the body will never be read.
-fn early(mut response: Response) -> Response {
+fn early_close(mut response: Response) -> Response {
     response.headers_mut().insert(
         axum::http::header::CONNECTION,
         axum::http::HeaderValue::from_static("close"),
