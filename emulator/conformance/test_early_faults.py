@@ -4,13 +4,14 @@ official SDK, still writing the body when the answer leaves, sees Dropbox's 401/
 (With `early_close` the connection closes under the SDK's body write; over TLS urllib3 then
 reports an SSL EOF instead of the answer, so the SDK is judged on `early` only.)"""
 
+import datetime
 import os
 
 import dropbox
 import pytest
-from dropbox.exceptions import AuthError, RateLimitError
+from dropbox.exceptions import RateLimitError
 
-from conftest import TOKEN
+from conftest import APP_KEY, TOKEN
 
 # Far more than the socket buffers hold: the answer leaves while the SDK is still writing.
 BODY = os.urandom(8 * 1024 * 1024)
@@ -25,13 +26,23 @@ def early(emulator, status):
     )
 
 
-def test_early_401_reaches_the_sdk_as_expired_access_token(dbx, emulator):
+def test_early_401_makes_the_sdk_refresh(emulator):
+    issued = emulator.control("POST", "/tokens", {"app_key": APP_KEY})
+    client = dropbox.Dropbox(
+        oauth2_access_token=issued["access_token"],
+        oauth2_refresh_token=issued["refresh_token"],
+        oauth2_access_token_expiration=datetime.datetime.utcnow() + datetime.timedelta(hours=4),
+        app_key=APP_KEY,
+        ca_certs=emulator.ca_path,
+    )
     early(emulator, 401)
-    with pytest.raises(AuthError) as err:
-        dbx.files_upload(BODY, "/early-401.bin")
-    assert err.value.error.is_expired_access_token()
-    [entry] = emulator.requests_log("files/upload")
-    assert (entry["status"], entry["phase"]) == (401, "early")
+    # The SDK reads the early 401 expired_access_token, refreshes, and sends again.
+    meta = client.files_upload(BODY, "/early-401.bin")
+    assert meta.size == len(BODY)
+    assert client._oauth2_access_token != issued["access_token"]
+    entries = emulator.requests_log("files/upload")
+    assert [(e["status"], e.get("phase")) for e in entries] == [(401, "early"), (200, None)]
+    client.close()
 
 
 def test_early_429_reaches_the_sdk_with_its_backoff(emulator):
