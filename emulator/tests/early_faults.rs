@@ -1,5 +1,9 @@
-//! Status faults with `"phase": "early"`: the answer leaves before the request body is read,
-//! as a front end may send it; the default `after_body` reads the whole body first.
+//! Status faults with `"phase": "early"` (then the body is drained) or `"early_close"` (then
+//! the connection closes): the answer leaves before the request body is read, as a front end
+//! may send it; the default `after_body` reads the whole body first. Also the fault rules'
+//! `times`/`after` selection, per-rule counters and seeded replays.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
 
 mod common;
 
