@@ -4,14 +4,13 @@ official SDK, still writing the body when the answer leaves, sees Dropbox's 401/
 (With `early_close` the connection closes under the SDK's body write; over TLS urllib3 then
 reports an SSL EOF instead of the answer, so the SDK is judged on `early` only.)"""
 
-import datetime
 import os
 
 import dropbox
 import pytest
 from dropbox.exceptions import RateLimitError
 
-from conftest import APP_KEY, TOKEN
+from conftest import TOKEN, refreshing_client
 
 # Far more than the socket buffers hold: the answer leaves while the SDK is still writing.
 BODY = os.urandom(8 * 1024 * 1024)
@@ -27,14 +26,7 @@ def early(emulator, status):
 
 
 def test_early_401_makes_the_sdk_refresh(emulator):
-    issued = emulator.control("POST", "/tokens", {"app_key": APP_KEY})
-    client = dropbox.Dropbox(
-        oauth2_access_token=issued["access_token"],
-        oauth2_refresh_token=issued["refresh_token"],
-        oauth2_access_token_expiration=datetime.datetime.utcnow() + datetime.timedelta(hours=4),
-        app_key=APP_KEY,
-        ca_certs=emulator.ca_path,
-    )
+    client, issued = refreshing_client(emulator)
     early(emulator, 401)
     # The SDK reads the early 401 expired_access_token, refreshes, and sends again.
     meta = client.files_upload(BODY, "/early-401.bin")
