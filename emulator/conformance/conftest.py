@@ -142,6 +142,24 @@ def dbx(emulator):
     client.close()
 
 
+def refreshing_client(emulator):
+    """A freshly minted token pair and an SDK client that can refresh it (it believes the
+    access token good for hours, so only a 401 makes it refresh)."""
+    import datetime
+
+    import dropbox
+
+    issued = emulator.control("POST", "/tokens", {"app_key": APP_KEY})
+    client = dropbox.Dropbox(
+        oauth2_access_token=issued["access_token"],
+        oauth2_refresh_token=issued["refresh_token"],
+        oauth2_access_token_expiration=datetime.datetime.utcnow() + datetime.timedelta(hours=4),
+        app_key=APP_KEY,
+        ca_certs=emulator.ca_path,
+    )
+    return client, issued
+
+
 @pytest.fixture
 def accounts(emulator):
     return emulator.control("GET", "/accounts")

@@ -1,12 +1,10 @@
 """Injected faults and expired tokens: what the SDK retries on its own."""
 
-import datetime
-
 import dropbox
 import pytest
 from dropbox.exceptions import AuthError, InternalServerError
 
-from conftest import APP_KEY
+from conftest import APP_KEY, refreshing_client
 
 
 def test_injected_429_is_retried(dbx, emulator):
@@ -46,14 +44,7 @@ def test_corrupted_download_is_detectable(dbx, emulator):
 
 
 def test_expired_token_is_refreshed(emulator):
-    issued = emulator.control("POST", "/tokens", {"app_key": APP_KEY})
-    client = dropbox.Dropbox(
-        oauth2_access_token=issued["access_token"],
-        oauth2_refresh_token=issued["refresh_token"],
-        oauth2_access_token_expiration=datetime.datetime.utcnow() + datetime.timedelta(hours=4),
-        app_key=APP_KEY,
-        ca_certs=emulator.ca_path,
-    )
+    client, issued = refreshing_client(emulator)
     client.files_upload(b"before", "/before.txt")
     emulator.control("POST", "/tokens/expire")
     # The next call gets 401 expired_access_token, refreshes, and retries.

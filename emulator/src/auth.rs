@@ -145,6 +145,13 @@ impl TokenStore {
         n
     }
 
+    /// Expires one issued access token (static `--token` ones are left alone).
+    pub fn expire(&mut self, token: &str) {
+        if let Some(grant) = self.access.get_mut(token) {
+            grant.expires_at = Some(now_secs().saturating_sub(1));
+        }
+    }
+
     /// Revokes an access token and its refresh token (with every token it minted).
     pub fn revoke(&mut self, token: &str) {
         if let Some(grant) = self.access.remove(token)

@@ -2,6 +2,8 @@
 
 use std::sync::Mutex;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::state::lock;
@@ -15,10 +17,20 @@ pub enum FaultKind {
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// `reset`: cut the request body.
     Request,
+    /// `reset`: cut the response body.
     Response,
+    /// `status`: answer before reading any of the request body, then read and discard the
+    /// rest of it, as a front end with a lingering close does.
+    Early,
+    /// `status`: answer before reading any of the request body, then close the connection at
+    /// once, as a front end may: a client still writing sees its answer or a broken pipe.
+    EarlyClose,
+    /// `status`: read the whole request body, then answer (the default).
+    AfterBody,
 }
 
 /// A fault as posted to `/__emulator/faults`.
@@ -40,15 +52,20 @@ pub struct FaultSpec {
     #[serde(default)]
     pub percent: Option<f64>,
     /// Fire on the next N matching requests (default 1 when percent is absent).
-    #[serde(default)]
+    #[serde(default, alias = "times")]
     pub count: Option<u64>,
     /// For `reset`: cut the request body (default when the route takes a body) or the response.
+    /// For `status`: `after_body` (default), `early` or `early_close`.
     #[serde(default)]
     pub phase: Option<Phase>,
     /// Let this many matching requests pass before the fault may fire (e.g. one reset in
     /// the middle of an upload: `after` = the number of appends before it).
     #[serde(default)]
     pub after: Option<u64>,
+    /// Seeds this fault's draws for `percent`, so a run can be replayed: the same requests
+    /// in the same order meet the same faults.
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,8 +74,12 @@ struct Fault {
     #[serde(flatten)]
     spec: FaultSpec,
     remaining: Option<u64>,
+    /// How many requests this fault was applied to.
     fired: u64,
+    /// How many matching requests it let pass because of `after`.
     passed: u64,
+    #[serde(skip)]
+    rng: StdRng,
 }
 
 #[derive(Default)]
@@ -90,6 +111,22 @@ impl Faults {
         {
             return Err("status must be an HTTP status code".into());
         }
+        let phase_fits = match spec.phase {
+            None => true,
+            Some(Phase::Request | Phase::Response) => spec.kind == FaultKind::Reset,
+            Some(Phase::Early | Phase::EarlyClose | Phase::AfterBody) => {
+                spec.kind == FaultKind::Status
+            }
+        };
+        if !phase_fits {
+            return Err(
+                "phase: request/response go with reset, early/after_body with status".into(),
+            );
+        }
+        let rng = match spec.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
         let remaining = match (spec.count, spec.percent) {
             (Some(c), _) => Some(c),
             (None, Some(_)) => None,
@@ -104,6 +141,7 @@ impl Faults {
             remaining,
             fired: 0,
             passed: 0,
+            rng,
         });
         Ok(id)
     }
@@ -131,7 +169,7 @@ impl Faults {
                 continue;
             }
             if let Some(p) = fault.spec.percent
-                && rand::random::<f64>() * 100.0 >= p
+                && fault.rng.r#gen::<f64>() * 100.0 >= p
             {
                 continue;
             }
@@ -160,6 +198,7 @@ mod tests {
             count: Some(2),
             phase: None,
             after: None,
+            seed: None,
         }
     }
 
@@ -188,5 +227,53 @@ mod tests {
         }
         assert!(f.take("files/upload_session/append_v2").is_some());
         assert!(f.take("files/upload_session/append_v2").is_none());
+    }
+
+    fn draws(seed: u64) -> Vec<bool> {
+        let f = Faults::default();
+        f.add(FaultSpec {
+            percent: Some(30.0),
+            count: None,
+            seed: Some(seed),
+            ..spec("*")
+        })
+        .unwrap();
+        (0..200).map(|_| f.take("files/upload").is_some()).collect()
+    }
+
+    #[test]
+    fn a_seed_replays_the_same_draws() {
+        let a = draws(42);
+        assert_eq!(a, draws(42));
+        assert_ne!(a, draws(43));
+        let fired = a.iter().filter(|x| **x).count();
+        assert!((20..120).contains(&fired), "about 30% of 200: {fired}");
+    }
+
+    #[test]
+    fn phases_go_with_their_kinds() {
+        let f = Faults::default();
+        assert!(
+            f.add(FaultSpec {
+                phase: Some(Phase::Early),
+                ..spec("*")
+            })
+            .is_ok()
+        );
+        assert!(
+            f.add(FaultSpec {
+                phase: Some(Phase::Request),
+                ..spec("*")
+            })
+            .is_err()
+        );
+        assert!(
+            f.add(FaultSpec {
+                kind: FaultKind::Reset,
+                phase: Some(Phase::Early),
+                ..spec("*")
+            })
+            .is_err()
+        );
     }
 }

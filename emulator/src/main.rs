@@ -20,8 +20,13 @@ Control API (JSON over HTTP, under the same base URL):
                                      {\"route\": \"files/upload\" | \"files/*\" | \"*\",
                                       \"kind\": \"status\" | \"reset\" | \"corrupt\", \"status\": 429,
                                       \"retry_after\": 1, \"reason\"?, \"percent\": 10 | \"count\": 3,
-                                      \"phase\"?: \"request\" | \"response\", \"after\"?: N}
-                                     (count 1 by default; after: let N matching requests pass)
+                                      \"phase\"?, \"after\"?: N, \"seed\"?: N}
+                                     (count, alias times: 1 by default; after: let N matching
+                                     requests pass; seed: replayable percent draws; phase for
+                                     reset: request | response, for status: after_body (default) |
+                                     early (answer before reading the body, then drain it) |
+                                     early_close (answer, then close); GET shows each fault's
+                                     \"fired\" and \"passed\" counts; a status 401 expires the token)
   POST   /__emulator/tokens          {\"app_key\"?, \"account_id\"?, \"expires_in\"?}: mint an
                                      access + refresh token pair without the browser step
   POST   /__emulator/tokens/expire   every issued access token expires now
@@ -29,7 +34,7 @@ Control API (JSON over HTTP, under the same base URL):
   GET|POST /__emulator/network       {\"latency_ms\": 40, \"bandwidth_bytes_per_sec\": 26214400}
                                      (0 turns each off)
   GET|DELETE /__emulator/requests    the request log (route, selected headers, argument, status,
-                                     \"fault\" when one was injected)
+                                     \"fault\" when one was injected, \"phase\" for early ones)
   GET    /__emulator/downloads       {\"bytes_served\", \"open_bodies\", \"opened\"}: download bodies
                                      handed to connections, and those not yet finished or dropped
   POST   /__emulator/hostile_name    {\"token\", \"path\", \"name\"}: the item reports a name Dropbox

@@ -1,10 +1,19 @@
-//! Acceptance (issue 5, line 1): a 256 MiB upload and a 256 MiB download through the
-//! service finish with identical content hashes while the emulator injects 10% 429 with
-//! Retry-After 1, 5% 503, one connection reset in the middle of the transfer and one token
-//! expiry. And a caller that cancels a download mid-file stops the Dropbox read at once.
+//! A 256 MiB upload and a 256 MiB download through the service finish with the content hash
+//! of the bytes sent, while the emulator injects faults of every kind it advertises:
+//! connection resets, 401 expired token (a real expiry: the emulator's tokens are expired
+//! mid-transfer), 429 with Retry-After 1 and 503, each at least once in the upload and at
+//! least once in the download (asserted, and the count of each printed), on top of 10% 429
+//! and 5% 503 drawn at random. The upload's counted 429 and 503 come before the request body
+//! is read (then drained, or the connection closed) or after it (`"phase"`), as the seed
+//! decides.
+//!
+//! Reproducible: one seed decides the file's bytes, where each counted fault falls, its
+//! phase, and the random draws. The seed is printed; `FAULT_RUNS_SEED=<n>` replays it.
+//! And a caller that cancels a download mid-file stops the Dropbox read at once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,8 +30,12 @@ const MIB: u64 = 1024 * 1024;
 const FILE_SIZE: u64 = 256 * MIB;
 /// The largest chunk the service takes.
 const CHUNK: u64 = dropbox_connector_proto::MAX_CHUNK_BYTES as u64;
+/// The service sends 8 MiB pieces: a start, about 30 appends and a finish.
+const APPENDS: u64 = 30;
 const APP_KEY: &str = "fault-app";
 const APP_SECRET: &str = "fault-secret";
+/// The fault kinds the emulator offers that a transfer must survive.
+const KINDS: [&str; 4] = ["reset", "401", "429", "503"];
 
 /// The emulator, the service, and a connection holding a refresh token and the app's key
 /// (so a token expiry heals by itself).
@@ -75,53 +88,107 @@ fn control(emulator: &EmulatorProcess, method: &str, path: &str, body: Option<Va
     tokio::task::block_in_place(|| emulator.control(method, path, body))
 }
 
-/// 10% 429 (Retry-After 1, as `too_many_write_operations` on writes) and 5% 503 on every
-/// files route. Faults are tried in order, so the 503 share is taken of the 90% left.
-fn add_background_faults(emulator: &EmulatorProcess) {
-    for fault in [
-        json!({"route": "files/*", "kind": "status", "status": 429, "retry_after": 1,
-               "reason": "too_many_write_operations", "percent": 10.0}),
-        json!({"route": "files/*", "kind": "status", "status": 503, "percent": 5.0 / 0.9}),
-    ] {
-        control(emulator, "POST", "/__emulator/faults", Some(fault));
+/// The run's seed: `FAULT_RUNS_SEED` (decimal or 0x-hex) or a fresh one.
+fn run_seed() -> u64 {
+    let parsed = std::env::var("FAULT_RUNS_SEED").ok().map(|v| {
+        let v = v.trim();
+        match v.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => v.parse(),
+        }
+        .unwrap_or_else(|e| panic!("FAULT_RUNS_SEED={v:?}: {e}"))
+    });
+    parsed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    })
+}
+
+/// splitmix64: the plan's draws, all from the run's seed.
+struct Plan(u64);
+
+impl Plan {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// When a status fault answers: before the body is read (then drained, or the
+    /// connection closed), or after it.
+    fn phase(&mut self) -> &'static str {
+        ["early", "early_close", "after_body"][self.below(3) as usize]
     }
 }
 
-/// What the emulator's request log shows of the faults since `since_seq`.
-#[derive(Debug, Default)]
-struct Seen {
-    requests: u64,
-    rate_limited: u64,
-    unavailable: u64,
-    resets: u64,
-    expired_token: u64,
-    last_seq: u64,
+fn add_fault(emulator: &EmulatorProcess, fault: Value) {
+    println!("  fault: {fault}");
+    control(emulator, "POST", "/__emulator/faults", Some(fault));
 }
 
-fn seen(emulator: &EmulatorProcess, since_seq: u64) -> Seen {
+/// 10% 429 (Retry-After 1, as `too_many_write_operations` on writes) and 5% 503 on every
+/// files route, seeded. Faults are tried in order, so the 503 share is taken of the 90% left.
+fn add_background_faults(emulator: &EmulatorProcess, plan: &mut Plan) {
+    add_fault(
+        emulator,
+        json!({"route": "files/*", "kind": "status", "status": 429, "retry_after": 1,
+               "reason": "too_many_write_operations", "percent": 10.0, "seed": plan.next()}),
+    );
+    add_fault(
+        emulator,
+        json!({"route": "files/*", "kind": "status", "status": 503, "percent": 5.0 / 0.9,
+               "seed": plan.next()}),
+    );
+}
+
+/// How often each fault kind fired, from the emulator's fault counters (reset, 429, 503)
+/// and its request log since `since_seq` (401: the expired token was presented).
+fn fired(emulator: &EmulatorProcess, since_seq: u64) -> (BTreeMap<&'static str, u64>, u64) {
+    let mut counts: BTreeMap<&'static str, u64> = KINDS.iter().map(|k| (*k, 0)).collect();
+    let faults = control(emulator, "GET", "/__emulator/faults", None);
+    for f in faults["faults"].as_array().unwrap() {
+        let n = f["fired"].as_u64().unwrap();
+        let kind = match (f["kind"].as_str().unwrap(), f["status"].as_u64()) {
+            ("reset", _) => "reset",
+            ("status", Some(429) | None) => "429",
+            ("status", Some(503)) => "503",
+            ("status", Some(401)) => "401",
+            other => panic!("a fault this run does not set: {other:?}"),
+        };
+        *counts.get_mut(kind).unwrap() += n;
+    }
     let log = control(emulator, "GET", "/__emulator/requests", None);
-    let mut s = Seen {
-        last_seq: since_seq,
-        ..Default::default()
-    };
+    let mut last_seq = since_seq;
     for entry in log["requests"].as_array().unwrap() {
         let seq = entry["seq"].as_u64().unwrap_or(0);
         if seq <= since_seq {
             continue;
         }
-        s.last_seq = s.last_seq.max(seq);
-        s.requests += 1;
-        match entry["status"].as_u64() {
-            Some(429) => s.rate_limited += 1,
-            Some(503) => s.unavailable += 1,
-            Some(401) => s.expired_token += 1,
-            _ => {}
-        }
-        if entry["fault"] == "reset" {
-            s.resets += 1;
+        last_seq = last_seq.max(seq);
+        if entry["status"] == 401 && entry["fault"].is_null() {
+            *counts.get_mut("401").unwrap() += 1;
         }
     }
-    s
+    (counts, last_seq)
+}
+
+fn report_and_check(what: &str, counts: &BTreeMap<&'static str, u64>) {
+    let shown: Vec<String> = counts.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    println!("{what}: faults fired: {}", shown.join(", "));
+    for kind in KINDS {
+        assert!(
+            counts[kind] >= 1,
+            "{what}: no {kind} fault fired: {counts:?}"
+        );
+    }
 }
 
 /// The UploadFiles messages for one generated file, lazily: a chunk is made when tonic
@@ -162,30 +229,30 @@ fn upload_messages(
     tokio_stream::iter(head.into_iter().chain(body))
 }
 
-fn report(what: &str, s: &Seen) {
-    println!(
-        "{what}: {} Dropbox requests; retries seen: {} x 429, {} x 503, {} reset(s), {} x 401 expired token",
-        s.requests, s.rate_limited, s.unavailable, s.resets, s.expired_token
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_256_mib_upload_and_download_survive_injected_faults() {
-    const SEED: u64 = 0x5eed_f00d;
+async fn a_256_mib_upload_and_download_survive_every_fault_kind() {
+    let seed = run_seed();
+    println!("fault_runs seed: {seed} (FAULT_RUNS_SEED={seed} replays this run)");
+    let mut plan = Plan(seed);
     let s = setup().await;
 
-    // Upload: one reset in the body of the 10th append (of ~31), the token expires when
-    // half the bytes have been handed to the service.
-    control(
+    // Upload: one reset, one 429 and one 503 on appends the seed picks (each rule counts
+    // only the appends that reach it), the token expires when half the bytes have been
+    // handed to the service, and the seeded background faults.
+    add_fault(
         &s.emulator,
-        "POST",
-        "/__emulator/faults",
-        Some(
-            json!({"route": "files/upload_session/append_v2", "kind": "reset",
-                    "phase": "request", "after": 9, "count": 1}),
-        ),
+        json!({"route": "files/upload_session/append_v2", "kind": "reset",
+               "phase": "request", "after": plan.below(APPENDS / 3), "times": 1}),
     );
-    add_background_faults(&s.emulator);
+    for status in [429, 503] {
+        add_fault(
+            &s.emulator,
+            json!({"route": "files/upload_session/append_v2", "kind": "status",
+                   "status": status, "retry_after": 1, "phase": plan.phase(),
+                   "after": plan.below(APPENDS / 3), "times": 1}),
+        );
+    }
+    add_background_faults(&s.emulator, &mut plan);
     let base_url = s.emulator.base_url.clone();
     let expire = move || {
         let r = tokio::task::block_in_place(|| {
@@ -197,7 +264,7 @@ async fn a_256_mib_upload_and_download_survive_injected_faults() {
     };
     let mut expired_once = Some(expire);
     let sent_hash = Arc::new(Mutex::new(None));
-    let messages = upload_messages(&s.connection, SEED, sent_hash.clone(), move || {
+    let messages = upload_messages(&s.connection, seed, sent_hash.clone(), move || {
         if let Some(expire) = expired_once.take() {
             expire();
         }
@@ -214,7 +281,7 @@ async fn a_256_mib_upload_and_download_survive_injected_faults() {
         .expect("the whole file was sent");
     let uploaded = match &response.results[0].outcome {
         Some(pb::file_result::Outcome::Uploaded(m)) => m.clone(),
-        other => panic!("upload failed: {other:?}"),
+        other => panic!("upload failed (seed {seed}): {other:?}"),
     };
     assert_eq!(uploaded.size, FILE_SIZE);
     assert_eq!(uploaded.content_hash, expected);
@@ -224,20 +291,26 @@ async fn a_256_mib_upload_and_download_survive_injected_faults() {
         expected.as_str(),
         "the emulator's own hash"
     );
-    let up = seen(&s.emulator, 0);
-    report("upload", &up);
-    assert!(up.resets >= 1, "the append reset fired: {up:?}");
-    assert!(up.expired_token >= 1, "the token expiry was hit: {up:?}");
+    let (up, last_seq) = fired(&s.emulator, 0);
+    report_and_check("upload", &up);
 
-    // Download: the first response is cut halfway, the token expires on the way.
+    // Download: a reset (the response cut halfway), a 429 and a 503 on the download
+    // requests, in an order the seed picks; the token expires once 32 MiB have arrived,
+    // so the request after the cut meets it.
     control(&s.emulator, "DELETE", "/__emulator/faults", None);
-    control(
-        &s.emulator,
-        "POST",
-        "/__emulator/faults",
-        Some(json!({"route": "files/download", "kind": "reset", "phase": "response", "count": 1})),
-    );
-    add_background_faults(&s.emulator);
+    let mut download_faults = vec![
+        json!({"route": "files/download", "kind": "reset", "phase": "response", "times": 1}),
+        json!({"route": "files/download", "kind": "status", "status": 429, "retry_after": 1,
+               "times": 1}),
+        json!({"route": "files/download", "kind": "status", "status": 503, "times": 1}),
+    ];
+    for i in (1..download_faults.len()).rev() {
+        download_faults.swap(i, plan.below(i as u64 + 1) as usize);
+    }
+    for fault in download_faults {
+        add_fault(&s.emulator, fault);
+    }
+    add_background_faults(&s.emulator, &mut plan);
     let mut stream = grpc::cloud(&s.channel)
         .download_files(pb::DownloadFilesRequest {
             connection: s.connection.clone(),
@@ -269,7 +342,7 @@ async fn a_256_mib_upload_and_download_survive_injected_faults() {
                 }
             }
             Down::End(e) => end = Some(e),
-            Down::Error(e) => panic!("download failed: {e:?}"),
+            Down::Error(e) => panic!("download failed (seed {seed}): {e:?}"),
         }
     }
     let end = end.expect("a DownloadEnd");
@@ -281,13 +354,8 @@ async fn a_256_mib_upload_and_download_survive_injected_faults() {
         expected,
         "the bytes received hash to Dropbox's hash"
     );
-    let down = seen(&s.emulator, up.last_seq);
-    report("download", &down);
-    assert!(down.resets >= 1, "the download reset fired: {down:?}");
-    assert!(
-        down.expired_token >= 1,
-        "the token expiry was hit: {down:?}"
-    );
+    let (down, _) = fired(&s.emulator, last_seq);
+    report_and_check("download", &down);
     drop(s.server);
 }
 

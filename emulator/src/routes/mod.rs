@@ -237,8 +237,22 @@ async fn handle(
         match f.kind {
             FaultKind::Status => {
                 log["fault"] = json!("status");
-                // Read the request to its end first, as Dropbox does: an answer sent while
-                // the client is still writing reaches it as a broken pipe, not as a 429/503.
+                if f.status == Some(401) {
+                    expire_presented_token(st, headers, query);
+                }
+                match f.phase {
+                    Some(Phase::Early) => {
+                        log["phase"] = json!("early");
+                        let unread = body.take().unwrap_or_else(Body::empty);
+                        tokio::spawn(read_some(unread, u64::MAX));
+                        return Ok(status_fault(f));
+                    }
+                    Some(Phase::EarlyClose) => {
+                        log["phase"] = json!("early_close");
+                        return Ok(early_close(status_fault(f)));
+                    }
+                    _ => {}
+                }
                 read_some(body.take().unwrap_or_else(Body::empty), u64::MAX).await;
                 return Ok(status_fault(f));
             }
@@ -389,9 +403,28 @@ async fn read_small(body: Body) -> Result<Bytes, ApiError> {
         .map_err(|_| ApiError::bad("request body: could not read the body"))
 }
 
+/// An injected 401 stands for a token that expired: the token really stops working, so
+/// only a client that refreshes gets through afterwards.
+fn expire_presented_token(st: &AppState, headers: &HeaderMap, query: &HashMap<String, String>) {
+    if let Some(token) = auth::bearer(headers, query) {
+        st.data().tokens.expire(&token);
+    }
+}
+
+/// An answer sent while the request body is still unread: the connection is closed after it,
+/// since the rest of the body will never be read.
+fn early_close(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
 fn status_fault(f: &FaultSpec) -> Response {
     let status = f.status.unwrap_or(429);
     match status {
+        401 => wire::error_response("", &ApiError::auth("expired_access_token")),
         429 => wire::rate_limited(
             f.retry_after.unwrap_or(1),
             match f.reason.as_deref() {
