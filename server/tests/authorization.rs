@@ -806,26 +806,6 @@ async fn callers_file_changes_apply_without_a_restart() {
     m.env.stop().await;
 }
 
-/// The server log's audit lines (JSON log format) as (method, caller, connection, items,
-/// outcome).
-fn audit_lines(log: &str) -> Vec<(String, String, String, u64, String)> {
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["target"] == "audit")
-        .map(|v| {
-            let f = &v["fields"];
-            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
-            (
-                s("method"),
-                s("caller"),
-                s("connection"),
-                f["items"].as_u64().unwrap_or(u64::MAX),
-                s("outcome"),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn mutating_calls_are_audited_without_tokens() {
     let m = matrix(&[("DBXC_LOG__FORMAT", "json"), ("DBXC_LOG__LEVEL", "info")]).await;
