@@ -214,7 +214,13 @@ async fn the_request_log_holds_token_requests_without_their_secrets() {
             )
         })
         .collect();
-    let refresh_grant = |status| ("oauth2/token".to_owned(), "refresh_token".to_owned(), status);
+    let refresh_grant = |status| {
+        (
+            "oauth2/token".to_owned(),
+            "refresh_token".to_owned(),
+            status,
+        )
+    };
     assert_eq!(entries, vec![refresh_grant(200), refresh_grant(400)]);
     let text = log.to_string();
     for secret in [
@@ -223,7 +229,10 @@ async fn the_request_log_holds_token_requests_without_their_secrets() {
         "not-a-refresh-token",
         fresh["access_token"].as_str().unwrap(),
     ] {
-        assert!(!text.contains(secret), "{secret} in the request log: {text}");
+        assert!(
+            !text.contains(secret),
+            "{secret} in the request log: {text}"
+        );
     }
 }
 

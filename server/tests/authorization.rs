@@ -1,4 +1,4 @@
-//! The authorization matrix (issue 9, acceptance 1) against the real binary: callers from
+//! The authorization matrix against the real binary: callers from
 //! a callers file, identified by bearer token or JWT; unknown callers get UNAUTHENTICATED
 //! (CALLER_UNKNOWN); roles, connection groups and upload ownership give PERMISSION_DENIED
 //! (CALLER_NOT_ALLOWED), the same for a connection that does not exist as for a foreign

@@ -1,5 +1,6 @@
-//! Issue 4, server side: OAuth (PKCE, state, refresh, re-authorization), sealed secrets and
-//! key rotation, TestConnection, timeouts, Business teams. In-process server + emulator.
+//! The ConnectionService against the real binary and the in-process emulator: OAuth (PKCE,
+//! state, refresh, re-authorization), sealed secrets and key rotation, TestConnection,
+//! timeouts, Business teams.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
@@ -816,7 +817,12 @@ async fn delete_revokes_the_token_and_survives_unreachable_dropbox() {
     // The token no longer works at Dropbox.
     let (status, _) = env
         .on_emulator(move |e| {
-            e.rpc_as(&access, &[], "users/get_current_account", serde_json::Value::Null)
+            e.rpc_as(
+                &access,
+                &[],
+                "users/get_current_account",
+                serde_json::Value::Null,
+            )
         })
         .await;
     assert_eq!(status, 401);

@@ -223,7 +223,14 @@ async fn a_new_app_key_drops_the_old_apps_secret() {
 async fn works(env: &Env, access_token: &str) -> bool {
     let token = access_token.to_owned();
     let (status, body) = env
-        .on_emulator(move |e| e.rpc_as(&token, &[], "users/get_current_account", serde_json::Value::Null))
+        .on_emulator(move |e| {
+            e.rpc_as(
+                &token,
+                &[],
+                "users/get_current_account",
+                serde_json::Value::Null,
+            )
+        })
         .await;
     match status {
         200 => true,

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use dropbox_connector_test_kit::EmulatorHttp;
 use dropbox_connector_server::config::{Config, Overrides};
 use dropbox_connector_server::dev::{DEMO_CONNECTION, DEV_TOKEN, prepare};
 use dropbox_connector_server::store::{ConnectionStore, SqliteStore};
+use dropbox_connector_test_kit::EmulatorHttp;
 
 /// The dev emulator over raw HTTP with the dev token (off the runtime: it blocks).
 async fn on_emulator<T: Send + 'static>(
@@ -14,7 +14,9 @@ async fn on_emulator<T: Send + 'static>(
     call: impl FnOnce(&EmulatorHttp) -> T + Send + 'static,
 ) -> T {
     let emu = EmulatorHttp::new(base, DEV_TOKEN);
-    tokio::task::spawn_blocking(move || call(&emu)).await.unwrap()
+    tokio::task::spawn_blocking(move || call(&emu))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -28,8 +30,10 @@ async fn dev_prepare_is_idempotent_and_files_survive_a_restart() {
     let mut config = Config::load_from(&overrides, Some(Default::default())).unwrap();
     let emulator = prepare(&mut config).await.unwrap();
     assert_eq!(config.dropbox.api_url, emulator.base_url());
-    let (status, body) =
-        on_emulator(emulator.base_url(), |e| e.upload("/kept.txt", b"kept".to_vec())).await;
+    let (status, body) = on_emulator(emulator.base_url(), |e| {
+        e.upload("/kept.txt", b"kept".to_vec())
+    })
+    .await;
     assert_eq!(status, 200, "{body}");
     emulator.stop().await;
 

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dropbox_client::content_hash::{block_digests, content_hash};
 use dropbox_client::{Credentials, DropboxClient, Endpoints, TransportConfig};
-use dropbox_connector_test_kit::EmulatorHttp;
 use dropbox_connector_server::store::{PendingAppend, Sealer, SqliteStore, UploadStore};
 use dropbox_connector_server::tasks::TaskError;
 use dropbox_connector_server::tasks::resumable::{
     ResumableUploads, StartRequest, Started, WriteMessage,
 };
 use dropbox_connector_server::tasks::upload::FileOutcome;
+use dropbox_connector_test_kit::EmulatorHttp;
 use dropbox_emulator::{Emulator, EmulatorOptions};
 
 const MIB: usize = 1024 * 1024;

@@ -1,4 +1,4 @@
-//! Resumable uploads through the gRPC API (issue 5): a client loses its stream, the server
+//! Resumable uploads through the gRPC API: a client loses its stream, the server
 //! crashes and restarts, QueryUpload says where to go on, and the file arrives whole; a
 //! cancelled upload leaves the destination as it was; bad ids, offsets and hashes get
 //! clear errors.

@@ -15,8 +15,8 @@ use std::process::{Child, Command, Output, Stdio};
 use sha2::{Digest, Sha256};
 
 pub use dropbox_connector_test_kit::{
-    EmulatorHttp, Process, ascii_json, bin, bin_dir, bytes, free_port, random_chunk,
-    wait_until, write_random_file,
+    EmulatorHttp, Process, ascii_json, bin, bin_dir, bytes, free_port, random_chunk, wait_until,
+    write_random_file,
 };
 
 pub mod tls;

@@ -1,4 +1,4 @@
-//! Issue 9, `dbxc` hardening, end to end with the real binaries: remote names that collide
+//! `dbxc` against hostile names, end to end with the real binaries: remote names that collide
 //! locally, `--delete-source` after a refusal, a symlink planted where a partial goes,
 //! names too long in bytes, control characters in names, and upload of links out of the tree.
 //!

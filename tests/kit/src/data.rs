@@ -16,7 +16,9 @@ fn fill(state: &mut u64, out: &mut [u8]) {
 
 /// A non-zero xorshift state from a seed, so seeds 0 and 1 do not give the same stream.
 fn state_of(seed: u64) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x2545_F491_4F6C_DD1D) | 1
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(0x2545_F491_4F6C_DD1D)
+        | 1
 }
 
 /// `n` bytes for `seed`: the same every run, different for every seed.

@@ -85,9 +85,7 @@ impl EmulatorHttp {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request
-            .send()
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let response = request.send().unwrap_or_else(|e| panic!("POST {url}: {e}"));
         let status = response.status().as_u16();
         let text = response.text().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -108,7 +106,10 @@ impl EmulatorHttp {
             .expect("upload to emulator");
         let status = response.status().as_u16();
         let text = response.text().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// A file's bytes as the emulator has them, or `None` when the path does not exist.
@@ -226,6 +227,9 @@ mod tests {
 
     #[test]
     fn non_ascii_is_escaped_as_utf16_units() {
-        assert_eq!(ascii_json(r#"{"p":"/é😀"}"#), r#"{"p":"/\u00e9\ud83d\ude00"}"#);
+        assert_eq!(
+            ascii_json(r#"{"p":"/é😀"}"#),
+            r#"{"p":"/\u00e9\ud83d\ude00"}"#
+        );
     }
 }
