@@ -815,16 +815,7 @@ async fn delete_revokes_the_token_and_survives_unreachable_dropbox() {
         .await
         .unwrap();
     // The token no longer works at Dropbox.
-    let (status, _) = env
-        .on_emulator(move |e| {
-            e.rpc_as(
-                &access,
-                &[],
-                "users/get_current_account",
-                serde_json::Value::Null,
-            )
-        })
-        .await;
+    let status = env.on_emulator(move |e| e.token_status(&access)).await;
     assert_eq!(status, 401);
 
     // Dropbox unreachable (a proxy nobody listens on): the delete still happens.

@@ -488,15 +488,8 @@ impl TokenSink for LastTokenSink {
 
 /// Refresh-token grants the emulator's token endpoint answered 200.
 async fn refreshes_received(emu: &Emulator) -> usize {
-    let v: serde_json::Value = reqwest::get(format!("{}/__emulator/requests", emu.base_url()))
+    request_log(emu)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["requests"]
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|e| {
             e["route"] == "oauth2/token" && e["grant_type"] == "refresh_token" && e["status"] == 200
@@ -905,11 +898,19 @@ async fn retries_and_waits_end_at_the_call_deadline() -> TestResult {
 }
 
 async fn emu_requests(emu: &Emulator) -> usize {
-    let v: serde_json::Value = reqwest::get(format!("{}/__emulator/requests", emu.base_url()))
+    request_log(emu).await.len()
+}
+
+/// The emulator's request log (requests and token-endpoint calls), oldest first.
+async fn request_log(emu: &Emulator) -> Vec<serde_json::Value> {
+    let mut v: serde_json::Value = reqwest::get(format!("{}/__emulator/requests", emu.base_url()))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    v["requests"].as_array().unwrap().len()
+    match v["requests"].take() {
+        serde_json::Value::Array(entries) => entries,
+        other => panic!("request log: {other}"),
+    }
 }

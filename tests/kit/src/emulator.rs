@@ -92,6 +92,13 @@ impl EmulatorHttp {
         (status, body)
     }
 
+    /// The HTTP status `users/get_current_account` answers with `token`: 200 when the
+    /// emulator accepts it, 401 when it is expired, revoked or unknown.
+    pub fn token_status(&self, token: &str) -> u16 {
+        self.rpc_as(token, &[], "users/get_current_account", Value::Null)
+            .0
+    }
+
     /// Uploads `data` to `path` (`files/upload`, mode overwrite) with the account's token;
     /// returns the HTTP status and the JSON answer.
     pub fn upload(&self, path: &str, data: Vec<u8>) -> (u16, Value) {
