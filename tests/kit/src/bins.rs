@@ -48,11 +48,16 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// A source file of `binary` modified after it was built, if any. Without a dep-info file
 /// (binaries from elsewhere, `DBXC_TEST_BIN_DIR`) nothing can be said: `None`.
+///
+/// Files under the target directory (build-script output) are not sources: cargo may
+/// rewrite them unchanged (another build, `cargo clippy`) without relinking the binary.
 pub fn newer_source(binary: &Path) -> Option<PathBuf> {
     let built = modified(binary)?;
     let dep_info = std::fs::read_to_string(binary.with_extension("d")).ok()?;
+    let target_dir = binary.parent().and_then(Path::parent);
     sources(&dep_info, binary)
         .into_iter()
+        .filter(|source| !target_dir.is_some_and(|t| source.starts_with(t)))
         .find(|source| modified(source).is_some_and(|m| m > built))
 }
 
@@ -186,6 +191,29 @@ mod tests {
         touch(&main, now);
         touch(&binary, now - Duration::from_secs(60));
         assert_eq!(newer_source(&binary), Some(main));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn build_script_output_under_the_target_dir_is_not_a_source() {
+        let root = scratch("generated");
+        let (binary, main) = checkout(&root, &root);
+        let out = root.join("target/debug/build/x/out");
+        std::fs::create_dir_all(&out).unwrap();
+        let generated = out.join("descriptor.bin");
+        std::fs::write(&generated, "").unwrap();
+        let dep_info = binary.with_extension("d");
+        let line = std::fs::read_to_string(&dep_info).unwrap();
+        std::fs::write(
+            &dep_info,
+            format!("{} {}\n", line.trim_end(), generated.display()),
+        )
+        .unwrap();
+        let now = SystemTime::now();
+        touch(&main, now - Duration::from_secs(120));
+        touch(&binary, now - Duration::from_secs(60));
+        touch(&generated, now);
+        assert_eq!(newer_source(&binary), None);
         std::fs::remove_dir_all(&root).unwrap();
     }
 
