@@ -34,7 +34,8 @@ Control API (JSON over HTTP, under the same base URL):
   GET|POST /__emulator/network       {\"latency_ms\": 40, \"bandwidth_bytes_per_sec\": 26214400}
                                      (0 turns each off)
   GET|DELETE /__emulator/requests    the request log (route, selected headers, argument, status,
-                                     \"fault\" when one was injected, \"phase\" for early ones)
+                                     \"fault\" when one was injected, \"phase\" for early ones;
+                                     oauth2/token requests with their grant_type)
   GET    /__emulator/downloads       {\"bytes_served\", \"open_bodies\", \"opened\"}: download bodies
                                      handed to connections, and those not yet finished or dropped
   POST   /__emulator/hostile_name    {\"token\", \"path\", \"name\"}: the item reports a name Dropbox

@@ -299,6 +299,14 @@ pub async fn token(
     if changed {
         st.persist().await;
     }
+    // In the request log so tests count refreshes from what the endpoint received, not
+    // from what a client says it did. Only the grant type: codes and tokens are secrets.
+    st.record(json!({
+        "route": "oauth2/token",
+        "method": "POST",
+        "grant_type": p.grant_type.as_deref().unwrap_or_default(),
+        "status": response.status().as_u16(),
+    }));
     response
 }
 

@@ -1,4 +1,4 @@
-//! The authorization matrix (issue 9, acceptance 1) against the real binary: callers from
+//! The authorization matrix against the real binary: callers from
 //! a callers file, identified by bearer token or JWT; unknown callers get UNAUTHENTICATED
 //! (CALLER_UNKNOWN); roles, connection groups and upload ownership give PERMISSION_DENIED
 //! (CALLER_NOT_ALLOWED), the same for a connection that does not exist as for a foreign
@@ -804,26 +804,6 @@ async fn callers_file_changes_apply_without_a_restart() {
         m.env.server_log()
     );
     m.env.stop().await;
-}
-
-/// The server log's audit lines (JSON log format) as (method, caller, connection, items,
-/// outcome).
-fn audit_lines(log: &str) -> Vec<(String, String, String, u64, String)> {
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["target"] == "audit")
-        .map(|v| {
-            let f = &v["fields"];
-            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
-            (
-                s("method"),
-                s("caller"),
-                s("connection"),
-                f["items"].as_u64().unwrap_or(u64::MAX),
-                s("outcome"),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! Issue 4, server side: OAuth (PKCE, state, refresh, re-authorization), sealed secrets and
-//! key rotation, TestConnection, timeouts, Business teams. In-process server + emulator.
+//! The ConnectionService against the real binary and the in-process emulator: OAuth (PKCE,
+//! state, refresh, re-authorization), sealed secrets and key rotation, TestConnection,
+//! timeouts, Business teams.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
@@ -485,8 +486,12 @@ async fn rotate_key_reseals_everything_and_connections_keep_working() {
         String::from_utf8_lossy(&rotated.stderr)
     );
     assert!(rotated.status.success(), "rotate-key failed: {said}");
+    // Two connections (`test` and `oauth`): the count is the first thing on its one line.
+    let stdout = String::from_utf8_lossy(&rotated.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stdout: {said}");
     assert!(
-        said.contains('2'),
+        lines[0].starts_with("re-sealed the secrets of 2 connection(s) under the key in "),
         "rotate-key says how many connections it re-sealed: {said}"
     );
     assert!(
@@ -643,18 +648,14 @@ async fn timeout_seconds_bounds_each_dropbox_request() {
         serde_json::json!({"latency_ms": 3000}),
     )
     .await;
-    let started = Instant::now();
+    // Each answer comes after 3 s, the connection waits 1 s: without the timeout the
+    // call would succeed late instead of failing with DROPBOX_TIMEOUT.
     let e = create_folder(&env, "slow", "/late").await.unwrap_err();
-    let took = started.elapsed();
     assert_eq!(
         reason(&e),
         (tonic::Code::DeadlineExceeded, "DROPBOX_TIMEOUT".into())
     );
-    // 1 s per attempt, a bounded number of retries with backoff: far below the 3 s
-    // latency times the attempts.
-    assert!(took < Duration::from_secs(12), "took {took:?}");
     // TestConnection (no retries) reports the timeout on the dropbox step.
-    let started = Instant::now();
     let t = env
         .conns()
         .test_connection(pb::TestConnectionRequest {
@@ -663,7 +664,6 @@ async fn timeout_seconds_bounds_each_dropbox_request() {
         .await
         .unwrap()
         .into_inner();
-    assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(t.steps[0].error.as_ref().unwrap().reason, "DROPBOX_TIMEOUT");
     env.control("/__emulator/network", serde_json::json!({"latency_ms": 0}))
         .await;
@@ -689,31 +689,29 @@ fn team_connection(name: &str, member: &str, root: Option<pb::path_root::Root>) 
     }
 }
 
-fn as_member(
-    env: &Env,
-    member: &str,
-    root: Option<dropbox_client::PathRoot>,
-) -> dropbox_client::DropboxClient {
-    let transport = dropbox_client::TransportConfig {
-        endpoints: dropbox_client::Endpoints::single(
-            &url::Url::parse(env.emulator.base_url()).unwrap(),
-        ),
-        ..Default::default()
-    };
-    dropbox_client::DropboxClient::new(
-        &transport,
-        dropbox_client::Credentials {
-            access_token: Some(TEAM_TOKEN.into()),
-            ..Default::default()
-        },
-        dropbox_client::ActAs {
-            select_user: Some(member.into()),
-            select_admin: None,
-            path_root: root,
-        },
-        None,
-    )
-    .unwrap()
+/// Whether `member` (through the team token, in `root` when given: a
+/// Dropbox-API-Path-Root value) finds `path` at the emulator, asked over raw HTTP.
+async fn member_finds(env: &Env, member: &str, root: Option<String>, path: &str) -> bool {
+    let (member, path) = (member.to_owned(), path.to_owned());
+    let (status, body) = env
+        .on_emulator(move |e| {
+            let mut headers = vec![("Dropbox-API-Select-User", member.as_str())];
+            if let Some(root) = &root {
+                headers.push(("Dropbox-API-Path-Root", root.as_str()));
+            }
+            e.rpc_as(
+                TEAM_TOKEN,
+                &headers,
+                "files/get_metadata",
+                serde_json::json!({ "path": path }),
+            )
+        })
+        .await;
+    match status {
+        200 => true,
+        409 => false,
+        other => panic!("get_metadata: {other} {body}"),
+    }
 }
 
 #[tokio::test]
@@ -740,19 +738,8 @@ async fn business_member_home_team_space_and_unknown_member() {
     env.create_connection(team_connection("member-a", a, None))
         .await;
     assert!(uploaded(&upload(&env, "member-a", "/mine", "a.txt").await));
-    assert!(
-        as_member(&env, a, None)
-            .get_metadata("/mine/a.txt")
-            .await
-            .is_ok()
-    );
-    assert!(
-        as_member(&env, b, None)
-            .get_metadata("/mine/a.txt")
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert!(member_finds(&env, a, None, "/mine/a.txt").await);
+    assert!(!member_finds(&env, b, None, "/mine/a.txt").await);
 
     // The team space root.
     env.create_connection(team_connection(
@@ -764,8 +751,8 @@ async fn business_member_home_team_space_and_unknown_member() {
     assert!(uploaded(
         &upload(&env, "team-space", "/shared", "s.txt").await
     ));
-    let b_in_space = as_member(&env, b, Some(dropbox_client::PathRoot::Root(space.into())));
-    assert!(b_in_space.get_metadata("/shared/s.txt").await.is_ok());
+    let in_space = serde_json::json!({".tag": "root", "root": space}).to_string();
+    assert!(member_finds(&env, b, Some(in_space), "/shared/s.txt").await);
 
     // TestConnection through the team token acting as A.
     let t = env
@@ -828,26 +815,8 @@ async fn delete_revokes_the_token_and_survives_unreachable_dropbox() {
         .await
         .unwrap();
     // The token no longer works at Dropbox.
-    let transport = dropbox_client::TransportConfig {
-        endpoints: dropbox_client::Endpoints::single(
-            &url::Url::parse(env.emulator.base_url()).unwrap(),
-        ),
-        ..Default::default()
-    };
-    let direct = dropbox_client::DropboxClient::new(
-        &transport,
-        dropbox_client::Credentials {
-            access_token: Some(access),
-            ..Default::default()
-        },
-        Default::default(),
-        None,
-    )
-    .unwrap();
-    assert!(matches!(
-        direct.get_current_account().await,
-        Err(dropbox_client::Error::Unauthorized { .. })
-    ));
+    let status = env.on_emulator(move |e| e.token_status(&access)).await;
+    assert_eq!(status, 401);
 
     // Dropbox unreachable (a proxy nobody listens on): the delete still happens.
     let closed = {

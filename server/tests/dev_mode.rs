@@ -3,21 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use dropbox_client::{Credentials, DropboxClient, Endpoints, TransportConfig};
 use dropbox_connector_server::config::{Config, Overrides};
 use dropbox_connector_server::dev::{DEMO_CONNECTION, DEV_TOKEN, prepare};
 use dropbox_connector_server::store::{ConnectionStore, SqliteStore};
+use dropbox_connector_test_kit::EmulatorHttp;
 
-fn client(base: &str) -> DropboxClient {
-    let transport = TransportConfig {
-        endpoints: Endpoints::single(&url::Url::parse(base).unwrap()),
-        ..Default::default()
-    };
-    let creds = Credentials {
-        access_token: Some(DEV_TOKEN.into()),
-        ..Default::default()
-    };
-    DropboxClient::new(&transport, creds, Default::default(), None).unwrap()
+/// The dev emulator over raw HTTP with the dev token (off the runtime: it blocks).
+async fn on_emulator<T: Send + 'static>(
+    base: &str,
+    call: impl FnOnce(&EmulatorHttp) -> T + Send + 'static,
+) -> T {
+    let emu = EmulatorHttp::new(base, DEV_TOKEN);
+    tokio::task::spawn_blocking(move || call(&emu))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -31,20 +30,17 @@ async fn dev_prepare_is_idempotent_and_files_survive_a_restart() {
     let mut config = Config::load_from(&overrides, Some(Default::default())).unwrap();
     let emulator = prepare(&mut config).await.unwrap();
     assert_eq!(config.dropbox.api_url, emulator.base_url());
-    let commit = dropbox_client::CommitInfo::new("/kept.txt");
-    client(emulator.base_url())
-        .upload(&commit, bytes::Bytes::from_static(b"kept"))
-        .await
-        .unwrap();
+    let (status, body) = on_emulator(emulator.base_url(), |e| {
+        e.upload("/kept.txt", b"kept".to_vec())
+    })
+    .await;
+    assert_eq!(status, 200, "{body}");
     emulator.stop().await;
 
     let mut config = Config::load_from(&overrides, Some(Default::default())).unwrap();
     let emulator = prepare(&mut config).await.unwrap();
-    let meta = client(emulator.base_url())
-        .get_metadata("/kept.txt")
-        .await
-        .unwrap();
-    assert_eq!(meta.as_file().unwrap().size, 4);
+    let kept = on_emulator(emulator.base_url(), |e| e.download("/kept.txt")).await;
+    assert_eq!(kept.as_deref(), Some(&b"kept"[..]));
     // --dev made a key file in the data dir (mode 0600) and uses it on the next start.
     let key_file = dir.path().join(dropbox_connector_server::dev::DEV_KEY_FILE);
     {

@@ -52,7 +52,7 @@ async fn a_broken_body_is_resumed_from_where_it_stopped() {
     let data = bytes(5 * 1024 * 1024 + 3, 9);
     env.put("/r", "big.bin", &data, None).await;
     let rev = match env.remote("/r/big.bin").await.unwrap() {
-        dropbox_client::Metadata::File(f) => f.rev,
+        common::Metadata::File(f) => f.rev,
         other => panic!("{other:?}"),
     };
     env.control(

@@ -1,5 +1,5 @@
-//! ListItems: every RemoteFileFilter field has a case where it changes the outcome
-//! (acceptance line 3), and a missing folder is PATH_NOT_FOUND (acceptance line 4).
+//! ListItems: every RemoteFileFilter field has a case where it changes the outcome, and a
+//! missing folder is PATH_NOT_FOUND.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 

@@ -1,4 +1,4 @@
-//! Hostile input on every RPC (issue 5, acceptance line 5): one table of cases run against
+//! Hostile input on every RPC: one table of cases run against
 //! one server started once. Each case names the call, and the gRPC code and
 //! `google.rpc.ErrorInfo` reason it must get (with ErrorInfo metadata where it tells the
 //! user which field or path is wrong). Where a failure belongs to one file or item and the

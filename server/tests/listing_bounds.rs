@@ -130,12 +130,16 @@ async fn a_sorted_list_stops_reading_dropbox_when_the_caller_goes_away() {
     // 3,500 folders: four pages of at most 1,000 entries.
     futures::stream::iter(0..3500)
         .map(|i| {
-            let dbx = env.dbx.clone();
-            async move { dbx.create_folder(&format!("/huge/d{i:04}"), false).await }
+            env.on_emulator(move |e| {
+                e.rpc(
+                    "files/create_folder_v2",
+                    serde_json::json!({ "path": format!("/huge/d{i:04}") }),
+                )
+            })
         })
         .buffer_unordered(16)
-        .for_each(|r| {
-            r.unwrap();
+        .for_each(|(status, body)| {
+            assert_eq!(status, 200, "{body}");
             futures::future::ready(())
         })
         .await;

@@ -1,4 +1,4 @@
-//! Resumable uploads through the gRPC API (issue 5): a client loses its stream, the server
+//! Resumable uploads through the gRPC API: a client loses its stream, the server
 //! crashes and restarts, QueryUpload says where to go on, and the file arrives whole; a
 //! cancelled upload leaves the destination as it was; bad ids, offsets and hashes get
 //! clear errors.
@@ -10,7 +10,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use dropbox_client::Metadata;
 use dropbox_client::content_hash::content_hash;
 use dropbox_connector_proto::v1 as pb;
 use tokio::sync::mpsc;
@@ -19,18 +18,10 @@ use tokio_stream::wrappers::ReceiverStream;
 const MIB: usize = 1024 * 1024;
 const BLOCK: u64 = 4 * MIB as u64;
 
-/// Bytes that do not repeat (xorshift), so a block landing at the wrong offset shows.
+/// Bytes that do not repeat (the kit's xorshift), so a block landing at the wrong offset
+/// shows.
 fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(n + 8);
-    while out.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(n);
-    out
+    random_chunk(seed, 0, n)
 }
 
 fn start_request(path: &str, data: &[u8]) -> pb::StartResumableUploadRequest {

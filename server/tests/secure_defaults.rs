@@ -1,4 +1,4 @@
-//! Secure by default (issue 9, point 4), with the real binary: outside `--dev` a
+//! Secure by default, with the real binary: outside `--dev` a
 //! non-loopback listen address needs callers or an explicit opt-out; `--dev` refuses any
 //! non-loopback address; a callers file that does not parse refuses the start.
 

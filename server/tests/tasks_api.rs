@@ -87,7 +87,7 @@ async fn download_by_filter_items_rev_and_range() {
     // ItemRef.rev downloads through the `rev:` form (the emulator keeps only current
     // revisions, so the current one is used); a missing file is a per-file error.
     env.put("/dl", "sub/s.txt", b"changed", None).await;
-    let Some(dropbox_client::Metadata::File(cur)) = env.remote("/dl/sub/s.txt").await else {
+    let Some(common::Metadata::File(cur)) = env.remote("/dl/sub/s.txt").await else {
         panic!()
     };
     let got = download(
@@ -259,7 +259,7 @@ async fn delete_by_filter_dry_run_items_and_parent_rev() {
     assert!(env.remote("/del/c.txt").await.is_some());
 
     // ItemRefs: a stale rev is refused (parent_rev), a missing path is a per-item error.
-    let Some(dropbox_client::Metadata::File(old)) = env.remote("/del/c.txt").await else {
+    let Some(common::Metadata::File(old)) = env.remote("/del/c.txt").await else {
         panic!()
     };
     env.put("/del", "c.txt", b"changed", None).await;

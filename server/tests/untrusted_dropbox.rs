@@ -1,5 +1,6 @@
 //! Values from Dropbox are untrusted input: an answer of any size or form must end a call
-//! with a clear error, never a panic (which used to end a listing as a clean, empty OK).
+//! with a clear error, never a panic (a panicking listing task would end the stream as a
+//! clean, empty OK).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 

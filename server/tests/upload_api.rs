@@ -1,13 +1,11 @@
 //! UploadFiles through the real service against the in-process emulator: overwrite
-//! options (acceptance line 3), stream order and cancellation (acceptance line 4),
-//! sessions, hashes, sub-folders.
+//! options, stream order and cancellation, sessions, hashes, sub-folders.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 mod common;
 
 use common::*;
-use dropbox_client::Metadata;
 use dropbox_connector_proto::v1 as pb;
 use pb::file_result::Outcome;
 use pb::upload_files_request::Message as Up;
@@ -341,7 +339,15 @@ async fn send_half_a_file(
 
 #[tokio::test]
 async fn cancelled_upload_leaves_new_file_absent_and_existing_file_unchanged() {
-    let env = Env::start().await;
+    // The audit log says when the server is done with each call, aborted ones included.
+    let env = Env::start_with(Options {
+        env: vec![
+            ("DBXC_LOG__FORMAT".into(), "json".into()),
+            ("DBXC_LOG__LEVEL".into(), "warn,audit=info".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
     let original = b"original content".to_vec();
     env.put("/c", "existing.bin", &original, None).await;
     // 12 MiB: more than one 8 MiB piece, so an upload session is already open.
@@ -369,13 +375,38 @@ async fn cancelled_upload_leaves_new_file_absent_and_existing_file_unchanged() {
             (tonic::Code::InvalidArgument, "STREAM_OUT_OF_ORDER".into())
         );
     }
-    // Let the server notice the aborted calls, then look at the destination.
-    env.list(pb::RemoteFileFilter {
-        folder: "/c".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    // Only once the server has ended every call (the fixture, and per file the aborted
+    // and the unfinished one) is the destination final.
+    let ended = || {
+        env.audit_lines()
+            .into_iter()
+            .filter(|l| l.0 == "UploadFiles")
+            .map(|l| l.4)
+            .collect::<Vec<_>>()
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ended().len() < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server did not end the calls: {:?}",
+            ended()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    // Only the fixture succeeded; an aborted call may end as Cancelled or, when its
+    // request stream was closed first, as the unfinished file it left.
+    let outcomes = ended();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "Ok").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| ["Ok", "Cancelled", "InvalidArgument"].contains(&o.as_str())),
+        "{outcomes:?}"
+    );
     assert!(
         env.remote("/c/new.bin").await.is_none(),
         "no new file appears"

@@ -1,164 +1,25 @@
 //! Harness for the end-to-end tests: starts the real binaries (`dropbox-emulator`,
-//! `dropbox-connector`, `dbxc`) as a user would, on ephemeral loopback ports, and
-//! stops them when the handles drop.
+//! `dropbox-connector`, `dbxc`) as a user would, on ephemeral loopback ports, and stops
+//! them when the handles drop (SIGTERM, clean exit asserted; see the test kit).
 //!
 //! The binaries come from the workspace's target directory, so build them first:
-//! `cargo build --workspace --bins` (the test command in the README does).
+//! `cargo build --workspace --bins` (the test command in the README does). A binary older
+//! than its sources is refused with that command.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+pub use dropbox_connector_test_kit::{
+    EmulatorHttp, Process, ascii_json, bin, bin_dir, bytes, free_port, random_chunk, wait_until,
+    write_random_file,
+};
+
 pub mod tls;
-
-/// How long a process gets to print its `listening on` line.
-const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
-
-/// The directory holding the workspace's built binaries.
-pub fn bin_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("DBXC_TEST_BIN_DIR") {
-        return PathBuf::from(dir);
-    }
-    // Test executables live in target/<profile>/deps/.
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test binary is under target/<profile>/deps")
-        .to_path_buf()
-}
-
-/// The path of one workspace binary; fails with the fix when it was not built.
-pub fn bin(name: &str) -> PathBuf {
-    let path = bin_dir().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` before the end-to-end tests",
-        path.display()
-    );
-    path
-}
-
-/// A child process that is killed (and reaped) when dropped.
-pub struct Process {
-    child: Child,
-    name: String,
-    stderr_log: PathBuf,
-    /// Lines the process printed on stdout after its `listening on` line.
-    stdout_lines: mpsc::Receiver<String>,
-}
-
-impl Process {
-    /// Starts `command` and waits for its stdout line `listening on <address>`.
-    /// Returns the process and the address.
-    pub fn start_listening(mut command: Command, name: &str, log_dir: &Path) -> (Process, String) {
-        let stderr_log = log_dir.join(format!("{name}.stderr.log"));
-        let stderr_file = std::fs::File::create(&stderr_log).expect("create stderr log");
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr_file));
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut process = Process {
-            child,
-            name: name.to_string(),
-            stderr_log,
-            stdout_lines: rx,
-        };
-        let deadline = Instant::now() + STARTUP_DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match process.stdout_lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(address) = line.trim().strip_prefix("listening on ") {
-                        let address = address.trim().to_string();
-                        return (process, address);
-                    }
-                }
-                Err(_) => {
-                    let status = process.child.try_wait().ok().flatten();
-                    panic!(
-                        "{name} did not print `listening on ...` within {STARTUP_DEADLINE:?} (exit: {status:?}); stderr:\n{}",
-                        process.stderr()
-                    );
-                }
-            }
-        }
-    }
-
-    /// Everything the process wrote to stderr so far.
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
-    }
-
-    /// Stdout lines printed after the `listening on` line, without waiting.
-    pub fn stdout_so_far(&self) -> Vec<String> {
-        self.stdout_lines.try_iter().collect()
-    }
-
-    /// The OS process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Peak resident set size (VmHWM) in bytes, from /proc.
-    pub fn peak_rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("read /proc/<pid>/status");
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmHWM in /proc/<pid>/status");
-        kib * 1024
-    }
-
-    /// Sends SIGTERM and waits for the exit, up to `deadline`.
-    pub fn terminate(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status();
-        let end = Instant::now() + deadline;
-        while Instant::now() < end {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    /// The name given at start.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A running `dropbox-emulator` with one personal account.
 pub struct EmulatorProcess {
@@ -183,95 +44,36 @@ impl EmulatorProcess {
         }
     }
 
-    /// GET or POST a control-API path (`/__emulator/...`) and parse the JSON answer.
+    /// The emulator over raw HTTP, as any client would reach it.
+    pub fn http(&self) -> EmulatorHttp {
+        EmulatorHttp::new(&self.base_url, &self.token)
+    }
+
+    /// GET, POST or DELETE a control-API path (`/__emulator/...`) and parse the JSON answer.
     pub fn control(
         &self,
         method: &str,
         path: &str,
         body: Option<serde_json::Value>,
     ) -> serde_json::Value {
-        let url = format!("{}{}", self.base_url, path);
-        let client = http();
-        let request = match method {
-            "GET" => client.get(&url),
-            "POST" => client.post(&url),
-            "DELETE" => client.delete(&url),
-            other => panic!("unsupported method {other}"),
-        };
-        let request = match body {
-            Some(body) => request.json(&body),
-            None => request,
-        };
-        let response = request
-            .send()
-            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-        let status = response.status();
-        let text = response.text().unwrap_or_default();
-        assert!(status.is_success(), "{method} {url}: {status}: {text}");
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+        self.http().control(method, path, body)
     }
 
     /// Calls a Dropbox RPC route (`files/get_metadata`, ...) with the account's token.
     /// Returns the HTTP status and the parsed JSON body (or the text as a JSON string).
     pub fn rpc(&self, route: &str, arg: serde_json::Value) -> (u16, serde_json::Value) {
-        let url = format!("{}/2/{}", self.base_url, route);
-        let response = http()
-            .post(&url)
-            .bearer_auth(&self.token)
-            .json(&arg)
-            .send()
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-        let status = response.status().as_u16();
-        let text = response.text().unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        (status, body)
+        self.http().rpc(route, arg)
     }
 
     /// Downloads a file's bytes straight from the emulator (bypassing the service).
     pub fn download(&self, path: &str) -> Option<Vec<u8>> {
-        let arg = serde_json::json!({ "path": path }).to_string();
-        let response = http()
-            .post(format!("{}/2/files/download", self.base_url))
-            .bearer_auth(&self.token)
-            .header("Dropbox-API-Arg", ascii_json(&arg))
-            .send()
-            .expect("download from emulator");
-        if response.status().as_u16() == 409 {
-            return None;
-        }
-        assert!(
-            response.status().is_success(),
-            "download {path}: {}",
-            response.status()
-        );
-        Some(response.bytes().expect("body").to_vec())
+        self.http().download(path)
     }
 
     /// Metadata of a path as the emulator has it, or None when it does not exist.
     pub fn metadata(&self, path: &str) -> Option<serde_json::Value> {
-        let (status, body) = self.rpc("files/get_metadata", serde_json::json!({ "path": path }));
-        match status {
-            200 => Some(body),
-            409 => None,
-            other => panic!("get_metadata {path}: {other}: {body}"),
-        }
+        self.http().metadata(path)
     }
-}
-
-/// Escapes every non-ASCII character as `\uXXXX`, as Dropbox-API-Arg requires.
-pub fn ascii_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    out
 }
 
 /// A running `dropbox-connector` pointed at an emulator.
@@ -305,32 +107,10 @@ impl ServerProcess {
             .env("DBXC_DROPBOX__CONTENT_URL", dropbox_base_url)
             .env("DBXC_DROPBOX__OAUTH_URL", dropbox_base_url)
             .env("DBXC_LOG__LEVEL", "info");
-        // A fresh secrets key (32 random bytes, standard base64) per server process.
-        let mut raw = [0u8; 32];
-        {
-            use std::io::Read;
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut raw))
-                .expect("read /dev/urandom");
-        }
-        const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut key = String::new();
-        for chunk in raw.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    key.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    key.push('=');
-                }
-            }
-        }
-        command.env("DBXC_SECRETS__KEY", key);
+        command.env(
+            "DBXC_SECRETS__KEY",
+            dropbox_connector_test_kit::secrets_key(),
+        );
         Self::start_command(command, log_dir, data_dir)
     }
 
@@ -378,24 +158,7 @@ pub fn dbxc(server: &str, args: &[&str]) -> Output {
 
 /// Runs `dbxc` with `stdin` piped in.
 pub fn dbxc_with_stdin(server: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut command = Command::new(bin("dbxc"));
-    command
-        .env("DBXC_SERVER", server)
-        .env_remove("DBXC_CONNECTION")
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("start dbxc");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin");
-        pipe.write_all(input).expect("write stdin");
-    }
-    child.wait_with_output().expect("wait for dbxc")
+    dbxc_with_env(server, args, &[], stdin)
 }
 
 /// Fails with dbxc's output unless it exited 0; returns stdout.
@@ -444,48 +207,6 @@ pub fn file_content_hash(path: &Path) -> String {
     hex::encode(outer.finalize())
 }
 
-/// Writes `len` pseudo-random bytes (deterministic per `seed`) to `path`, streaming.
-pub fn write_random_file(path: &Path, len: u64, seed: u64) {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create file"));
-    let mut state = seed | 1;
-    let mut buf = vec![0u8; 1024 * 1024];
-    let mut left = len;
-    while left > 0 {
-        for chunk in buf.chunks_mut(8) {
-            // xorshift64: fast, deterministic, incompressible enough for transfer tests.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let bytes = state.to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        let n = left.min(buf.len() as u64) as usize;
-        file.write_all(&buf[..n]).expect("write file");
-        left -= n as u64;
-    }
-    file.flush().expect("flush");
-}
-
-/// Polls `condition` until it holds or `deadline` passes.
-pub fn wait_until(deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if condition() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("timed out after {deadline:?} waiting for {what}");
-}
-
-/// Blocking HTTP for the harness (the tests themselves are synchronous).
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("http client")
-}
-
 /// Runs `dbxc` with extra environment variables (and optional stdin).
 pub fn dbxc_with_env(
     server: &str,
@@ -512,14 +233,6 @@ pub fn dbxc_with_env(
         pipe.write_all(input).expect("write stdin");
     }
     child.wait_with_output().expect("wait for dbxc")
-}
-
-/// A loopback port that was free a moment ago (bound to 127.0.0.1:0, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
 }
 
 /// The repository's root directory (for files such as `tests/browser/click_allow.py`).
@@ -639,38 +352,8 @@ impl ProxyProcess {
         }
     }
 
-    fn start(mut command: Command, name: &str, dir: &Path, port: u16) -> Process {
-        let stderr_log = dir.join(format!("{name}.stderr.log"));
-        let stderr_file = std::fs::File::create(&stderr_log).expect("create stderr log");
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(stderr_file));
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name} (is the Debian package installed?): {e}"));
-        let (_tx, stdout_lines) = mpsc::channel();
-        let mut process = Process {
-            child,
-            name: name.to_string(),
-            stderr_log,
-            stdout_lines,
-        };
-        let end = Instant::now() + STARTUP_DEADLINE;
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return process;
-            }
-            if let Ok(Some(status)) = process.child.try_wait() {
-                panic!("{name} exited ({status}); stderr:\n{}", process.stderr());
-            }
-            assert!(
-                Instant::now() < end,
-                "{name} did not listen on 127.0.0.1:{port}; stderr:\n{}",
-                process.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+    fn start(command: Command, name: &str, dir: &Path, port: u16) -> Process {
+        Process::start_until_port(command, name, dir, port)
     }
 
     /// The proxy's log so far.
@@ -722,20 +405,6 @@ impl ContentHasher {
         }
         hex::encode(self.outer.finalize())
     }
-}
-
-/// Deterministic pseudo-random bytes: chunk `index` of `size` bytes for `seed`, each chunk
-/// computable on its own (so a stream of them needs no state but the index).
-pub fn random_chunk(seed: u64, index: u64, size: usize) -> Vec<u8> {
-    let mut state = (seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1;
-    let mut out = vec![0u8; size];
-    for chunk in out.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-    }
-    out
 }
 
 /// gRPC access to a [`ServerProcess`] for tests that stream more than `dbxc` shows.

@@ -1,4 +1,4 @@
-//! Acceptance (issue 4, line 1): a real browser authorizes a connection.
+//! A real browser authorizes a connection.
 //!
 //! `dbxc connection authorize` starts the OAuth flow, listens on the redirect URI's
 //! loopback port and opens `$BROWSER`: here `tests/browser/click_allow.py`, which drives

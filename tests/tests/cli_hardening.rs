@@ -1,4 +1,4 @@
-//! Issue 9, `dbxc` hardening, end to end with the real binaries: remote names that collide
+//! `dbxc` against hostile names, end to end with the real binaries: remote names that collide
 //! locally, `--delete-source` after a refusal, a symlink planted where a partial goes,
 //! names too long in bytes, control characters in names, and upload of links out of the tree.
 //!
@@ -8,7 +8,9 @@
 
 use std::path::Path;
 
-use dropbox_connector_tests::{EmulatorProcess, ServerProcess, dbxc, ok, server_with_connection};
+use dropbox_connector_tests::{
+    EmulatorProcess, ServerProcess, bytes, dbxc, ok, server_with_connection,
+};
 
 /// An emulator, a server in front of it, and a connection named `c`.
 struct Setup {
@@ -151,7 +153,7 @@ fn colliding_remote_names_are_refused_and_their_sources_kept() {
 #[test]
 fn a_symlink_planted_at_the_partial_is_not_written_through() {
     let s = Setup::start();
-    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let payload = bytes(300_000, 1);
     s.upload("/dl", &[("big.bin", &payload)]);
     let listed = ok(s.dbxc(&["--json", "list", "/dl"]));
     let item: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();

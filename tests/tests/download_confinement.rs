@@ -1,4 +1,4 @@
-//! Acceptance (issue 3, line 5): whatever names the remote side reports — `../`, a
+//! Whatever names the remote side reports — `../`, a
 //! backslash path, an absolute path, a drive letter — `dbxc download` never writes outside
 //! its LOCAL_DIR.
 //!

@@ -1,4 +1,4 @@
-//! Acceptance (issue 5, line 4): a download interrupted at 50% continues from where it
+//! A download interrupted at 50% continues from where it
 //! stopped when `dbxc download` is run again, and is verified; a byte corrupted by the
 //! emulator is detected and the file is not kept.
 //!

@@ -1,4 +1,4 @@
-//! Acceptance (issue 3, line 2): a 300 MiB file — twice Dropbox's 150 MiB single-request
+//! A 300 MiB file — twice Dropbox's 150 MiB single-request
 //! limit — goes up through `dbxc` and comes back byte-identical, the content_hash the CLI
 //! reports is the emulator's, and the server's peak RSS stays under 100 MiB.
 

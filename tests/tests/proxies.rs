@@ -1,5 +1,4 @@
-//! Acceptance (issue 4, lines 3 and 6): real proxies from Debian packages between the
-//! server and Dropbox (the emulator).
+//! Real proxies from Debian packages between the server and Dropbox (the emulator).
 //!
 //! - tinyproxy (HTTP, Basic auth) and danted (SOCKS5, user/password): upload, list and
 //!   download through each with byte checks; the proxy's own log shows the traffic;

@@ -1,4 +1,4 @@
-//! Acceptance (issue 3, line 1): the CLI session in the README runs as written against
+//! The CLI session in the README runs as written against
 //! `dropbox-connector --dev`, and what comes back is byte-identical to what went up.
 //!
 //! The commands are read from README.md between the `cli-session` markers, so the README

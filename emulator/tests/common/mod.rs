@@ -1,5 +1,5 @@
 //! Shared helpers for the emulator's own tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use dropbox_emulator::{AppRegistration, Emulator, EmulatorOptions};
 use serde_json::{Value, json};
@@ -35,19 +35,7 @@ pub async fn start_with(options: EmulatorOptions) -> Harness {
 
 /// Escapes non-ASCII as the Dropbox-API-Arg header needs.
 pub fn header_arg(v: &Value) -> String {
-    let raw = v.to_string();
-    let mut out = String::new();
-    for c in raw.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for u in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{u:04x}"));
-            }
-        }
-    }
-    out
+    dropbox_connector_test_kit::ascii_json(&v.to_string())
 }
 
 fn parse(text: &str) -> Value {
@@ -169,9 +157,5 @@ impl Harness {
     }
 }
 
-/// Deterministic test bytes.
-pub fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
+/// Test bytes that never repeat (the kit's xorshift).
+pub use dropbox_connector_test_kit::bytes;

@@ -1,23 +1,26 @@
 //! Harness: the real `dropbox-connector` binary started as a process on 127.0.0.1:0 (as a
-//! user or an operator would), pointed at an emulator, a connection named `test`, the
-//! generated tonic clients, and a direct Dropbox client to check the emulator.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
+//! user or an operator would), pointed at an in-process emulator, a connection named
+//! `test`, the generated tonic clients, and reads of the emulator's state over raw HTTP
+//! (never through the server's own Dropbox client). Process handling, test data and the
+//! emulator reads come from the shared test kit.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 pub mod tls;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use dropbox_client::{DropboxClient, Metadata, TransportConfig};
 use dropbox_connector_proto::v1 as pb;
+use dropbox_connector_test_kit::{EmulatorHttp, Process};
 use dropbox_emulator::{Emulator, EmulatorOptions};
 use pb::cloud_task_service_client::CloudTaskServiceClient;
 use pb::connection_service_client::ConnectionServiceClient;
 use pb::upload_files_request::Message as Up;
-use tokio::io::AsyncBufReadExt;
-use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
+
+pub use dropbox_connector_test_kit::emulator::{Metadata, RemoteFile};
+pub use dropbox_connector_test_kit::{bytes, random_chunk, wait_until};
 
 pub const TOKEN: &str = "test-token";
 pub const CONN: &str = "test";
@@ -27,11 +30,12 @@ pub struct Env {
     pub emulator: Emulator,
     pub channel: Channel,
     pub address: std::net::SocketAddr,
-    /// A client straight to the emulator (bypassing the service), for checks.
-    pub dbx: DropboxClient,
+    /// The emulator over raw HTTP with the account's token, for checks that must not
+    /// go through the code under test (blocking: see [`Env::on_emulator`]).
+    pub emu: EmulatorHttp,
     /// The server's configuration (as environment variables), secrets key included.
     pub config_env: HashMap<String, String>,
-    server: Option<Child>,
+    server: Option<Process>,
     /// How clients reach the server over TLS (`None`: plain HTTP/2).
     client_tls: Option<tonic::transport::ClientTlsConfig>,
     /// Where the server process's stderr (its log) goes, across restarts.
@@ -79,56 +83,39 @@ pub fn authed<T>(token: Option<&str>, msg: T) -> tonic::Request<T> {
 
 /// A fresh random secrets key, base64.
 pub fn new_key() -> String {
-    dropbox_connector_server::store::Sealer::generate().1
+    dropbox_connector_test_kit::secrets_key()
 }
 
 /// Starts the `dropbox-connector` binary on 127.0.0.1:0 with `env` as its configuration
-/// and waits for its `listening on` line.
+/// and waits for its `listening on` line; its stderr is appended to `log_path`.
 async fn start_server(
     data_dir: &std::path::Path,
     env: HashMap<String, String>,
     log_path: &std::path::Path,
     client_tls: Option<&tonic::transport::ClientTlsConfig>,
-) -> (Channel, std::net::SocketAddr, Child) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)
-        .unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dropbox-connector"));
+) -> (Channel, std::net::SocketAddr, Process) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dropbox-connector"));
     // Only this test's configuration: nothing from the environment the tests run in.
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DBXC_")) {
         command.env_remove(key);
     }
-    let mut child = command
+    command
         .envs(&env)
         .env("DBXC_LISTEN", "127.0.0.1:0")
-        .env("DBXC_DATA_DIR", data_dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(a) = line.trim().strip_prefix("listening on ") {
-                return a.parse::<std::net::SocketAddr>().unwrap();
-            }
-        }
-        panic!(
-            "dropbox-connector exited before listening:\n{}",
-            std::fs::read_to_string(log_path).unwrap_or_default()
-        )
+        .env("DBXC_DATA_DIR", data_dir);
+    let log_path = log_path.to_path_buf();
+    // The kit blocks while it waits; the emulator shares this runtime.
+    let (process, address) = tokio::task::spawn_blocking(move || {
+        let (process, address) =
+            Process::start_listening_appending(command, "dropbox-connector", &log_path);
+        // Stopped by `stop_server` off the runtime; a drop (a failing test) kills it.
+        (process.kill_on_drop(), address)
     })
     .await
-    .expect("dropbox-connector prints `listening on` within 60 s");
-    // Keep draining stdout so the process never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    .unwrap();
+    let address: std::net::SocketAddr = address.parse().unwrap();
     let channel = connect(address, client_tls).await;
-    (channel, address, child)
+    (channel, address, process)
 }
 
 /// A gRPC channel to the server at `address`, over TLS when `client_tls` is given.
@@ -189,25 +176,12 @@ impl Env {
             options.client_tls.as_ref(),
         )
         .await;
-        let transport = TransportConfig {
-            endpoints: dropbox_client::Endpoints::single(&url::Url::parse(&base).unwrap()),
-            ..Default::default()
-        };
-        let dbx = DropboxClient::new(
-            &transport,
-            dropbox_client::Credentials {
-                access_token: Some(TOKEN.into()),
-                ..Default::default()
-            },
-            Default::default(),
-            None,
-        )
-        .unwrap();
+        let emu = EmulatorHttp::new(&base, TOKEN);
         let env = Env {
             emulator,
             channel,
             address,
-            dbx,
+            emu,
             config_env: env,
             server: Some(server),
             client_tls: options.client_tls,
@@ -257,36 +231,27 @@ impl Env {
     /// Stops the server with SIGTERM (graceful), checks it exits cleanly, and keeps the
     /// emulator and data dir.
     pub async fn stop_server(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            let pid = child.id().unwrap();
-            let status = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success(), "kill -TERM {pid}");
-            let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        if let Some(mut server) = self.server.take() {
+            // Off the runtime: the in-process emulator must keep answering meanwhile.
+            tokio::task::spawn_blocking(move || server.stop())
                 .await
-                .expect("the server stops within 30 s of SIGTERM")
-                .unwrap();
-            assert!(
-                exit.success(),
-                "graceful exit, got {exit}:\n{}",
-                self.server_log()
-            );
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         }
     }
 
     /// Kills the server with SIGKILL (a crash: no grace, no cleanup) and waits for it;
     /// the emulator and the data dir stay.
     pub async fn kill_server(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            child.kill().await.unwrap();
+        if let Some(mut server) = self.server.take() {
+            tokio::task::spawn_blocking(move || server.kill())
+                .await
+                .unwrap();
         }
     }
 
     /// The server process's id (e.g. to read its memory use in /proc).
     pub fn server_pid(&self) -> Option<u32> {
-        self.server.as_ref().and_then(Child::id)
+        self.server.as_ref().map(Process::pid)
     }
 
     /// Everything the server process has logged (stderr) so far.
@@ -318,43 +283,50 @@ impl Env {
         self.server = Some(server);
     }
 
+    /// Runs `read` (blocking raw HTTP to the emulator) off the runtime.
+    pub async fn on_emulator<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&EmulatorHttp) -> T + Send + 'static,
+    ) -> T {
+        let emu = self.emu.clone();
+        tokio::task::spawn_blocking(move || read(&emu))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
     /// POSTs JSON to the emulator's control API and returns the JSON answer.
     pub async fn control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let url = format!("{}{path}", self.emulator.base_url());
-        let resp = reqwest::Client::new()
-            .post(&url)
-            .json(&body)
-            .send()
+        let path = path.to_owned();
+        self.on_emulator(move |e| e.control("POST", &path, Some(body)))
             .await
-            .unwrap();
-        assert!(resp.status().is_success(), "POST {url}: {}", resp.status());
-        resp.json().await.unwrap()
     }
 
     /// GETs the emulator's control API.
     pub async fn control_get(&self, path: &str) -> serde_json::Value {
-        let url = format!("{}{path}", self.emulator.base_url());
-        reqwest::get(&url).await.unwrap().json().await.unwrap()
+        let path = path.to_owned();
+        self.on_emulator(move |e| e.control("GET", &path, None))
+            .await
     }
 
     /// What the emulator has at `path`, if anything.
     pub async fn remote(&self, path: &str) -> Option<Metadata> {
-        match self.dbx.get_metadata(path).await {
-            Ok(m) => Some(m),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => panic!("get_metadata {path}: {e}"),
-        }
+        let path = path.to_owned();
+        self.on_emulator(move |e| e.entry(&path)).await
     }
 
     /// The bytes the emulator has at `path`.
     pub async fn remote_bytes(&self, path: &str) -> Vec<u8> {
-        use futures::StreamExt;
-        let mut d = self.dbx.download(path, None).await.unwrap();
-        let mut out = Vec::new();
-        while let Some(b) = d.body.next().await {
-            out.extend_from_slice(&b.unwrap());
-        }
-        out
+        let path = path.to_owned();
+        self.on_emulator(move |e| {
+            e.download(&path)
+                .unwrap_or_else(|| panic!("the emulator has nothing at {path}"))
+        })
+        .await
+    }
+
+    /// The server log's audit lines (`DBXC_LOG__FORMAT=json`, the `audit` target at info).
+    pub fn audit_lines(&self) -> Vec<AuditLine> {
+        audit_lines(&self.server_log())
     }
 
     /// Uploads files through the service with `spec`, each as one header, chunks, end.
@@ -508,13 +480,6 @@ pub fn reason(status: &tonic::Status) -> (tonic::Code, String) {
     (status.code(), info.reason.clone())
 }
 
-/// Deterministic test bytes.
-pub fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
 pub fn names(items: &[pb::ItemMetadata]) -> Vec<String> {
     items.iter().map(|i| i.relative_path.clone()).collect()
 }
@@ -558,4 +523,26 @@ pub async fn approve(env: &Env, authorize_url: &str) -> (String, String) {
             .unwrap()
     };
     (get("code"), get("state"))
+}
+
+/// One audit line: (method, caller, connection, items, outcome).
+pub type AuditLine = (String, String, String, u64, String);
+
+/// The audit lines of a server log in the JSON format.
+pub fn audit_lines(log: &str) -> Vec<AuditLine> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "audit")
+        .map(|v| {
+            let f = &v["fields"];
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (
+                s("method"),
+                s("caller"),
+                s("connection"),
+                f["items"].as_u64().unwrap_or(u64::MAX),
+                s("outcome"),
+            )
+        })
+        .collect()
 }

@@ -1,92 +1,15 @@
-//! TLS test helpers: a throwaway CA (rcgen) that issues server and client certificates,
-//! the files and `DBXC_TLS__*` settings for the server, tonic clients over TLS, and a raw
-//! TLS handshake that reports which certificate the server presented.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
+//! TLS test helpers: the test kit's throwaway CA, the files and `DBXC_TLS__*` settings for
+//! the server, tonic clients over TLS, and a raw TLS handshake that reports which
+//! certificate the server presented.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
-};
+pub use dropbox_connector_test_kit::tls::{Ca, Issued, SERVER_NAME};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-
-/// The name server certificates are issued for, and clients expect.
-pub const SERVER_NAME: &str = "localhost";
-
-/// A certificate authority that lives for one test.
-pub struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-/// A certificate with its key, as PEM, and the certificate's DER.
-#[derive(Clone)]
-pub struct Issued {
-    pub cert_pem: String,
-    pub key_pem: String,
-    pub der: Vec<u8>,
-}
-
-impl Ca {
-    pub fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key).unwrap();
-        Ca { cert, key }
-    }
-
-    pub fn pem(&self) -> String {
-        self.cert.pem()
-    }
-
-    /// A server certificate for [`SERVER_NAME`] and 127.0.0.1 with this serial number.
-    pub fn server(&self, serial: u64) -> Issued {
-        let mut params = CertificateParams::new(vec![SERVER_NAME.to_owned()]).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("dropbox-connector #{serial}"));
-        params.serial_number = Some(serial.into());
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue(params)
-    }
-
-    /// A client certificate naming the caller by a SAN URI (e.g. a SPIFFE ID) and, when
-    /// given, a DNS name.
-    pub fn client(&self, uri: &str, dns: Option<&str>) -> Issued {
-        let mut params =
-            CertificateParams::new(dns.map(str::to_owned).into_iter().collect::<Vec<_>>()).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::URI(uri.try_into().unwrap()));
-        params.distinguished_name.push(DnType::CommonName, uri);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(params)
-    }
-
-    fn issue(&self, params: CertificateParams) -> Issued {
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        Issued {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().to_vec(),
-        }
-    }
-}
 
 /// The server's TLS files, laid out as a Kubernetes Secret volume does it: the
 /// configured paths go through a `current` symlink, and a rotation swaps the symlink to
