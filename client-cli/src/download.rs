@@ -23,7 +23,7 @@ use crate::content_hash;
 use crate::exit::{CliError, NOT_FOUND};
 use crate::filter_args::{FilterArgs, normalize_remote};
 use crate::list::list_items;
-use crate::local_paths::{UnsafePath, ensure_inside, safe_join};
+use crate::local_paths::{UnsafePath, create_dirs_inside, safe_join};
 use crate::output::{
     emit_json, from_timestamp, human_size, is_folder, item_error_json, item_error_text, item_json,
     local_error_json, str_or_null,
@@ -729,10 +729,11 @@ fn find(batch: &[Planned], from: usize, key: Option<(&str, &str)>) -> usize {
 /// hashing the bytes already there). Partials of other revs are removed as stale.
 async fn open_partial(base: &Path, planned: &Planned, resume: bool) -> Result<Partial, String> {
     let parent = planned.local.parent().unwrap_or(base);
-    tokio::fs::create_dir_all(parent)
+    let (inside, dir) = (base.to_path_buf(), parent.to_path_buf());
+    tokio::task::spawn_blocking(move || create_dirs_inside(&inside, &dir))
         .await
+        .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    ensure_inside(base, parent).map_err(|e| e.to_string())?;
     let dest = planned.local.clone();
     let rev = planned.item.rev.clone();
     tokio::task::spawn_blocking(move || {
