@@ -1,6 +1,8 @@
 //! `GET /__emulator/tokens`: every access and refresh token the emulator issued and has
 //! not revoked, so tests can forbid each one in the logs of the code under test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use common::*;

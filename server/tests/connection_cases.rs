@@ -1,6 +1,8 @@
 //! Issue 14, item 6: CreateConnection under a race on one name, and a SOCKS4 proxy given
 //! a password (SOCKS4 has no password field, so the password would be dropped unseen).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use common::{Env, reason, token_connection};
@@ -162,10 +164,7 @@ async fn a_socks4_proxy_with_a_password_is_refused_at_create_and_update() {
         .into_inner()
         .connection
         .unwrap();
-    assert_eq!(
-        switched.proxy.unwrap().r#type,
-        pb::ProxyType::Socks4 as i32
-    );
+    assert_eq!(switched.proxy.unwrap().r#type, pb::ProxyType::Socks4 as i32);
     assert!(!switched.credential_state.unwrap().has_proxy_password);
     // Giving it again with SOCKS4 is refused.
     let err = env

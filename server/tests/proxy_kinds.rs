@@ -5,6 +5,8 @@
 //! (read back straight from the emulator) and passes TestConnection, and the proxy's own
 //! log shows the traffic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use std::sync::Arc;

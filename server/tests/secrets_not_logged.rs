@@ -214,6 +214,9 @@ async fn no_secret_reaches_the_log_at_trace_level() {
         forbidden.extend(forms(token));
     }
     for secret in &forbidden {
-        assert!(!log.contains(secret.as_str()), "a secret is in the log: {secret}");
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret is in the log: {secret}"
+        );
     }
 }

@@ -5,6 +5,8 @@
 //! as a "Unicode Encoding Conflict" because the server keeps both). The remote state is
 //! read over raw HTTP from the emulator, not through the server's own Dropbox client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use common::{Env, Src, TOKEN, spec};
@@ -131,10 +133,7 @@ async fn case_only_collision_with_autorename_keeps_both() {
         .unwrap();
     assert_eq!(uploaded_name(&r.results[0]), "A.txt");
     let second = uploaded_name(&r.results[1]);
-    assert!(
-        !second.eq_ignore_ascii_case("a.txt"),
-        "renamed: {second}"
-    );
+    assert!(!second.eq_ignore_ascii_case("a.txt"), "renamed: {second}");
     let remote = remote_files(&env, "/auto").await;
     assert_eq!(remote.len(), 2, "{remote:?}");
     assert!(remote.contains(&("A.txt".to_owned(), b"upper".to_vec())));

@@ -90,7 +90,11 @@ fn links_inside_the_download_folder_are_never_written_through() {
     );
     assert_eq!(std::fs::read_to_string(&a).unwrap(), "remote a\n");
     // The directory link stays, and each file under it failed, saying why.
-    assert!(std::fs::symlink_metadata(dest.join("sub")).unwrap().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(dest.join("sub"))
+            .unwrap()
+            .is_symlink()
+    );
     for name in ["b.txt", "c.txt"] {
         assert!(
             stderr

@@ -53,8 +53,14 @@ fn nfc_and_nfd_names_stay_two_files_up_and_down() {
     }
 
     // Dropbox (the emulator, read directly) holds two files.
-    assert_eq!(emulator.download(&format!("/uni/{NFC}")).unwrap(), b"composed\n");
-    assert_eq!(emulator.download(&format!("/uni/{NFD}")).unwrap(), b"decomposed\n");
+    assert_eq!(
+        emulator.download(&format!("/uni/{NFC}")).unwrap(),
+        b"composed\n"
+    );
+    assert_eq!(
+        emulator.download(&format!("/uni/{NFD}")).unwrap(),
+        b"decomposed\n"
+    );
     // One JSON object per line, one line per file.
     let listed = ok(dbxc(
         &server.url,
@@ -62,7 +68,11 @@ fn nfc_and_nfd_names_stay_two_files_up_and_down() {
     ));
     let names: Vec<String> = listed
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(names.len(), 2, "{listed}");
     assert!(

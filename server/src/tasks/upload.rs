@@ -314,9 +314,7 @@ impl NamesInCall {
             State::Failed(TaskError::Dropbox {
                 path: Some(f.destination.clone()),
                 source: dropbox_client::Error::Path {
-                    kind: dropbox_client::LookupError::Conflict(
-                        dropbox_client::ConflictKind::File,
-                    ),
+                    kind: dropbox_client::LookupError::Conflict(dropbox_client::ConflictKind::File),
                     summary: format!(
                         "path/conflict/file/ ({first:?}, earlier in this call, names the same Dropbox file: Dropbox paths ignore case; rename one, or set autorename)"
                     ),
