@@ -86,6 +86,28 @@ fn socks4(password: &str) -> pb::ProxySettings {
     }
 }
 
+/// UpdateConnection of `name` with `proxy`, changing the fields in `paths`.
+async fn update_proxy(
+    env: &Env,
+    name: &str,
+    proxy: pb::ProxySettings,
+    paths: &[&str],
+) -> Result<pb::Connection, tonic::Status> {
+    env.conns()
+        .update_connection(pb::UpdateConnectionRequest {
+            connection: Some(pb::Connection {
+                name: name.into(),
+                proxy: Some(proxy),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            }),
+        })
+        .await
+        .map(|r| r.into_inner().connection.unwrap())
+}
+
 fn assert_socks4_password_refused(status: &tonic::Status) {
     assert_eq!(
         reason(status),
@@ -122,18 +144,7 @@ async fn a_socks4_proxy_with_a_password_is_refused_at_create_and_update() {
         pb::ProxyType::Socks4 as i32
     );
     // ...and adding a password later is refused the same way.
-    let err = env
-        .conns()
-        .update_connection(pb::UpdateConnectionRequest {
-            connection: Some(pb::Connection {
-                name: stored.name.clone(),
-                proxy: Some(socks4("s3cret")),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["proxy.password".into()],
-            }),
-        })
+    let err = update_proxy(&env, &stored.name, socks4("s3cret"), &["proxy.password"])
         .await
         .unwrap_err();
     assert_socks4_password_refused(&err);
@@ -147,38 +158,13 @@ async fn a_socks4_proxy_with_a_password_is_refused_at_create_and_update() {
     });
     let stored = env.create_connection(c).await;
     assert!(stored.credential_state.unwrap().has_proxy_password);
-    let switched = env
-        .conns()
-        .update_connection(pb::UpdateConnectionRequest {
-            connection: Some(pb::Connection {
-                name: stored.name.clone(),
-                proxy: Some(socks4("")),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["proxy.type".into()],
-            }),
-        })
+    let switched = update_proxy(&env, &stored.name, socks4(""), &["proxy.type"])
         .await
-        .unwrap()
-        .into_inner()
-        .connection
         .unwrap();
     assert_eq!(switched.proxy.unwrap().r#type, pb::ProxyType::Socks4 as i32);
     assert!(!switched.credential_state.unwrap().has_proxy_password);
     // Giving it again with SOCKS4 is refused.
-    let err = env
-        .conns()
-        .update_connection(pb::UpdateConnectionRequest {
-            connection: Some(pb::Connection {
-                name: stored.name.clone(),
-                proxy: Some(socks4("s3cret")),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["proxy".into()],
-            }),
-        })
+    let err = update_proxy(&env, &stored.name, socks4("s3cret"), &["proxy"])
         .await
         .unwrap_err();
     assert_socks4_password_refused(&err);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::tls::Ca;
-use common::{Env, Options, Src, TOKEN, token_connection, upload_messages};
+use common::{Env, Options, TOKEN, token_connection, upload_one};
 use dropbox_connector_proto::v1 as pb;
 use dropbox_connector_tests::ProxyProcess;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
@@ -35,25 +35,7 @@ async fn exercise(env: &Env, name: &str, proxy: pb::ProxySettings) {
     c.proxy = Some(proxy);
     env.create_connection(c).await;
     let data = format!("through {name}\n").into_bytes();
-    let spec = pb::UploadSpec {
-        connection: name.into(),
-        destination_folder: format!("/{name}"),
-        ..Default::default()
-    };
-    let messages = upload_messages(spec, vec![Src::new("f.txt", &data)], 1024);
-    let r = env
-        .cloud()
-        .upload_files(futures::stream::iter(messages))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        matches!(
-            r.results[0].outcome,
-            Some(pb::file_result::Outcome::Uploaded(_))
-        ),
-        "{name}: {r:?}"
-    );
+    upload_one(env, name, &format!("/{name}"), "f.txt", &data).await;
     let stored = reqwest::Client::new()
         .post(format!("{}/2/files/download", env.emulator.base_url()))
         .bearer_auth(TOKEN)

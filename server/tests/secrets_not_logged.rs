@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use base64::Engine;
 use common::tls::{Ca, ServerFiles, client_tls};
-use common::{Env, Options, Src, approve, reason, upload_messages};
+use common::{Env, Options, approve, reason, upload_one};
 use dropbox_connector_proto::v1 as pb;
 use dropbox_connector_tests::ProxyProcess;
 use dropbox_emulator::AppRegistration;
@@ -27,30 +27,6 @@ const APP_SECRET: &str = "log-app+secret/S3CR3T=";
 const PROXY_USER: &str = "log-proxy-user";
 /// tinyproxy's BasicAuth takes letters, digits, `-` and `_` only.
 const PROXY_PASSWORD: &str = "proxy-pass_S3CR3T";
-
-async fn upload(env: &Env, connection: &str, name: &str) {
-    let spec = pb::UploadSpec {
-        connection: connection.into(),
-        destination_folder: "/logs".into(),
-        overwrite: None,
-        keep_modified_date: false,
-        autorename: false,
-    };
-    let messages = upload_messages(spec, vec![Src::new(name, b"data")], 1024);
-    let r = env
-        .cloud()
-        .upload_files(futures::stream::iter(messages))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        matches!(
-            r.results[0].outcome,
-            Some(pb::file_result::Outcome::Uploaded(_))
-        ),
-        "{r:?}"
-    );
-}
 
 /// Every access and refresh token the emulator has issued and not revoked.
 async fn issued_tokens(env: &Env) -> BTreeSet<String> {
@@ -118,11 +94,11 @@ async fn no_secret_reaches_the_log_at_trace_level() {
         ..Default::default()
     };
     env.create_connection(conn).await;
-    upload(&env, "logged", "a.txt").await;
+    upload_one(&env, "logged", "/logs", "a.txt", b"data").await;
     // Refresh on expiry (through the proxy, with the app secret).
     env.control("/__emulator/tokens/expire", serde_json::json!({}))
         .await;
-    upload(&env, "logged", "b.txt").await;
+    upload_one(&env, "logged", "/logs", "b.txt", b"data").await;
     let mut tokens = issued_tokens(&env).await;
     assert!(
         tokens.len() >= 3,
@@ -164,7 +140,7 @@ async fn no_secret_reaches_the_log_at_trace_level() {
         .complete_authorization(pb::CompleteAuthorizationRequest { state, code })
         .await
         .unwrap();
-    upload(&env, "logged", "c.txt").await;
+    upload_one(&env, "logged", "/logs", "c.txt", b"data").await;
     tokens.extend(issued_tokens(&env).await);
 
     let report = env

@@ -559,3 +559,28 @@ pub async fn approve(env: &Env, authorize_url: &str) -> (String, String) {
     };
     (get("code"), get("state"))
 }
+
+// --- Issue 14 (test cases): one file through a named connection. ---
+
+/// Uploads `data` as `folder/name` through connection `connection` and checks it was stored.
+pub async fn upload_one(env: &Env, connection: &str, folder: &str, name: &str, data: &[u8]) {
+    let spec = pb::UploadSpec {
+        connection: connection.into(),
+        destination_folder: folder.into(),
+        ..Default::default()
+    };
+    let messages = upload_messages(spec, vec![Src::new(name, data)], 1024);
+    let r = env
+        .cloud()
+        .upload_files(futures::stream::iter(messages))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(
+            r.results[0].outcome,
+            Some(pb::file_result::Outcome::Uploaded(_))
+        ),
+        "{connection}: {r:?}"
+    );
+}
