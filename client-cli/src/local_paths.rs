@@ -99,6 +99,28 @@ pub fn ensure_inside(base: &Path, dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Creates `dir` (below the existing `base`) one level at a time, checking each level
+/// with [`ensure_inside`] before making the next one in it. `create_dir_all` then checking
+/// would follow a symlink already in the destination (`base/sub -> /elsewhere`) and make
+/// `/elsewhere/deeper` before the check refused it.
+pub fn create_dirs_inside(base: &Path, dir: &Path) -> std::io::Result<()> {
+    let relative = dir.strip_prefix(base).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{} is not under {}", dir.display(), base.display()),
+        )
+    })?;
+    let mut level = base.to_path_buf();
+    for part in relative.components() {
+        level.push(part);
+        match std::fs::create_dir(&level) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => ensure_inside(base, &level)?,
+        }
+    }
+    ensure_inside(base, dir)
+}
+
 /// `;`-separated wildcard masks (`*` any run, `?` one character) for local file names: the
 /// server filter's own matcher and bounds, so `--mask` means the same on both sides.
 pub type MaskSet = dropbox_wildcard::NameMatcher;
@@ -430,6 +452,28 @@ mod tests {
         assert_eq!(direct[0].size, 1);
 
         assert!(collect_upload_files(&[root.join("missing")], &mask, false, false).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directories_are_never_made_through_a_link_out_of_the_destination() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        let base = dir.path().join("dest");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(base.join("real")).unwrap();
+        symlink(&outside, base.join("out")).unwrap();
+        symlink(base.join("real"), base.join("in")).unwrap();
+
+        let e = create_dirs_inside(&base, &base.join("out/deeper/deepest")).unwrap_err();
+        assert!(e.to_string().contains("outside"), "{e}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        // A link that stays inside the destination is fine, and new levels are made.
+        create_dirs_inside(&base, &base.join("in/x/y")).unwrap();
+        assert!(base.join("real/x/y").is_dir());
+        create_dirs_inside(&base, &base.join("a/b")).unwrap();
+        assert!(base.join("a/b").is_dir());
     }
 
     #[cfg(unix)]

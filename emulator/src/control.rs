@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
             "/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
         )
-        .route("/tokens", post(issue_tokens))
+        .route("/tokens", get(list_tokens).post(issue_tokens))
         .route("/tokens/expire", post(expire_tokens))
         .route("/network", get(get_network).post(set_network))
         .route("/requests", get(requests).delete(clear_requests))
@@ -253,6 +253,18 @@ async fn expire_tokens(State(st): State<AppState>, raw: String) -> Response {
     };
     st.persist().await;
     wire::json_ok(&json!({ "expired": n }))
+}
+
+/// Every access and refresh token issued (by the OAuth routes or `POST /tokens`) and not
+/// revoked, sorted: tests forbid each of them in the logs of the code under test. The
+/// accounts' static `--token`s are in `GET /accounts`.
+async fn list_tokens(State(st): State<AppState>) -> Response {
+    let data = st.data();
+    let mut access: Vec<&String> = data.tokens.access.keys().collect();
+    let mut refresh: Vec<&String> = data.tokens.refresh.keys().collect();
+    access.sort();
+    refresh.sort();
+    wire::json_ok(&json!({ "access_tokens": access, "refresh_tokens": refresh }))
 }
 
 /// Issues an access + refresh token pair for an account and app without the browser step.

@@ -493,3 +493,39 @@ pub fn dbxc_spawn(server: &str, args: &[&str]) -> Child {
         .spawn()
         .expect("start dbxc")
 }
+
+// --- Issue 14 (proxy kinds): a SOCKS server for SOCKS4 clients. ---
+
+impl ProxyProcess {
+    /// danted accepting SOCKS v4 without authentication (`socksmethod: none`): SOCKS4
+    /// carries a user id but no password, so there is nothing to check.
+    pub fn danted_socks4(dir: &Path) -> ProxyProcess {
+        let dir = private_dir(dir, "danted-socks4");
+        let port = free_port();
+        let log_file = dir.join("danted.log");
+        let conf = dir.join("danted.conf");
+        // danted wants one keyword per line inside a rule.
+        let rule = "  from: 127.0.0.1/32 to: 0.0.0.0/0\n  log: connect disconnect error\n";
+        std::fs::write(
+            &conf,
+            format!(
+                "logoutput: {log}\ninternal: 127.0.0.1 port = {port}\nexternal: 127.0.0.1\n\
+                 clientmethod: none\nsocksmethod: none\n\
+                 user.privileged: root\nuser.unprivileged: nobody\n\
+                 client pass {{\n{rule}}}\nsocks pass {{\n{rule}  command: connect\n}}\n",
+                log = log_file.display()
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new("danted");
+        command.arg("-f").arg(&conf).arg("-N").arg("1");
+        let process = Self::start(command, "danted", &dir, port);
+        ProxyProcess {
+            process,
+            port,
+            username: String::new(),
+            password: String::new(),
+            log_file,
+        }
+    }
+}

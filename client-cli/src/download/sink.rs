@@ -7,7 +7,7 @@ use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
 use super::Planned;
-use crate::local_paths::ensure_inside;
+use crate::local_paths::create_dirs_inside;
 use crate::output::from_timestamp;
 use crate::partial::{self, Partial};
 use crate::reason::LocalReason;
@@ -56,10 +56,11 @@ pub(super) async fn open_partial(
     resume: bool,
 ) -> Result<Partial, String> {
     let parent = planned.local.parent().unwrap_or(base);
-    tokio::fs::create_dir_all(parent)
+    let (inside, dir) = (base.to_path_buf(), parent.to_path_buf());
+    tokio::task::spawn_blocking(move || create_dirs_inside(&inside, &dir))
         .await
+        .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    ensure_inside(base, parent).map_err(|e| e.to_string())?;
     let dest = planned.local.clone();
     let rev = planned.item.rev.clone();
     tokio::task::spawn_blocking(move || {

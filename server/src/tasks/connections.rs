@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::TaskError;
 use crate::store::{
     AccountKind, ConnectionPage, ConnectionRecord, ConnectionStore, NewConnection, PathRootSetting,
-    ProxyKind, Settings,
+    ProxyKind, Secrets, Settings,
 };
 
 pub const RESOURCE_PREFIX: &str = "connections/";
@@ -180,6 +180,7 @@ impl Connections {
     pub async fn create(&self, mut new: NewConnection) -> Result<ConnectionRecord, TaskError> {
         validate_display_name(&new.display_name)?;
         normalize_settings(&mut new.group, &mut new.settings)?;
+        check_proxy_secret(&new.settings, &new.secrets)?;
         Ok(self.store.create(new).await?)
     }
 
@@ -199,6 +200,7 @@ impl Connections {
     ) -> Result<ConnectionRecord, TaskError> {
         validate_display_name(&record.display_name)?;
         normalize_settings(&mut record.group, &mut record.settings)?;
+        check_proxy_secret(&record.settings, &record.secrets)?;
         let id = record.id.clone();
         let before = self.store.get(record.id.clone()).await.ok().flatten();
         // Tokens Dropbox already refused cannot be revoked with them.
@@ -609,6 +611,22 @@ pub fn normalize_settings(group: &mut String, s: &mut Settings) -> Result<(), Ta
                 "a proxy needs a port between 1 and 65535",
             ));
         }
+    }
+    Ok(())
+}
+
+/// SOCKS4 has no password field (only a user id), and the HTTP stack sends none: a
+/// stored password would be dropped unseen, so the proxy would see an anonymous client.
+fn check_proxy_secret(s: &Settings, secrets: &Secrets) -> Result<(), TaskError> {
+    let has_password = secrets
+        .proxy_password
+        .as_deref()
+        .is_some_and(|p| !p.is_empty());
+    if s.proxy.kind == ProxyKind::Socks4 && s.proxy.use_credentials && has_password {
+        return Err(TaskError::invalid(
+            "proxy.password",
+            "a SOCKS4 proxy cannot carry a password, so it would never reach the proxy; use proxy type SOCKS5, which carries a username and password, or clear proxy.password / use_credentials",
+        ));
     }
     Ok(())
 }

@@ -126,6 +126,7 @@ where
     let mut results = Vec::new();
     let mut open: Option<OpenFile> = None;
     let mut result_budget = RESULTS_BUDGET_BYTES;
+    let mut names = NamesInCall::default();
     loop {
         // Room for the next chunk is claimed before it is read: a call that must wait
         // for room then holds no chunk meanwhile, and leaves it in the client's window.
@@ -155,7 +156,9 @@ where
                     ));
                 }
                 result_budget -= cost;
-                open = Some(start_file(client, spec, h, budget.claim()).await);
+                let mut f = start_file(client, spec, h, budget.claim()).await;
+                names.check(spec, &mut f);
+                open = Some(f);
             }
             (UploadMessage::Header(h), Some(f)) => {
                 return Err(TaskError::StreamOutOfOrder(format!(
@@ -271,6 +274,52 @@ async fn start_file(
     };
     tracing::debug!(path = %file.header.relative_path, "file started");
     file
+}
+
+/// The destinations of one call's files, folded as Dropbox compares paths: it is
+/// case-insensitive (reference/dropbox-api.md, "Paths"), so `A.txt` and `a.txt` in one
+/// call name one file. Left alone, the second would replace the first (ALWAYS) or be
+/// skipped as "already exists" (NEVER) - either way one of the caller's files is lost.
+/// Dropbox's own clients keep both instead (a "(Case Conflict)" copy), so the second
+/// file fails with a path conflict naming the first, or, with autorename, is added
+/// beside it under a new name. Unicode forms are not folded: Dropbox keeps NFC and NFD
+/// names apart (its desktop client reports them as "Unicode Encoding Conflict").
+#[derive(Default)]
+struct NamesInCall {
+    /// Folded destination -> the relative path that claimed it first.
+    first: std::collections::HashMap<String, String>,
+}
+
+impl NamesInCall {
+    fn check(&mut self, spec: &UploadSpec, f: &mut OpenFile) {
+        if f.destination.is_empty() {
+            return;
+        }
+        let key = f.destination.to_lowercase();
+        let Some(first) = self.first.get(&key) else {
+            self.first.insert(key, f.header.relative_path.clone());
+            return;
+        };
+        if !matches!(f.state, State::Writing { .. } | State::Skipped { .. }) {
+            return;
+        }
+        f.state = if spec.autorename {
+            // `add` + autorename: Dropbox stores it beside the first under a new name.
+            State::Writing {
+                decision: Decision::Create,
+            }
+        } else {
+            State::Failed(TaskError::Dropbox {
+                path: Some(f.destination.clone()),
+                source: dropbox_client::Error::Path {
+                    kind: dropbox_client::LookupError::Conflict(dropbox_client::ConflictKind::File),
+                    summary: format!(
+                        "path/conflict/file/ ({first:?}, earlier in this call, names the same Dropbox file: Dropbox paths ignore case; rename one, or set autorename)"
+                    ),
+                },
+            })
+        };
+    }
 }
 
 fn state_for(decision: Decision) -> State {

@@ -546,3 +546,27 @@ pub fn audit_lines(log: &str) -> Vec<AuditLine> {
         })
         .collect()
 }
+
+
+/// Uploads `data` as `folder/name` through connection `connection` and checks it was stored.
+pub async fn upload_one(env: &Env, connection: &str, folder: &str, name: &str, data: &[u8]) {
+    let spec = pb::UploadSpec {
+        connection: connection.into(),
+        destination_folder: folder.into(),
+        ..Default::default()
+    };
+    let messages = upload_messages(spec, vec![Src::new(name, data)], 1024);
+    let r = env
+        .cloud()
+        .upload_files(futures::stream::iter(messages))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(
+            r.results[0].outcome,
+            Some(pb::file_result::Outcome::Uploaded(_))
+        ),
+        "{connection}: {r:?}"
+    );
+}
