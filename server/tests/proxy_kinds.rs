@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::tls::Ca;
 use common::{Env, Options, TOKEN, token_connection, upload_one};
 use dropbox_connector_proto::v1 as pb;
-use dropbox_connector_tests::ProxyProcess;
+use dropbox_connector_test_kit::ProxyProcess;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 
 fn emulator_port(env: &Env) -> String {

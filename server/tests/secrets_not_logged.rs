@@ -17,7 +17,7 @@ use base64::Engine;
 use common::tls::{Ca, ServerFiles, client_tls};
 use common::{Env, Options, approve, reason, upload_one};
 use dropbox_connector_proto::v1 as pb;
-use dropbox_connector_tests::ProxyProcess;
+use dropbox_connector_test_kit::ProxyProcess;
 use dropbox_emulator::AppRegistration;
 
 const APP_KEY: &str = "log-app";

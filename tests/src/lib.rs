@@ -8,15 +8,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use sha2::{Digest, Sha256};
 
 pub use dropbox_connector_test_kit::{
-    EmulatorHttp, Process, ascii_json, bin, bin_dir, bytes, free_port, random_chunk, wait_until,
-    write_random_file,
+    EmulatorHttp, Process, ProxyProcess, SOCKS_USER, ascii_json, bin, bin_dir, bytes, free_port,
+    random_chunk, wait_until, write_random_file,
 };
 
 pub mod tls;
@@ -173,38 +172,11 @@ pub fn ok(output: Output) -> String {
     stdout
 }
 
-/// Dropbox's content_hash: SHA-256 over the concatenated SHA-256 digests of 4 MiB blocks.
-pub fn content_hash(data: &[u8]) -> String {
-    let mut outer = Sha256::new();
-    for block in data.chunks(4 * 1024 * 1024) {
-        outer.update(Sha256::digest(block));
-    }
-    hex::encode(outer.finalize())
-}
+pub use dropbox_content_hash::{ContentHasher, content_hash};
 
 /// The content_hash of a file, read in blocks (never whole into memory).
 pub fn file_content_hash(path: &Path) -> String {
-    let mut file = std::fs::File::open(path).expect("open file");
-    let mut outer = Sha256::new();
-    let mut block = vec![0u8; 4 * 1024 * 1024];
-    loop {
-        let mut filled = 0;
-        while filled < block.len() {
-            let n = file.read(&mut block[filled..]).expect("read file");
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled == 0 {
-            break;
-        }
-        outer.update(Sha256::digest(&block[..filled]));
-        if filled < block.len() {
-            break;
-        }
-    }
-    hex::encode(outer.finalize())
+    dropbox_content_hash::of_file(path).expect("read file").0
 }
 
 /// Runs `dbxc` with extra environment variables (and optional stdin).
@@ -243,170 +215,6 @@ pub fn repo_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// A real proxy from a Debian package (tinyproxy or danted), on a free loopback port,
-/// in the foreground, killed when dropped.
-pub struct ProxyProcess {
-    pub process: Process,
-    pub port: u16,
-    pub username: String,
-    pub password: String,
-    /// The proxy's own log file.
-    pub log_file: PathBuf,
-}
-
-/// The system user danted checks SOCKS5 user/password against (created on demand).
-pub const SOCKS_USER: &str = "dbxc-socks-test";
-
-impl ProxyProcess {
-    /// tinyproxy: HTTP proxy with Basic auth `username:password`, LogLevel Info.
-    pub fn tinyproxy(dir: &Path, username: &str, password: &str) -> ProxyProcess {
-        let dir = private_dir(dir, "tinyproxy");
-        let port = free_port();
-        let log_file = dir.join("tinyproxy.log");
-        let conf = dir.join("tinyproxy.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 60\n\
-                 LogFile \"{}\"\nLogLevel Info\nMaxClients 20\nAllow 127.0.0.1\n\
-                 BasicAuth {username} {password}\nDisableViaHeader Yes\n",
-                log_file.display()
-            ),
-        )
-        .unwrap();
-        let mut command = Command::new("tinyproxy");
-        command.arg("-d").arg("-c").arg(&conf);
-        let process = Self::start(command, "tinyproxy", &dir, port);
-        ProxyProcess {
-            process,
-            port,
-            username: username.to_string(),
-            password: password.to_string(),
-            log_file,
-        }
-    }
-
-    /// danted: SOCKS5 with the `username` method, checked against the system user
-    /// [`SOCKS_USER`] (created with useradd, its password set with chpasswd: needs root).
-    pub fn danted(dir: &Path, password: &str) -> ProxyProcess {
-        let dir = private_dir(dir, "danted");
-        let exists = Command::new("id")
-            .arg(SOCKS_USER)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !exists {
-            let status = Command::new("useradd")
-                .args([
-                    "--no-create-home",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    SOCKS_USER,
-                ])
-                .status()
-                .expect("run useradd (the SOCKS5 test needs root)");
-            assert!(status.success(), "useradd {SOCKS_USER}: {status}");
-        }
-        let mut chpasswd = Command::new("chpasswd")
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("run chpasswd (the SOCKS5 test needs root)");
-        chpasswd
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{SOCKS_USER}:{password}\n").as_bytes())
-            .unwrap();
-        assert!(chpasswd.wait().unwrap().success(), "chpasswd {SOCKS_USER}");
-
-        let port = free_port();
-        let log_file = dir.join("danted.log");
-        let conf = dir.join("danted.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "logoutput: {log}\n\
-                 internal: 127.0.0.1 port = {port}\n\
-                 external: 127.0.0.1\n\
-                 clientmethod: none\n\
-                 socksmethod: username\n\
-                 user.privileged: root\n\
-                 user.unprivileged: nobody\n\
-                 client pass {{\n  from: 127.0.0.1/32 to: 0.0.0.0/0\n  log: connect disconnect error\n}}\n\
-                 socks pass {{\n  from: 127.0.0.1/32 to: 0.0.0.0/0\n  command: connect\n  log: connect disconnect error\n}}\n",
-                log = log_file.display()
-            ),
-        )
-        .unwrap();
-        let mut command = Command::new("danted");
-        command.arg("-f").arg(&conf).arg("-N").arg("1");
-        let process = Self::start(command, "danted", &dir, port);
-        ProxyProcess {
-            process,
-            port,
-            username: SOCKS_USER.to_string(),
-            password: password.to_string(),
-            log_file,
-        }
-    }
-
-    fn start(command: Command, name: &str, dir: &Path, port: u16) -> Process {
-        Process::start_until_port(command, name, dir, port)
-    }
-
-    /// The proxy's log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_file).unwrap_or_default()
-    }
-}
-
-/// A directory the proxies (which drop privileges to `nobody`) can write their logs into.
-fn private_dir(parent: &Path, name: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = parent.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    // tempdir parents are 0700; the proxy's unprivileged user must reach its log.
-    let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755));
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    dir
-}
-
-/// Dropbox's content_hash computed as the bytes go by (4 MiB blocks), so large streams
-/// are never held whole.
-#[derive(Default)]
-pub struct ContentHasher {
-    outer: Sha256,
-    block: Sha256,
-    in_block: usize,
-}
-
-impl ContentHasher {
-    const BLOCK: usize = 4 * 1024 * 1024;
-
-    pub fn update(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            let take = (Self::BLOCK - self.in_block).min(data.len());
-            self.block.update(&data[..take]);
-            self.in_block += take;
-            data = &data[take..];
-            if self.in_block == Self::BLOCK {
-                let block = std::mem::take(&mut self.block);
-                self.outer.update(block.finalize());
-                self.in_block = 0;
-            }
-        }
-    }
-
-    pub fn finish(mut self) -> String {
-        if self.in_block > 0 {
-            self.outer.update(self.block.finalize());
-        }
-        hex::encode(self.outer.finalize())
-    }
-}
-
 /// gRPC access to a [`ServerProcess`] for tests that stream more than `dbxc` shows.
 pub mod grpc {
     use dropbox_connector_proto::v1 as pb;
@@ -415,7 +223,7 @@ pub mod grpc {
     use tonic::transport::Channel;
 
     /// Largest gRPC message either way (a 2 MiB chunk and its framing fit).
-    const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+    const MAX_MESSAGE: usize = dropbox_connector_proto::MAX_MESSAGE_BYTES;
 
     pub async fn channel(server_url: &str) -> Channel {
         tonic::transport::Endpoint::from_shared(server_url.to_owned())
@@ -492,40 +300,4 @@ pub fn dbxc_spawn(server: &str, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start dbxc")
-}
-
-// --- Issue 14 (proxy kinds): a SOCKS server for SOCKS4 clients. ---
-
-impl ProxyProcess {
-    /// danted accepting SOCKS v4 without authentication (`socksmethod: none`): SOCKS4
-    /// carries a user id but no password, so there is nothing to check.
-    pub fn danted_socks4(dir: &Path) -> ProxyProcess {
-        let dir = private_dir(dir, "danted-socks4");
-        let port = free_port();
-        let log_file = dir.join("danted.log");
-        let conf = dir.join("danted.conf");
-        // danted wants one keyword per line inside a rule.
-        let rule = "  from: 127.0.0.1/32 to: 0.0.0.0/0\n  log: connect disconnect error\n";
-        std::fs::write(
-            &conf,
-            format!(
-                "logoutput: {log}\ninternal: 127.0.0.1 port = {port}\nexternal: 127.0.0.1\n\
-                 clientmethod: none\nsocksmethod: none\n\
-                 user.privileged: root\nuser.unprivileged: nobody\n\
-                 client pass {{\n{rule}}}\nsocks pass {{\n{rule}  command: connect\n}}\n",
-                log = log_file.display()
-            ),
-        )
-        .unwrap();
-        let mut command = Command::new("danted");
-        command.arg("-f").arg(&conf).arg("-N").arg("1");
-        let process = Self::start(command, "danted", &dir, port);
-        ProxyProcess {
-            process,
-            port,
-            username: String::new(),
-            password: String::new(),
-            log_file,
-        }
-    }
 }

@@ -24,7 +24,7 @@ pub use dropbox_connector_test_kit::{bytes, random_chunk, wait_until};
 
 pub const TOKEN: &str = "test-token";
 pub const CONN: &str = "test";
-const MAX: usize = 16 * 1024 * 1024;
+const MAX: usize = dropbox_connector_proto::MAX_MESSAGE_BYTES;
 
 pub struct Env {
     pub emulator: Emulator,
@@ -464,7 +464,7 @@ pub fn upload_messages(
         let hash = f
             .end_hash
             .clone()
-            .unwrap_or_else(|| dropbox_client::content_hash::content_hash(&f.data));
+            .unwrap_or_else(|| dropbox_content_hash::content_hash(&f.data));
         out.push(msg(Up::FileEnd(pb::FileEnd { content_hash: hash })));
     }
     out

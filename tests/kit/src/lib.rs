@@ -10,6 +10,7 @@ pub mod bins;
 pub mod data;
 pub mod emulator;
 pub mod process;
+pub mod proxy;
 pub mod tls;
 pub mod wait;
 
@@ -17,6 +18,7 @@ pub use bins::{bin, bin_dir};
 pub use data::{bytes, random_chunk, write_random_file};
 pub use emulator::{EmulatorHttp, ascii_json};
 pub use process::Process;
+pub use proxy::{ProxyProcess, SOCKS_USER};
 pub use wait::{free_port, wait_until};
 
 /// A fresh secrets key for a server (`DBXC_SECRETS__KEY`): 32 random bytes, standard
