@@ -71,20 +71,24 @@ pub async fn download(ctx: Ctx) -> Result<Response, ApiError> {
         path = PathArg::Rev(rev.to_string());
     }
     let caller = ctx.caller()?;
-    let (metadata, node) = {
+    let (metadata, file) = {
         let data = ctx.st.data();
         let t = resolve(&data.tree, caller, &path).map_err(lookup_err)?;
         let node = data
             .tree
             .get(&t.ns, &t.key)
             .ok_or(lookup_err(LookupErr::NotFound))?;
-        if node.is_folder() {
-            return Err(lookup_err(LookupErr::NotFile));
-        }
-        (data.tree.file_metadata(&t.ns, &t.key, node), node.clone())
-    };
-    let Some(file) = node.file else {
-        return Err(lookup_err(LookupErr::NotFile));
+        let file = match &path {
+            // `rev:` names one revision, not the file's current one (reference/dropbox-api.md:
+            // files/download takes `{path}` as path, `id:...` or `rev:...`); a rev Dropbox
+            // does not hold is path/not_found.
+            PathArg::Rev(rev) => node.version(rev).ok_or(lookup_err(LookupErr::NotFound))?,
+            _ => node.file.as_ref().ok_or(lookup_err(LookupErr::NotFile))?,
+        };
+        (
+            data.tree.version_metadata(&t.ns, &t.key, node, file),
+            file.clone(),
+        )
     };
     let range_header = ctx.headers.get("range").and_then(|v| v.to_str().ok());
     let range = match parse_range(range_header, file.size) {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Ctx, parse_path, resolve};
+use crate::paths::PathArg;
 use crate::storage::LookupErr;
 use crate::wire::{self, ApiError, Arg, nest, tag};
 
@@ -53,6 +54,13 @@ pub fn get_metadata(ctx: Ctx) -> Result<Response, ApiError> {
         .tree
         .get(&t.ns, &t.key)
         .ok_or(lookup_err(LookupErr::NotFound))?;
+    // GetMetadataArg.path takes `rev:` as well (its documented pattern,
+    // paths::PATTERN); it describes that revision.
+    if let PathArg::Rev(rev) = &path {
+        let file = node.version(rev).ok_or(lookup_err(LookupErr::NotFound))?;
+        let metadata = data.tree.version_metadata(&t.ns, &t.key, node, file);
+        return Ok(wire::json_ok(&wire::with_tag("file", metadata)));
+    }
     Ok(wire::json_ok(&data.tree.metadata(&t.ns, &t.key, node)))
 }
 

@@ -1,0 +1,54 @@
+//! files/list_revisions: the revisions of one file, newest first.
+
+use axum::response::Response;
+use serde_json::json;
+
+use super::{Ctx, parse_path, resolve};
+use crate::storage::LookupErr;
+use crate::wire::{self, ApiError, Arg, nest, tag};
+
+fn lookup_err(e: LookupErr) -> ApiError {
+    // ListRevisionsError: `path` (a LookupError), as files/download's DownloadError.
+    ApiError::endpoint(nest("path", e.json()))
+}
+
+/// ListRevisionsArg `{path, mode, limit}` -> ListRevisionsResult `{is_deleted, entries}`.
+/// `mode` is `path` (default) or `id`: "in path (default) mode, all revisions at the same
+/// file path as the latest file entry are returned; if revisions with the same file id are
+/// desired, then mode must be set to id" (Dropbox's ListRevisionsArg docs). Files here never
+/// move, so both give the same list. `limit` is 1..=100, default 10 (Dropbox Java SDK,
+/// ListRevisionsBuilder.withLimit).
+pub fn list_revisions(ctx: Ctx) -> Result<Response, ApiError> {
+    let arg = Arg::new(&ctx.arg);
+    let path = parse_path(&arg, "path", false, || nest("path", tag("malformed_path")))?;
+    match arg.union_tag("mode")? {
+        None | Some("path") | Some("id") => {}
+        Some(other) => return Err(arg.field_err("mode", &format!("unknown tag '{other}'"))),
+    }
+    let limit = match arg.u64("limit")? {
+        None => 10,
+        Some(l) if (1..=100).contains(&l) => l as usize,
+        Some(l) => {
+            return Err(arg.field_err("limit", &format!("{l} is not within range [1, 100]")));
+        }
+    };
+    let caller = ctx.caller()?;
+    let data = ctx.st.data();
+    let t = resolve(&data.tree, caller, &path).map_err(lookup_err)?;
+    let node = data
+        .tree
+        .get(&t.ns, &t.key)
+        .ok_or(lookup_err(LookupErr::NotFound))?;
+    if node.is_folder() {
+        return Err(lookup_err(LookupErr::NotFile));
+    }
+    let entries: Vec<_> = node
+        .revisions()
+        .take(limit)
+        .map(|f| data.tree.version_metadata(&t.ns, &t.key, node, f))
+        .collect();
+    Ok(wire::json_ok(&json!({
+        "is_deleted": false,
+        "entries": entries,
+    })))
+}
