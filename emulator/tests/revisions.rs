@@ -105,6 +105,22 @@ async fn list_revisions_lists_newest_first_within_the_limit() {
     assert_eq!(entries[0]["size"], 3, "v11");
     assert_eq!(entries[9]["size"], 2, "v2");
     assert!(entries.iter().all(|e| e["path_lower"] == "/r/b.bin"));
+    assert_eq!(v["has_more"], true);
+
+    let (_, v) = h
+        .rpc(
+            "files/list_revisions",
+            json!({"path": "/r/b.bin", "before_rev": revs[9]}),
+        )
+        .await;
+    let listed: Vec<Value> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["rev"].clone())
+        .collect();
+    assert_eq!(listed, revs[10..], "the rest, older than before_rev");
+    assert_eq!(v["has_more"], false);
 
     let (_, v) = h
         .rpc(
@@ -119,6 +135,7 @@ async fn list_revisions_lists_newest_first_within_the_limit() {
         .map(|e| e["rev"].clone())
         .collect();
     assert_eq!(listed, revs, "every revision with a larger limit");
+    assert_eq!(v["has_more"], false);
 
     let (status, v) = h
         .rpc(

@@ -12,7 +12,8 @@ fn lookup_err(e: LookupErr) -> ApiError {
     ApiError::endpoint(nest("path", e.json()))
 }
 
-/// ListRevisionsArg `{path, mode, limit}` -> ListRevisionsResult `{is_deleted, entries}`.
+/// ListRevisionsArg `{path, mode, limit, before_rev}` -> ListRevisionsResult
+/// `{is_deleted, entries, has_more}`.
 /// `mode` is `path` (default) or `id`: "in path (default) mode, all revisions at the same
 /// file path as the latest file entry are returned; if revisions with the same file id are
 /// desired, then mode must be set to id" (Dropbox's ListRevisionsArg docs). Files here never
@@ -42,13 +43,23 @@ pub fn list_revisions(ctx: Ctx) -> Result<Response, ApiError> {
     if node.is_folder() {
         return Err(lookup_err(LookupErr::NotFile));
     }
-    let entries: Vec<_> = node
-        .revisions()
+    // `before_rev`: only revisions older than this one, the way to page on with
+    // `has_more` (the official Python SDK's ListRevisionsArg/ListRevisionsResult docs).
+    let mut older = node.revisions().peekable();
+    if let Some(before) = arg.str("before_rev")? {
+        if node.version(before).is_none() {
+            return Err(lookup_err(LookupErr::NotFound));
+        }
+        older.find(|f| f.rev == before);
+    }
+    let entries: Vec<_> = older
+        .by_ref()
         .take(limit)
         .map(|f| data.tree.version_metadata(&t.ns, &t.key, node, f))
         .collect();
     Ok(wire::json_ok(&json!({
         "is_deleted": false,
         "entries": entries,
+        "has_more": older.peek().is_some(),
     })))
 }
