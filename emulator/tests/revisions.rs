@@ -2,6 +2,8 @@
 //! `rev:` paths (files/download, files/get_metadata) and files/list_revisions, as on
 //! Dropbox; an unknown rev is path/not_found.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use common::*;
@@ -17,6 +19,16 @@ async fn overwrite(h: &Harness, path: &str, body: &[u8]) -> Value {
         .await;
     assert_eq!(status, 200, "{v}");
     v
+}
+
+/// The revs of a ListRevisionsResult's entries, in order.
+fn revs_of(result: &Value) -> Vec<Value> {
+    result["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["rev"].clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -100,7 +112,7 @@ async fn list_revisions_lists_newest_first_within_the_limit() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["is_deleted"], false);
     let entries = v["entries"].as_array().unwrap();
-    let listed: Vec<Value> = entries.iter().map(|e| e["rev"].clone()).collect();
+    let listed = revs_of(&v);
     assert_eq!(listed, revs[..10]);
     assert_eq!(entries[0]["size"], 3, "v11");
     assert_eq!(entries[9]["size"], 2, "v2");
@@ -113,12 +125,7 @@ async fn list_revisions_lists_newest_first_within_the_limit() {
             json!({"path": "/r/b.bin", "before_rev": revs[9]}),
         )
         .await;
-    let listed: Vec<Value> = v["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["rev"].clone())
-        .collect();
+    let listed = revs_of(&v);
     assert_eq!(listed, revs[10..], "the rest, older than before_rev");
     assert_eq!(v["has_more"], false);
 
@@ -128,12 +135,7 @@ async fn list_revisions_lists_newest_first_within_the_limit() {
             json!({"path": "/r/b.bin", "mode": "path", "limit": 100}),
         )
         .await;
-    let listed: Vec<Value> = v["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["rev"].clone())
-        .collect();
+    let listed = revs_of(&v);
     assert_eq!(listed, revs, "every revision with a larger limit");
     assert_eq!(v["has_more"], false);
 

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Ctx, parse_path, resolve};
+use super::{Ctx, parse_path, resolve, resolve_node};
 use crate::paths::PathArg;
 use crate::storage::{LookupErr, Node};
 use crate::wire::{self, ApiError, Arg, nest, tag};
@@ -73,11 +73,7 @@ pub async fn download(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller()?;
     let (metadata, file) = {
         let data = ctx.st.data();
-        let t = resolve(&data.tree, caller, &path).map_err(lookup_err)?;
-        let node = data
-            .tree
-            .get(&t.ns, &t.key)
-            .ok_or(lookup_err(LookupErr::NotFound))?;
+        let (t, node) = resolve_node(&data.tree, caller, &path).map_err(lookup_err)?;
         let file = match &path {
             // `rev:` names one revision, not the file's current one (reference/dropbox-api.md:
             // files/download takes `{path}` as path, `id:...` or `rev:...`); a rev Dropbox

@@ -26,7 +26,7 @@ use crate::server::ConnKill;
 use crate::state::AppState;
 use crate::wire::{self, ApiError};
 
-pub use resolve::{parse_path, resolve};
+pub use resolve::{parse_path, resolve, resolve_node};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Style {

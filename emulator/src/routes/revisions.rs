@@ -3,14 +3,13 @@
 use axum::response::Response;
 use serde_json::json;
 
-use super::{Ctx, parse_path, resolve};
+use super::files::lookup_err;
+use super::{Ctx, parse_path, resolve_node};
 use crate::storage::LookupErr;
 use crate::wire::{self, ApiError, Arg, nest, tag};
 
-fn lookup_err(e: LookupErr) -> ApiError {
-    // ListRevisionsError: `path` (a LookupError), as files/download's DownloadError.
-    ApiError::endpoint(nest("path", e.json()))
-}
+// ListRevisionsError has `path` (a LookupError), as DownloadError and GetMetadataError do,
+// so files.rs's lookup_err builds it.
 
 /// ListRevisionsArg `{path, mode, limit, before_rev}` -> ListRevisionsResult
 /// `{is_deleted, entries, has_more}`.
@@ -26,20 +25,10 @@ pub fn list_revisions(ctx: Ctx) -> Result<Response, ApiError> {
         None | Some("path") | Some("id") => {}
         Some(other) => return Err(arg.field_err("mode", &format!("unknown tag '{other}'"))),
     }
-    let limit = match arg.u64("limit")? {
-        None => 10,
-        Some(l) if (1..=100).contains(&l) => l as usize,
-        Some(l) => {
-            return Err(arg.field_err("limit", &format!("{l} is not within range [1, 100]")));
-        }
-    };
+    let limit = arg.limit("limit", 10, 100)?;
     let caller = ctx.caller()?;
     let data = ctx.st.data();
-    let t = resolve(&data.tree, caller, &path).map_err(lookup_err)?;
-    let node = data
-        .tree
-        .get(&t.ns, &t.key)
-        .ok_or(lookup_err(LookupErr::NotFound))?;
+    let (t, node) = resolve_node(&data.tree, caller, &path).map_err(lookup_err)?;
     if node.is_folder() {
         return Err(lookup_err(LookupErr::NotFile));
     }
