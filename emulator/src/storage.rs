@@ -22,6 +22,12 @@ pub struct FileVersion {
     pub blob: Blob,
 }
 
+/// Revisions kept per file, the current one included. Dropbox keeps a file's history for
+/// a time rather than a count, and files/list_revisions returns at most 100 entries
+/// (ListRevisionsArg.limit "less than or equal to 100", Dropbox Java SDK
+/// ListRevisionsBuilder.withLimit); keeping 100 lets every such listing be answered.
+pub const MAX_REVISIONS: usize = 100;
+
 /// A file or a folder.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Node {
@@ -29,11 +35,34 @@ pub struct Node {
     pub id: String,
     pub file: Option<FileVersion>,
     pub seq: u64,
+    /// Earlier revisions of a file, oldest first, so that `rev:` paths and
+    /// files/list_revisions reach them as they do on Dropbox
+    /// (reference/dropbox-api.md: files/download takes `rev:...`).
+    #[serde(default)]
+    pub history: Vec<FileVersion>,
 }
 
 impl Node {
     pub fn is_folder(&self) -> bool {
         self.file.is_none()
+    }
+
+    /// The revision `rev` of this file, current or earlier.
+    pub fn version(&self, rev: &str) -> Option<&FileVersion> {
+        self.file
+            .iter()
+            .chain(self.history.iter().rev())
+            .find(|f| f.rev == rev)
+    }
+
+    /// Every revision of this file, newest first.
+    pub fn revisions(&self) -> impl Iterator<Item = &FileVersion> {
+        self.file.iter().chain(self.history.iter().rev())
+    }
+
+    /// Every blob this node holds (the current revision and the earlier ones).
+    fn blobs(self) -> impl Iterator<Item = Blob> {
+        self.file.into_iter().chain(self.history).map(|f| f.blob)
     }
 }
 
@@ -160,12 +189,9 @@ impl Tree {
     pub fn clear(&mut self) -> Vec<Blob> {
         let mut garbage = Vec::new();
         for ns in self.namespaces.values_mut() {
-            for node in ns.entries.values() {
-                if let Some(f) = &node.file {
-                    garbage.push(f.blob.clone());
-                }
+            for (_, node) in std::mem::take(&mut ns.entries) {
+                garbage.extend(node.blobs());
             }
-            ns.entries.clear();
             ns.tombstones.clear();
         }
         self.epoch += 1;
@@ -223,9 +249,14 @@ impl Tree {
 
     /// FileMetadata without `.tag`.
     pub fn file_metadata(&self, ns: &str, key: &str, node: &Node) -> Value {
-        let Some(f) = &node.file else {
-            return self.folder_metadata(ns, key, node);
-        };
+        match &node.file {
+            Some(f) => self.version_metadata(ns, key, node, f),
+            None => self.folder_metadata(ns, key, node),
+        }
+    }
+
+    /// FileMetadata (without `.tag`) of one revision of a file.
+    pub fn version_metadata(&self, ns: &str, key: &str, node: &Node, f: &FileVersion) -> Value {
         json!({
             "name": node.name,
             "id": node.id,
@@ -254,12 +285,12 @@ impl Tree {
         None
     }
 
-    /// Finds a file by its current rev.
+    /// Finds a file by one of its revs, current or earlier.
     pub fn find_rev(&self, namespaces: &[String], rev: &str) -> Option<(String, String)> {
         for ns in namespaces {
             if let Some(space) = self.ns(ns) {
                 for (key, node) in &space.entries {
-                    if node.file.as_ref().is_some_and(|f| f.rev == rev) {
+                    if node.version(rev).is_some() {
                         return Some((ns.clone(), key.clone()));
                     }
                 }
@@ -292,6 +323,7 @@ impl Tree {
                     id: new_id(),
                     file: None,
                     seq,
+                    history: Vec::new(),
                 };
                 self.ns_mut(ns).entries.insert(key, node);
             }
@@ -349,6 +381,7 @@ impl Tree {
             id: new_id(),
             file: None,
             seq,
+            history: Vec::new(),
         };
         self.ns_mut(ns).entries.insert(key.clone(), node.clone());
         Ok(self.folder_metadata(ns, &key, &node))
@@ -444,8 +477,10 @@ impl Tree {
         let node = match space.entries.get_mut(&key) {
             Some(node) if replace => {
                 if let Some(old) = node.file.replace(version) {
-                    garbage.push(old.blob);
+                    node.history.push(old);
                 }
+                let excess = (node.history.len() + 1).saturating_sub(MAX_REVISIONS);
+                garbage.extend(node.history.drain(..excess).map(|f| f.blob));
                 node.seq = seq;
                 node.clone()
             }
@@ -455,6 +490,7 @@ impl Tree {
                     id: new_id(),
                     file: Some(version),
                     seq,
+                    history: Vec::new(),
                 };
                 space.entries.insert(key.clone(), node.clone());
                 node
@@ -504,15 +540,13 @@ impl Tree {
         let space = self.ns_mut(ns);
         for (i, (k, display)) in doomed.iter().zip(displays).enumerate().rev() {
             if let Some(node) = space.entries.remove(k) {
-                if let Some(f) = node.file {
-                    garbage.push(f.blob);
-                }
                 space.tombstones.push(Tombstone {
                     seq: seq_base + (doomed.len() - i) as u64,
                     key: k.clone(),
                     path_display: display,
-                    name: node.name,
+                    name: node.name.clone(),
                 });
+                garbage.extend(node.blobs());
             }
         }
         Ok((metadata, garbage))
@@ -617,12 +651,10 @@ impl Tree {
         let mut out = std::collections::HashSet::new();
         for space in self.namespaces.values() {
             for node in space.entries.values() {
-                if let Some(FileVersion {
-                    blob: Blob::Disk(name),
-                    ..
-                }) = &node.file
-                {
-                    out.insert(name.clone());
+                for f in node.revisions() {
+                    if let Blob::Disk(name) = &f.blob {
+                        out.insert(name.clone());
+                    }
                 }
             }
         }

@@ -255,6 +255,15 @@ impl<'a> Arg<'a> {
         }
     }
 
+    /// A page size: `default` when absent, else within 1..=`max` (400 otherwise).
+    pub fn limit(&self, key: &str, default: usize, max: u64) -> Result<usize, ApiError> {
+        match self.u64(key)? {
+            None => Ok(default),
+            Some(l) if (1..=max).contains(&l) => Ok(l as usize),
+            Some(l) => Err(self.field_err(key, &format!("{l} is not within range [1, {max}]"))),
+        }
+    }
+
     /// A union member: `"tag"` or `{".tag": "tag", ...}`; returns the tag.
     pub fn union_tag(&self, key: &str) -> Result<Option<&'a str>, ApiError> {
         match self.get(key) {

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Ctx, parse_path, resolve};
+use super::{Ctx, parse_path, resolve, resolve_node};
 use crate::paths::PathArg;
 use crate::storage::{LookupErr, Node};
 use crate::wire::{self, ApiError, Arg, nest, tag};
@@ -71,20 +71,20 @@ pub async fn download(ctx: Ctx) -> Result<Response, ApiError> {
         path = PathArg::Rev(rev.to_string());
     }
     let caller = ctx.caller()?;
-    let (metadata, node) = {
+    let (metadata, file) = {
         let data = ctx.st.data();
-        let t = resolve(&data.tree, caller, &path).map_err(lookup_err)?;
-        let node = data
-            .tree
-            .get(&t.ns, &t.key)
-            .ok_or(lookup_err(LookupErr::NotFound))?;
-        if node.is_folder() {
-            return Err(lookup_err(LookupErr::NotFile));
-        }
-        (data.tree.file_metadata(&t.ns, &t.key, node), node.clone())
-    };
-    let Some(file) = node.file else {
-        return Err(lookup_err(LookupErr::NotFile));
+        let (t, node) = resolve_node(&data.tree, caller, &path).map_err(lookup_err)?;
+        let file = match &path {
+            // `rev:` names one revision, not the file's current one (reference/dropbox-api.md:
+            // files/download takes `{path}` as path, `id:...` or `rev:...`); a rev Dropbox
+            // does not hold is path/not_found.
+            PathArg::Rev(rev) => node.version(rev).ok_or(lookup_err(LookupErr::NotFound))?,
+            _ => node.file.as_ref().ok_or(lookup_err(LookupErr::NotFile))?,
+        };
+        (
+            data.tree.version_metadata(&t.ns, &t.key, node, file),
+            file.clone(),
+        )
     };
     let range_header = ctx.headers.get("range").and_then(|v| v.to_str().ok());
     let range = match parse_range(range_header, file.size) {

@@ -6,7 +6,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Ctx, parse_path, resolve};
+use super::{Ctx, parse_path, resolve, resolve_node};
+use crate::paths::PathArg;
 use crate::storage::LookupErr;
 use crate::wire::{self, ApiError, Arg, nest, tag};
 
@@ -39,7 +40,7 @@ impl Cursor {
     }
 }
 
-fn lookup_err(e: LookupErr) -> ApiError {
+pub(super) fn lookup_err(e: LookupErr) -> ApiError {
     ApiError::endpoint(nest("path", e.json()))
 }
 
@@ -48,11 +49,14 @@ pub fn get_metadata(ctx: Ctx) -> Result<Response, ApiError> {
     let path = parse_path(&arg, "path", false, || nest("path", tag("malformed_path")))?;
     let caller = ctx.caller()?;
     let data = ctx.st.data();
-    let t = resolve(&data.tree, caller, &path).map_err(lookup_err)?;
-    let node = data
-        .tree
-        .get(&t.ns, &t.key)
-        .ok_or(lookup_err(LookupErr::NotFound))?;
+    let (t, node) = resolve_node(&data.tree, caller, &path).map_err(lookup_err)?;
+    // GetMetadataArg.path takes `rev:` as well (its documented pattern,
+    // paths::PATTERN); it describes that revision.
+    if let PathArg::Rev(rev) = &path {
+        let file = node.version(rev).ok_or(lookup_err(LookupErr::NotFound))?;
+        let metadata = data.tree.version_metadata(&t.ns, &t.key, node, file);
+        return Ok(wire::json_ok(&wire::with_tag("file", metadata)));
+    }
     Ok(wire::json_ok(&data.tree.metadata(&t.ns, &t.key, node)))
 }
 
@@ -61,13 +65,7 @@ pub fn list_folder(ctx: Ctx) -> Result<Response, ApiError> {
     let path = parse_path(&arg, "path", true, || nest("path", tag("malformed_path")))?;
     let recursive = arg.bool("recursive", false)?;
     let _include_deleted = arg.bool("include_deleted", false)?;
-    let limit = match arg.u64("limit")? {
-        None => 2000,
-        Some(l) if (1..=2000).contains(&l) => l as usize,
-        Some(l) => {
-            return Err(arg.field_err("limit", &format!("{l} is not within range [1, 2000]")));
-        }
-    };
+    let limit = arg.limit("limit", 2000, 2000)?;
     let caller = ctx.caller()?;
     let data = ctx.st.data();
     let t = resolve(&data.tree, caller, &path).map_err(lookup_err)?;

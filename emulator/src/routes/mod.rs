@@ -4,6 +4,7 @@
 mod download;
 mod files;
 mod resolve;
+mod revisions;
 mod upload;
 mod users;
 
@@ -25,7 +26,7 @@ use crate::server::ConnKill;
 use crate::state::AppState;
 use crate::wire::{self, ApiError};
 
-pub use resolve::{parse_path, resolve};
+pub use resolve::{parse_path, resolve, resolve_node};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Style {
@@ -59,6 +60,7 @@ fn spec(route: &str) -> Option<(Style, Access)> {
         | "files/list_folder/continue"
         | "files/list_folder/get_latest_cursor"
         | "files/get_metadata"
+        | "files/list_revisions"
         | "files/create_folder_v2"
         | "files/delete_v2"
         | "files/delete_batch"
@@ -113,6 +115,7 @@ async fn run(route: &str, ctx: Ctx) -> Result<Response, ApiError> {
         "files/list_folder/continue" => files::list_folder_continue(ctx),
         "files/list_folder/get_latest_cursor" => files::latest_cursor(ctx),
         "files/get_metadata" => files::get_metadata(ctx),
+        "files/list_revisions" => revisions::list_revisions(ctx),
         "files/create_folder_v2" => files::create_folder(ctx).await,
         "files/delete_v2" => files::delete(ctx).await,
         "files/delete_batch" => files::delete_batch(ctx).await,

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::paths::{self, PathArg, PathError};
-use crate::storage::{LookupErr, Tree};
+use crate::storage::{LookupErr, Node, Tree};
 use crate::wire::{ApiError, Arg};
 
 /// A resolved path: the namespace, the components (stored names where the item exists)
@@ -65,4 +65,15 @@ pub fn resolve(tree: &Tree, caller: &Caller, path: &PathArg) -> Result<Target, L
         components,
         key,
     })
+}
+
+/// Resolves a path that must name an existing item, and returns that item.
+pub fn resolve_node<'t>(
+    tree: &'t Tree,
+    caller: &Caller,
+    path: &PathArg,
+) -> Result<(Target, &'t Node), LookupErr> {
+    let t = resolve(tree, caller, path)?;
+    let node = tree.get(&t.ns, &t.key).ok_or(LookupErr::NotFound)?;
+    Ok((t, node))
 }
