@@ -633,7 +633,10 @@ async fn refresh_on_expired_token_shared_by_concurrent_requests() -> TestResult 
         assert!(matches!(err, Error::NeedsReauthorization { .. }), "{err:?}");
     }
     assert_eq!(refused_sink.refused.lock().unwrap().len(), 1);
-    assert!(refused_sink.last.lock().unwrap().is_none(), "no token was refreshed");
+    assert!(
+        refused_sink.last.lock().unwrap().is_none(),
+        "no token was refreshed"
+    );
 
     // Revoke: the tokens stop working.
     c.revoke_token().await?;

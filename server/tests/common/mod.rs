@@ -547,7 +547,6 @@ pub fn audit_lines(log: &str) -> Vec<AuditLine> {
         .collect()
 }
 
-
 /// Uploads `data` as `folder/name` through connection `connection` and checks it was stored.
 pub async fn upload_one(env: &Env, connection: &str, folder: &str, name: &str, data: &[u8]) {
     let spec = pb::UploadSpec {
