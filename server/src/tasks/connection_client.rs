@@ -19,7 +19,7 @@ pub struct ConnectionClient {
 }
 
 impl ConnectionClient {
-    pub(crate) fn new(client: DropboxClient, record: &ConnectionRecord) -> ConnectionClient {
+    pub fn new(client: DropboxClient, record: &ConnectionRecord) -> ConnectionClient {
         let b = &record.settings.business;
         ConnectionClient {
             client,
