@@ -10,8 +10,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dropbox_client::content_hash::{block_digests, content_hash};
 use dropbox_client::{Credentials, DropboxClient, Endpoints, TransportConfig};
-use dropbox_connector_server::store::{PendingAppend, Sealer, SqliteStore, UploadStore};
+use dropbox_connector_server::store::{
+    ConnectionRecord, PendingAppend, Sealer, SqliteStore, UploadStore,
+};
 use dropbox_connector_server::tasks::TaskError;
+use dropbox_connector_server::tasks::connection_client::ConnectionClient;
 use dropbox_connector_server::tasks::resumable::{
     ResumableUploads, StartRequest, Started, WriteMessage,
 };
@@ -32,6 +35,8 @@ struct Setup {
     client: DropboxClient,
     /// The emulator over raw HTTP: what Dropbox holds, read without the code under test.
     emu: EmulatorHttp,
+    /// The same client as the tasks get it, on connection `c1`.
+    conn: ConnectionClient,
     store: Arc<SqliteStore>,
     uploads: ResumableUploads,
 }
@@ -60,6 +65,17 @@ async fn setup() -> Setup {
         None,
     )
     .unwrap();
+    let record = ConnectionRecord {
+        id: "c1".into(),
+        display_name: "c1".into(),
+        group: String::new(),
+        settings: Default::default(),
+        secrets: Default::default(),
+        revision: 0,
+        create_time: time::OffsetDateTime::UNIX_EPOCH,
+        update_time: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    let conn = ConnectionClient::new(client.clone(), &record);
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
         SqliteStore::open(&dir.path().join("c.db"), Sealer::generate().0)
@@ -73,6 +89,7 @@ async fn setup() -> Setup {
         _emulator: emulator,
         _dir: dir,
         client,
+        conn,
         store,
         uploads,
     }
@@ -113,7 +130,7 @@ async fn write(
     s.uploads
         .write(
             &lease,
-            &s.client,
+            &s.conn,
             upload,
             first,
             futures::stream::iter(rest.into_iter().map(Ok)),
@@ -133,8 +150,7 @@ async fn crash_after_second_append(
     let Started::Upload { id, .. } = s
         .uploads
         .start(
-            &s.client,
-            "c1",
+            &s.conn,
             StartRequest {
                 path: path.into(),
                 size: Some(file.len() as u64),

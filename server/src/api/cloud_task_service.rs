@@ -16,7 +16,7 @@ use super::status::{to_item_error, to_status};
 use super::{Ready, convert, resumable_upload, task_guard};
 use crate::auth::{Audit, Auth, Caller, Method};
 use crate::tasks::budget::UploadBudget;
-use crate::tasks::connections::ReauthWatch;
+use crate::tasks::connection_client::ConnectionClient;
 use crate::tasks::delete::DeleteEvent;
 use crate::tasks::download::DownloadEvent;
 use crate::tasks::filter::ListingLimits;
@@ -64,9 +64,7 @@ impl CloudTasksApi {
         self
     }
 
-    /// The connection's client, if `caller` may use the connection for `method`, and the
-    /// watch its errors go through (a refused refresh marks the connection; a refused
-    /// team member id is named).
+    /// The connection's client, if `caller` may use the connection for `method`.
     /// `metadata` is the call's: its `grpc-timeout` bounds the client's retries and waits.
     async fn client(
         &self,
@@ -74,24 +72,18 @@ impl CloudTasksApi {
         method: Method,
         connection: &str,
         metadata: &tonic::metadata::MetadataMap,
-    ) -> Result<(tasks::dropbox::DropboxClient, ReauthWatch), Status> {
+    ) -> Result<ConnectionClient, Status> {
         let name = convert::connection_name(connection)?;
         let connections = self.ready.get().await?;
         let record = connection_for(&connections, caller, method, name).await?;
-        let client = connections.client_of(&record)?;
-        let watch = connections.watch(&record);
-        Ok((client.with_deadline(call_deadline(metadata)), watch))
+        let client = connections.connection_client_of(&record)?;
+        Ok(client.with_deadline(call_deadline(metadata)))
     }
 }
 
 /// Runs `task` in the background and streams what it emits, converted by `to_proto`;
 /// a panic in the task ends the stream with INTERNAL.
-fn spawn_stream<E, T, F, Fut, P>(
-    span: tracing::Span,
-    watch: ReauthWatch,
-    task: F,
-    to_proto: P,
-) -> BoxStream<T>
+fn spawn_stream<E, T, F, Fut, P>(span: tracing::Span, task: F, to_proto: P) -> BoxStream<T>
 where
     E: Send + 'static,
     T: Send + 'static,
@@ -100,10 +92,7 @@ where
     P: Fn(E) -> T + Send + 'static,
 {
     let rx = task_guard::spawn_guarded(span, CHANNEL_DEPTH, task);
-    Box::pin(
-        ReceiverStream::new(rx)
-            .map(move |r| r.map(&to_proto).map_err(|e| to_status(&watch.check(e)))),
-    )
+    Box::pin(ReceiverStream::new(rx).map(move |r| r.map(&to_proto).map_err(|e| to_status(&e))))
 }
 
 fn upload_message(m: pb::UploadFilesRequest) -> Result<UploadMessage, TaskError> {
@@ -124,7 +113,7 @@ fn upload_message(m: pb::UploadFilesRequest) -> Result<UploadMessage, TaskError>
     }
 }
 
-fn file_result(r: tasks::upload::FileResult, watch: &ReauthWatch) -> pb::FileResult {
+fn file_result(r: tasks::upload::FileResult) -> pb::FileResult {
     use pb::file_result::Outcome;
     let outcome = match r.outcome {
         FileOutcome::Uploaded(meta) => {
@@ -134,7 +123,7 @@ fn file_result(r: tasks::upload::FileResult, watch: &ReauthWatch) -> pb::FileRes
             reason,
             existing: Some(convert::metadata(&existing, r.relative_path.clone())),
         }),
-        FileOutcome::Failed(e) => Outcome::Error(to_item_error(&watch.check(e))),
+        FileOutcome::Failed(e) => Outcome::Error(to_item_error(&e)),
     };
     pb::FileResult {
         relative_path: r.relative_path,
@@ -142,7 +131,7 @@ fn file_result(r: tasks::upload::FileResult, watch: &ReauthWatch) -> pb::FileRes
     }
 }
 
-fn download_message(e: DownloadEvent, watch: &ReauthWatch) -> pb::DownloadFilesResponse {
+fn download_message(e: DownloadEvent) -> pb::DownloadFilesResponse {
     use pb::download_files_response::Message;
     let message = match e {
         DownloadEvent::Header {
@@ -168,7 +157,7 @@ fn download_message(e: DownloadEvent, watch: &ReauthWatch) -> pb::DownloadFilesR
         }),
         DownloadEvent::Failed { path, error } => Message::Error(pb::DownloadError {
             path,
-            error: Some(to_item_error(&watch.check(error))),
+            error: Some(to_item_error(&error)),
         }),
     };
     pb::DownloadFilesResponse {
@@ -176,10 +165,7 @@ fn download_message(e: DownloadEvent, watch: &ReauthWatch) -> pb::DownloadFilesR
     }
 }
 
-fn delete_message(
-    dry_run: bool,
-    watch: ReauthWatch,
-) -> impl Fn(DeleteEvent) -> pb::DeleteItemsResponse {
+fn delete_message(dry_run: bool) -> impl Fn(DeleteEvent) -> pb::DeleteItemsResponse {
     use pb::delete_items_response::Outcome;
     move |e| match e {
         DeleteEvent::Deleted { path, item } => pb::DeleteItemsResponse {
@@ -189,7 +175,7 @@ fn delete_message(
         },
         DeleteEvent::Failed { path, error } => pb::DeleteItemsResponse {
             path,
-            outcome: Some(Outcome::Error(to_item_error(&watch.check(error)))),
+            outcome: Some(Outcome::Error(to_item_error(&error))),
             dry_run,
         },
     }
@@ -246,7 +232,7 @@ impl CloudTaskService for CloudTasksApi {
         let span = tracing::info_span!("UploadFiles", connection = %spec.connection, destination = %spec.destination_folder);
         let result = task_guard::guarded(async move {
             let upload = convert::upload_spec(&spec)?;
-            let (client, watch) = self
+            let client = self
                 .client(&caller, Method::UploadFiles, &spec.connection, &metadata)
                 .await?;
             // A broken stream (client gone, reset) ends the call; nothing open is committed.
@@ -260,15 +246,11 @@ impl CloudTaskService for CloudTasksApi {
                     Err(TaskError::Cancelled)
                 }
             });
-            let results = tasks::upload::upload_files(&client, &upload, &self.budget, messages)
-                .await
-                .map_err(|e| watch.check(e))?;
+            let results =
+                tasks::upload::upload_files(&client, &upload, &self.budget, messages).await?;
             tracing::info!(files = results.len(), "upload finished");
             Ok(Response::new(pb::UploadFilesResponse {
-                results: results
-                    .into_iter()
-                    .map(|r| file_result(r, &watch))
-                    .collect(),
+                results: results.into_iter().map(file_result).collect(),
             }))
         })
         .instrument(span)
@@ -286,14 +268,13 @@ impl CloudTaskService for CloudTasksApi {
         let (metadata, _, r) = req.into_parts();
         let span = tracing::info_span!("ListItems", connection = %r.connection);
         let filter = convert::filter(&r.filter.unwrap_or_default())?;
-        let (client, watch) = self
+        let client = self
             .client(&caller, Method::ListItems, &r.connection, &metadata)
             .instrument(span.clone())
             .await?;
         let limits = self.listing;
         let stream = spawn_stream(
             span,
-            watch,
             move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
@@ -328,15 +309,13 @@ impl CloudTaskService for CloudTasksApi {
             return Err(TaskError::invalid("range", "a byte range needs exactly one item").into());
         }
         let range = r.range.as_ref().map(convert::byte_range).transpose()?;
-        let (client, watch) = self
+        let client = self
             .client(&caller, Method::DownloadFiles, &r.connection, &metadata)
             .instrument(span.clone())
             .await?;
-        let item_watch = watch.clone();
         let limits = self.listing;
         let stream = spawn_stream(
             span,
-            watch,
             move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
@@ -344,7 +323,7 @@ impl CloudTaskService for CloudTasksApi {
                 )
                 .await
             },
-            move |e| download_message(e, &item_watch),
+            download_message,
         );
         Ok(Response::new(stream))
     }
@@ -360,12 +339,11 @@ impl CloudTaskService for CloudTasksApi {
         let result = async move {
             let caller = caller?;
             let path = convert::new_folder_path(&r.path)?;
-            let (client, watch) = self
+            let client = self
                 .client(&caller, Method::CreateFolder, &r.connection, &metadata)
                 .await?;
-            let (folder, created) = tasks::create_folder::create_folder(&client, &path, r.exist_ok)
-                .await
-                .map_err(|e| watch.check(e))?;
+            let (folder, created) =
+                tasks::create_folder::create_folder(&client, &path, r.exist_ok).await?;
             let name = folder.name.clone();
             Ok(Response::new(pb::CreateFolderResponse {
                 folder: Some(convert::folder_metadata(&folder, name)),
@@ -396,14 +374,14 @@ impl CloudTaskService for CloudTasksApi {
                 Some(Sel::Items(i)) => convert::delete_selection(None, Some(i))?,
                 None => convert::delete_selection(None, None)?,
             };
-            let (client, watch) = self
+            let client = self
                 .client(&caller, Method::DeleteItems, &r.connection, &metadata)
                 .instrument(span.clone())
                 .await?;
-            Ok::<_, Status>((selection, client, watch))
+            Ok::<_, Status>((selection, client))
         }
         .await;
-        let (selection, client, watch) = match prepared {
+        let (selection, client) = match prepared {
             Ok(p) => p,
             Err(e) => return Err(audit.fail(e)),
         };
@@ -411,7 +389,6 @@ impl CloudTaskService for CloudTasksApi {
         let limits = self.listing;
         let stream: Self::DeleteItemsStream = spawn_stream(
             span,
-            watch.clone(),
             move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
@@ -419,7 +396,7 @@ impl CloudTaskService for CloudTasksApi {
                 )
                 .await
             },
-            delete_message(dry_run, watch),
+            delete_message(dry_run),
         );
         Ok(Response::new(Box::pin(audit.stream(stream, deleted))))
     }

@@ -50,14 +50,10 @@ pub async fn start(
         let record =
             connection_for(&connections, &caller, Method::StartResumableUpload, name).await?;
         let client = connections
-            .client_of(&record)?
+            .connection_client_of(&record)?
             .with_deadline(call_deadline(&metadata));
-        let watch = connections.watch(&record);
         let uploads = ready.uploads().await?;
-        let started = uploads
-            .start(&client, watch.connection_id(), start)
-            .await
-            .map_err(|e| watch.check(e))?;
+        let started = uploads.start(&client, start).await?;
         Ok(Response::new(match started {
             Started::Upload { id, expire_time } => pb::StartResumableUploadResponse {
                 upload_id: id,
@@ -174,10 +170,10 @@ pub async fn write(
         let lease = uploads.lease(&id)?;
         let upload = uploads.get(&id).await?;
         let connections = ready.get().await?;
-        let (client, watch) = connections
-            .client_watched(&format!("{RESOURCE_PREFIX}{}", upload.connection_id))
-            .await?;
-        let client = client.with_deadline(deadline);
+        let client = connections
+            .connection_client(&format!("{RESOURCE_PREFIX}{}", upload.connection_id))
+            .await?
+            .with_deadline(deadline);
         let messages = stream.map(|m| match m? {
             Ok(m) if !m.upload_id.is_empty() && m.upload_id != id => Err(TaskError::invalid(
                 "upload_id",
@@ -191,8 +187,7 @@ pub async fn write(
         });
         let progress = uploads
             .write(&lease, &client, upload, write_message(first), messages)
-            .await
-            .map_err(|e| watch.check(e))?;
+            .await?;
         tracing::info!(
             persisted = progress.persisted_size,
             finished = progress.outcome.is_some(),

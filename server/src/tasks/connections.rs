@@ -12,6 +12,7 @@ use dropbox_client::{
 use time::OffsetDateTime;
 
 use super::TaskError;
+use super::connection_client::ConnectionClient;
 use crate::store::{
     AccountKind, ConnectionPage, ConnectionRecord, ConnectionStore, NewConnection, PathRootSetting,
     ProxyKind, Secrets, Settings,
@@ -75,52 +76,6 @@ pub struct Connections {
     /// Connections found to need authorization again since their record was read (the
     /// stored flag follows asynchronously).
     reauth_needed: Arc<Mutex<HashSet<String>>>,
-}
-
-/// Names the connection in the errors of calls on it: a refused refresh token becomes
-/// REAUTHORIZATION_REQUIRED for this connection, a refused team member id names the id.
-/// (The connection is marked as needing authorization by its token sink, when the client
-/// sees the refusal.)
-#[derive(Clone)]
-pub struct ReauthWatch {
-    id: String,
-    name: String,
-    /// The team member id of a Business connection (named when Dropbox refuses it).
-    member: Option<String>,
-}
-
-impl ReauthWatch {
-    /// The `{id}` of the connection watched.
-    pub fn connection_id(&self) -> &str {
-        &self.id
-    }
-
-    /// Passes `e` through, except a refused refresh, which marks the connection.
-    pub fn check(&self, e: TaskError) -> TaskError {
-        match e {
-            TaskError::Dropbox {
-                source: dropbox_client::Error::NeedsReauthorization { .. },
-                ..
-            } => TaskError::ReauthorizationRequired {
-                connection: self.name.clone(),
-            },
-            TaskError::Dropbox {
-                source:
-                    dropbox_client::Error::Unauthorized {
-                        tag:
-                            tag @ (dropbox_client::AuthError::InvalidSelectUser
-                            | dropbox_client::AuthError::InvalidSelectAdmin),
-                        ..
-                    },
-                ..
-            } if self.member.is_some() => TaskError::TeamMemberRefused {
-                connection: self.name.clone(),
-                member_id: self.member.clone().unwrap_or_default(),
-                admin: tag == dropbox_client::AuthError::InvalidSelectAdmin,
-            },
-            other => other,
-        }
-    }
 }
 
 /// The `connections/{id}` resource name of a record.
@@ -323,26 +278,18 @@ impl Connections {
         self.client_of(&record)
     }
 
-    /// The client of `name` and a watch for its errors (see [`ReauthWatch`]).
-    pub async fn client_watched(
-        self: &Arc<Self>,
-        name: &str,
-    ) -> Result<(DropboxClient, ReauthWatch), TaskError> {
+    /// The client of `name`, naming the connection in its errors (see [`ConnectionClient`]).
+    pub async fn connection_client(&self, name: &str) -> Result<ConnectionClient, TaskError> {
         let record = self.resolve(name).await?;
-        let client = self.client_of(&record)?;
-        Ok((client, self.watch(&record)))
+        self.connection_client_of(&record)
     }
 
-    /// A watch for errors of calls on `record` made outside [`Connections::client_watched`].
-    pub fn watch(&self, record: &ConnectionRecord) -> ReauthWatch {
-        let b = &record.settings.business;
-        ReauthWatch {
-            id: record.id.clone(),
-            name: record.display_name.clone(),
-            member: (record.settings.account_type == AccountKind::Business
-                && !b.team_member_id.is_empty())
-            .then(|| b.team_member_id.clone()),
-        }
+    /// The client of `record`, naming the connection in its errors.
+    pub fn connection_client_of(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<ConnectionClient, TaskError> {
+        Ok(ConnectionClient::new(self.client_of(record)?, record))
     }
 
     /// The (cached) client of a record; fails fast when it needs authorization again.

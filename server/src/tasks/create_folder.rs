@@ -5,9 +5,18 @@ use dropbox_client::{
 };
 
 use super::TaskError;
+use super::connection_client::ConnectionClient;
 
 /// Creates `path`; with `exist_ok` an existing folder is fine (returned with `false`).
 pub async fn create_folder(
+    conn: &ConnectionClient,
+    path: &str,
+    exist_ok: bool,
+) -> Result<(FolderMetadata, bool), TaskError> {
+    conn.named(create(conn.dropbox(), path, exist_ok)).await
+}
+
+async fn create(
     client: &DropboxClient,
     path: &str,
     exist_ok: bool,

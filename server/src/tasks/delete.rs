@@ -1,7 +1,8 @@
 //! "Cloud - Delete item(s)": one result per item, checked for cancellation between items.
 
-use dropbox_client::{DropboxClient, Metadata};
+use dropbox_client::Metadata;
 
+use super::connection_client::ConnectionClient;
 use super::filter::{Lister, ListingLimits, RemoteItem};
 use super::{Events, ItemRef, Selection, TaskError, emit};
 
@@ -20,12 +21,24 @@ pub enum DeleteEvent {
 }
 
 pub async fn delete_items(
-    client: &DropboxClient,
+    conn: &ConnectionClient,
     selection: &Selection,
     dry_run: bool,
     limits: ListingLimits,
     tx: &Events<DeleteEvent>,
 ) -> Result<(), TaskError> {
+    conn.named(delete_all(conn, selection, dry_run, limits, tx))
+        .await
+}
+
+async fn delete_all(
+    conn: &ConnectionClient,
+    selection: &Selection,
+    dry_run: bool,
+    limits: ListingLimits,
+    tx: &Events<DeleteEvent>,
+) -> Result<(), TaskError> {
+    let client = conn.dropbox();
     match selection {
         Selection::Filter(filter) => {
             // The whole selection is fixed before the first delete, so deleting cannot
@@ -60,7 +73,7 @@ pub async fn delete_items(
                             DeleteEvent::Deleted { path, item }
                         }
                         Err(e) => DeleteEvent::Failed {
-                            error: TaskError::dropbox(&path, e),
+                            error: conn.check(TaskError::dropbox(&path, e)),
                             path,
                         },
                     }
@@ -73,14 +86,15 @@ pub async fn delete_items(
                 if tx.is_closed() {
                     return Err(TaskError::Cancelled);
                 }
-                emit(tx, delete_one(client, r, dry_run).await).await?;
+                emit(tx, delete_one(conn, r, dry_run).await).await?;
             }
         }
     }
     Ok(())
 }
 
-async fn delete_one(client: &DropboxClient, r: &ItemRef, dry_run: bool) -> DeleteEvent {
+async fn delete_one(conn: &ConnectionClient, r: &ItemRef, dry_run: bool) -> DeleteEvent {
+    let client = conn.dropbox();
     let result = if dry_run {
         client.get_metadata(&r.path).await
     } else {
@@ -93,7 +107,7 @@ async fn delete_one(client: &DropboxClient, r: &ItemRef, dry_run: bool) -> Delet
         },
         Err(e) => DeleteEvent::Failed {
             path: r.path.clone(),
-            error: TaskError::dropbox(&r.path, e),
+            error: conn.check(TaskError::dropbox(&r.path, e)),
         },
     }
 }

@@ -9,6 +9,7 @@ use dropbox_client::content_hash::ContentHasher;
 use dropbox_client::{ByteRange, DropboxClient, FileMetadata};
 use futures::StreamExt;
 
+use super::connection_client::ConnectionClient;
 use super::filter::{Lister, ListingLimits, RemoteItem};
 use super::{Events, Selection, TaskError, emit};
 
@@ -56,12 +57,24 @@ struct Target {
 }
 
 pub async fn download_files(
-    client: &DropboxClient,
+    conn: &ConnectionClient,
     selection: &Selection,
     range: Option<Range>,
     limits: ListingLimits,
     tx: &Events<DownloadEvent>,
 ) -> Result<(), TaskError> {
+    conn.named(download_all(conn, selection, range, limits, tx))
+        .await
+}
+
+async fn download_all(
+    conn: &ConnectionClient,
+    selection: &Selection,
+    range: Option<Range>,
+    limits: ListingLimits,
+    tx: &Events<DownloadEvent>,
+) -> Result<(), TaskError> {
+    let client = conn.dropbox();
     let targets: Vec<Target> = match selection {
         Selection::Filter(filter) => {
             let items = Lister::new(client, filter, limits).collect(tx).await?;
@@ -127,7 +140,7 @@ pub async fn download_files(
                 tx,
                 DownloadEvent::Failed {
                     path: target.shown.clone(),
-                    error,
+                    error: conn.check(error),
                 },
             )
             .await?;

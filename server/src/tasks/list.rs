@@ -2,6 +2,7 @@
 
 use dropbox_client::DropboxClient;
 
+use super::connection_client::ConnectionClient;
 use super::filter::{Lister, ListingLimits, RemoteFilter, RemoteItem};
 use super::{Events, TaskError, emit};
 
@@ -10,6 +11,15 @@ const ITEMS_PER_MESSAGE: usize = 500;
 
 /// Streams pages as Dropbox returns them, unless a sort needs the whole set first.
 pub async fn list_items(
+    conn: &ConnectionClient,
+    filter: &RemoteFilter,
+    limits: ListingLimits,
+    tx: &Events<Vec<RemoteItem>>,
+) -> Result<(), TaskError> {
+    conn.named(list(conn.dropbox(), filter, limits, tx)).await
+}
+
+async fn list(
     client: &DropboxClient,
     filter: &RemoteFilter,
     limits: ListingLimits,

@@ -5,6 +5,7 @@
 
 pub mod authorize;
 pub mod budget;
+pub mod connection_client;
 pub mod connections;
 pub mod create_folder;
 pub mod delete;

@@ -86,18 +86,21 @@ pub async fn test_connection(
     }
 
     let started = Instant::now();
-    let watch = connections.watch(&record);
-    let outcome = match connections.client_of(&record) {
-        Ok(client) => client
-            .with_retry_policy(dropbox_client::RetryPolicy::none())
-            .get_current_account()
+    let outcome = match connections.connection_client_of(&record) {
+        Ok(conn) => {
+            conn.named(async {
+                conn.dropbox()
+                    .clone()
+                    .with_retry_policy(dropbox_client::RetryPolicy::none())
+                    .get_current_account()
+                    .await
+                    .map_err(|e| TaskError::Dropbox {
+                        path: None,
+                        source: e,
+                    })
+            })
             .await
-            .map_err(|e| {
-                watch.check(TaskError::Dropbox {
-                    path: None,
-                    source: e,
-                })
-            }),
+        }
         Err(e) => Err(e),
     };
     let duration = started.elapsed();

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use super::TaskError;
 use super::budget::{BufferClaim, UploadBudget};
+use super::connection_client::ConnectionClient;
 use super::overwrite::{Decision, OverwritePolicy, SizeComparison, SourceFacts};
 use super::upload::{FileOutcome, MAX_CHUNK, PIECE, UploadSpec, commit_info, lookup};
 use crate::store::{PendingAppend, ResumableUpload, StoreError, UploadStore, UploadTarget};
@@ -158,8 +159,17 @@ impl ResumableUploads {
         self
     }
 
-    /// Starts an upload on the connection `connection_id` (whose client is `client`).
+    /// Starts an upload on the connection of `conn`.
     pub async fn start(
+        &self,
+        conn: &ConnectionClient,
+        req: StartRequest,
+    ) -> Result<Started, TaskError> {
+        conn.named(self.start_on(conn.dropbox(), conn.connection_id(), req))
+            .await
+    }
+
+    async fn start_on(
         &self,
         client: &DropboxClient,
         connection_id: &str,
@@ -291,6 +301,21 @@ impl ResumableUploads {
     /// Writes `first` and the rest of `messages` into `upload`. Ends with the outcome once
     /// a message sets `finish`; otherwise with the persisted size (whole blocks only).
     pub async fn write<S>(
+        &self,
+        lease: &WriteLease,
+        conn: &ConnectionClient,
+        upload: ResumableUpload,
+        first: WriteMessage,
+        messages: S,
+    ) -> Result<Progress, TaskError>
+    where
+        S: Stream<Item = Result<WriteMessage, TaskError>> + Unpin,
+    {
+        conn.named(self.write_on(lease, conn.dropbox(), upload, first, messages))
+            .await
+    }
+
+    async fn write_on<S>(
         &self,
         _lease: &WriteLease,
         client: &DropboxClient,

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::TaskError;
 use super::budget::{BufferClaim, UploadBudget};
+use super::connection_client::ConnectionClient;
 use super::overwrite::{Decision, OverwritePolicy, SourceFacts};
 
 /// Bytes sent to Dropbox per request: a multiple of Dropbox's 4 MiB hash block.
@@ -115,6 +116,30 @@ fn result_bytes(destination_folder: &str, relative_path: &str) -> usize {
 /// stream fails the call; per-file problems become that file's result. Buffered bytes
 /// are claimed from `budget`; when it stays full the call fails with `ServerBusy`.
 pub async fn upload_files<S>(
+    conn: &ConnectionClient,
+    spec: &UploadSpec,
+    budget: &UploadBudget,
+    messages: S,
+) -> Result<Vec<FileResult>, TaskError>
+where
+    S: Stream<Item = Result<UploadMessage, TaskError>> + Unpin,
+{
+    let results = conn
+        .named(upload_all(conn.dropbox(), spec, budget, messages))
+        .await?;
+    Ok(results
+        .into_iter()
+        .map(|r| FileResult {
+            outcome: match r.outcome {
+                FileOutcome::Failed(e) => FileOutcome::Failed(conn.check(e)),
+                other => other,
+            },
+            ..r
+        })
+        .collect())
+}
+
+async fn upload_all<S>(
     client: &DropboxClient,
     spec: &UploadSpec,
     budget: &UploadBudget,

@@ -24,7 +24,8 @@ pub use dropbox_connector_test_kit::{bytes, random_chunk, wait_until};
 
 pub const TOKEN: &str = "test-token";
 pub const CONN: &str = "test";
-const MAX: usize = dropbox_connector_proto::MAX_MESSAGE_BYTES;
+/// Twice the contract's message cap, so tests can send what a hostile client would.
+const MAX: usize = 2 * dropbox_connector_proto::MAX_MESSAGE_BYTES;
 
 pub struct Env {
     pub emulator: Emulator,
