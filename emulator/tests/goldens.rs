@@ -24,7 +24,10 @@ struct Golden {
 
 fn golden(name: &'static str, text: &str) -> Golden {
     let v: Value = serde_json::from_str(text).expect(name);
-    assert!(v["source"].is_array(), "{name}: a golden must name its source");
+    assert!(
+        v["source"].is_array(),
+        "{name}: a golden must name its source"
+    );
     let response = &v["response"];
     Golden {
         name,
@@ -131,7 +134,8 @@ fn shape(golden: &Value, actual: &Value, path: &str, optional: &[String], diffs:
                     }
                     // Opaque, but its tag path must match: `path/not_found/..` vs `/...`.
                     Some(av) if key == "error_summary" => {
-                        let stem = |v: &Value| v.as_str().map(|s| s.trim_end_matches('.').to_owned());
+                        let stem =
+                            |v: &Value| v.as_str().map(|s| s.trim_end_matches('.').to_owned());
                         if stem(gv) != stem(av) {
                             diffs.push(format!("{child}: Dropbox says {gv}, the emulator {av}"));
                         }
@@ -140,7 +144,9 @@ fn shape(golden: &Value, actual: &Value, path: &str, optional: &[String], diffs:
                 }
             }
             for key in a.keys().filter(|k| !g.contains_key(*k)) {
-                diffs.push(format!("{path}.{key}: the emulator adds it, Dropbox does not send it"));
+                diffs.push(format!(
+                    "{path}.{key}: the emulator adds it, Dropbox does not send it"
+                ));
             }
         }
         (Value::Array(g), Value::Array(a)) => {
@@ -187,10 +193,18 @@ fn differences(golden: &Golden, answer: &Answer) -> Vec<String> {
             Some(g) => g == want,
         };
         if !fits {
-            diffs.push(format!("header {name}: Dropbox {want:?}, the emulator {got:?}"));
+            diffs.push(format!(
+                "header {name}: Dropbox {want:?}, the emulator {got:?}"
+            ));
         }
     }
-    shape(&golden.body, &answer.body, "body", &golden.optional, &mut diffs);
+    shape(
+        &golden.body,
+        &answer.body,
+        "body",
+        &golden.optional,
+        &mut diffs,
+    );
     diffs
 }
 
@@ -209,7 +223,13 @@ fn assert_matches(golden: &Golden, answer: &Answer) {
 #[tokio::test]
 async fn get_metadata_of_a_missing_path_matches_the_golden() {
     let h = start().await;
-    let got = rpc(&h, TOKEN, "files/get_metadata", json!({"path": "/nothing/here.txt"})).await;
+    let got = rpc(
+        &h,
+        TOKEN,
+        "files/get_metadata",
+        json!({"path": "/nothing/here.txt"}),
+    )
+    .await;
     assert_matches(&golden!("get_metadata_not_found"), &got);
 }
 
@@ -220,7 +240,10 @@ async fn download_of_a_missing_path_matches_the_golden() {
         .http
         .post(h.url("/2/files/download"))
         .bearer_auth(TOKEN)
-        .header("Dropbox-API-Arg", header_arg(&json!({"path": "/nothing/here.txt"})))
+        .header(
+            "Dropbox-API-Arg",
+            header_arg(&json!({"path": "/nothing/here.txt"})),
+        )
         .send()
         .await
         .unwrap();
@@ -260,7 +283,8 @@ async fn an_expired_access_token_matches_the_golden() {
 #[tokio::test]
 async fn a_list_folder_page_matches_the_golden() {
     let h = start().await;
-    h.put("/Homework/math/Prime_Numbers.txt", &bytes(7212)).await;
+    h.put("/Homework/math/Prime_Numbers.txt", &bytes(7212))
+        .await;
     let made = rpc(
         &h,
         TOKEN,
@@ -269,7 +293,13 @@ async fn a_list_folder_page_matches_the_golden() {
     )
     .await;
     assert_eq!(made.status, 200, "{}", made.body);
-    let got = rpc(&h, TOKEN, "files/list_folder", json!({"path": "/Homework/math"})).await;
+    let got = rpc(
+        &h,
+        TOKEN,
+        "files/list_folder",
+        json!({"path": "/Homework/math"}),
+    )
+    .await;
     assert_matches(&golden!("list_folder_page"), &got);
 }
 
