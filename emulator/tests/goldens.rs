@@ -283,7 +283,7 @@ async fn an_expired_access_token_matches_the_golden() {
 #[tokio::test]
 async fn a_list_folder_page_matches_the_golden() {
     let h = start().await;
-    h.put("/Homework/math/Prime_Numbers.txt", &bytes(7212))
+    h.put("/Homework/math/Prime_Numbers.txt", &bytes(7212, 1))
         .await;
     let made = rpc(
         &h,
@@ -306,12 +306,12 @@ async fn a_list_folder_page_matches_the_golden() {
 #[tokio::test]
 async fn an_append_at_the_wrong_offset_matches_the_golden() {
     let h = start().await;
-    let id = h.start_session(false, bytes(10), false).await;
+    let id = h.start_session(false, bytes(10, 1), false).await;
     let got = content(
         &h,
         "files/upload_session/append_v2",
         json!({"cursor": {"session_id": id, "offset": 3}, "close": false}),
-        bytes(5),
+        bytes(5, 1),
     )
     .await;
     assert_matches(&golden!("upload_session_append_incorrect_offset"), &got);
@@ -325,7 +325,7 @@ async fn an_append_to_an_unknown_session_matches_the_golden() {
         &h,
         "files/upload_session/append_v2",
         json!({"cursor": {"session_id": "AAAAAAAAAAAAAAAAAAAAAA", "offset": 0}, "close": false}),
-        bytes(5),
+        bytes(5, 1),
     )
     .await;
     assert_matches(&golden!("upload_session_append_not_found"), &got);
@@ -334,7 +334,7 @@ async fn an_append_to_an_unknown_session_matches_the_golden() {
 #[tokio::test]
 async fn a_finish_at_the_wrong_offset_matches_the_golden() {
     let h = start().await;
-    let id = h.start_session(false, bytes(10), false).await;
+    let id = h.start_session(false, bytes(10, 1), false).await;
     let got = content(
         &h,
         "files/upload_session/finish",
