@@ -74,31 +74,12 @@ async fn answer(resp: reqwest::Response) -> Answer {
 }
 
 async fn rpc(h: &Harness, token: &str, route: &str, arg: Value) -> Answer {
-    let resp = h
-        .http
-        .post(h.url(&format!("/2/{route}")))
-        .bearer_auth(token)
-        .header("Content-Type", "application/json")
-        .body(arg.to_string())
-        .send()
-        .await
-        .unwrap();
-    answer(resp).await
+    answer(h.rpc_response(token, route, arg).await).await
 }
 
 /// A content-host call: argument in `Dropbox-API-Arg`, `body` as the request body.
 async fn content(h: &Harness, route: &str, arg: Value, body: Vec<u8>) -> Answer {
-    let resp = h
-        .http
-        .post(h.url(&format!("/2/{route}")))
-        .bearer_auth(TOKEN)
-        .header("Content-Type", "application/octet-stream")
-        .header("Dropbox-API-Arg", header_arg(&arg))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    answer(resp).await
+    answer(h.upload_response(route, arg, body).await).await
 }
 
 fn kind(v: &Value) -> &'static str {
