@@ -47,16 +47,20 @@ impl Harness {
         format!("{}{}", self.emu.base_url(), path)
     }
 
-    pub async fn rpc_as(&self, token: &str, route: &str, arg: Value) -> (u16, Value) {
-        let resp = self
-            .http
+    /// An RPC call's raw response, for tests that read its headers too.
+    pub async fn rpc_response(&self, token: &str, route: &str, arg: Value) -> reqwest::Response {
+        self.http
             .post(self.url(&format!("/2/{route}")))
             .bearer_auth(token)
             .header("Content-Type", "application/json")
             .body(arg.to_string())
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn rpc_as(&self, token: &str, route: &str, arg: Value) -> (u16, Value) {
+        let resp = self.rpc_response(token, route, arg).await;
         let status = resp.status().as_u16();
         (status, parse(&resp.text().await.unwrap()))
     }
@@ -65,9 +69,14 @@ impl Harness {
         self.rpc_as(TOKEN, route, arg).await
     }
 
-    pub async fn upload(&self, route: &str, arg: Value, body: Vec<u8>) -> (u16, Value) {
-        let resp = self
-            .http
+    /// A content-upload call's raw response, for tests that read its headers too.
+    pub async fn upload_response(
+        &self,
+        route: &str,
+        arg: Value,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.http
             .post(self.url(&format!("/2/{route}")))
             .bearer_auth(TOKEN)
             .header("Content-Type", "application/octet-stream")
@@ -75,7 +84,11 @@ impl Harness {
             .body(body)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn upload(&self, route: &str, arg: Value, body: Vec<u8>) -> (u16, Value) {
+        let resp = self.upload_response(route, arg, body).await;
         let status = resp.status().as_u16();
         (status, parse(&resp.text().await.unwrap()))
     }
