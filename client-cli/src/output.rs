@@ -241,16 +241,13 @@ pub fn connection_text(c: &Connection) -> String {
     if let Some(p) = &c.proxy
         && v["proxy"]["type"] != "none"
     {
+        let user = Some(p.username.as_str()).filter(|u| !u.is_empty());
         lines.push(format!(
             "proxy:           {} {}:{} (user: {})",
             v["proxy"]["type"].as_str().unwrap_or(""),
             p.address,
             p.port,
-            if p.username.is_empty() {
-                "-"
-            } else {
-                &p.username
-            }
+            user.unwrap_or("-")
         ));
     }
     let s = &v["credential_state"];

@@ -584,20 +584,9 @@ async fn test_connection_reports_account_and_names_the_failed_step() {
     assert!(t.steps[0].detail.contains(&closed.to_string()));
 
     // A proxy that refuses the credentials (407).
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
+    let port = dropbox_connector_test_kit::peer::answering(
+        b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
     env.create_connection(proxied("denied", u32::from(port)))
         .await;
     let t = env

@@ -113,10 +113,9 @@ fn typed_kind(err: &(dyn StdError + 'static)) -> Verdict {
 /// The one place where error TEXT is read. hyper-util's proxy errors (`TunnelError`,
 /// `SocksError`) live in private modules and its `ConnectError` is not exported either, so
 /// they cannot be downcast; their Display texts (hyper-util 0.1, via reqwest 0.12) are the
-/// only signal. Only errors of no known type get here.
+/// only signal. Only errors of no known type get here, and only whole texts match: a text
+/// that hyper-util changes falls through to `Other` instead of being guessed at.
 fn untyped_kind(err: &(dyn StdError + 'static)) -> Option<TransportKind> {
-    const TUNNEL: &str = "tunnel error: ";
-    const SOCKS: &str = "SOCKS error: ";
     let text = err.to_string();
     let kind = match text.as_str() {
         "dns error" | "error resolving for socks proxy" => TransportKind::Dns,
@@ -126,7 +125,32 @@ fn untyped_kind(err: &(dyn StdError + 'static)) -> Option<TransportKind> {
         | "SOCKS error: server implements authentication incorrectly" => TransportKind::ProxyAuth,
         "tunnel error: failed to create underlying connection"
         | "SOCKS error: failed to create underlying connection" => TransportKind::ProxyConnect,
-        t if t.starts_with(TUNNEL) || t.starts_with(SOCKS) => TransportKind::ProxyTunnel,
+        // The proxy answered, but would not open the tunnel (hyper-util's `TunnelError` and
+        // `SocksError` variants, SOCKS4 and SOCKS5 replies included).
+        "tunnel error: missing destination host"
+        | "tunnel error: proxy response headers too long"
+        | "tunnel error: unexpected end of file"
+        | "tunnel error: unsuccessful"
+        | "tunnel error: io error establishing tunnel"
+        | "SOCKS error: io error during SOCKS handshake"
+        | "SOCKS error: could not resolve to acceptable address type"
+        | "SOCKS error: missing destination host"
+        | "SOCKS error: missing destination port"
+        | "SOCKS error: failed parsing server response"
+        | "SOCKS error: failed serialize request"
+        | "SOCKS error: IPV6 is not supported"
+        | "SOCKS error: server failed to execute command"
+        | "SOCKS error: server ident service failed"
+        | "SOCKS error: server ident service did not recognise client identifier"
+        | "SOCKS error: host address is more than 255 characters"
+        | "SOCKS error: general server failure"
+        | "SOCKS error: connection not allowed"
+        | "SOCKS error: network unreachable"
+        | "SOCKS error: host unreachable"
+        | "SOCKS error: connection refused"
+        | "SOCKS error: ttl expired"
+        | "SOCKS error: command not supported"
+        | "SOCKS error: address type not supported" => TransportKind::ProxyTunnel,
         _ => return None,
     };
     Some(kind)
@@ -157,9 +181,6 @@ mod tests {
 
     use std::time::Duration;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
     use super::*;
     use crate::transport::{ProxyConfig, ProxyKind, TransportConfig, build_http_client};
 
@@ -186,19 +207,8 @@ mod tests {
     }
 
     /// A peer that reads one request and answers `reply` (or nothing) before closing.
-    async fn peer(reply: &'static [u8]) -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ = s.read(&mut buf).await;
-                    let _ = s.write_all(reply).await;
-                });
-            }
-        });
-        port
+    fn peer(reply: &'static [u8]) -> u16 {
+        dropbox_connector_test_kit::peer::answering(reply)
     }
 
     fn closed_port() -> u16 {
@@ -214,14 +224,14 @@ mod tests {
 
     #[tokio::test]
     async fn peer_that_hangs_up_is_reset() {
-        let port = peer(b"").await;
+        let port = peer(b"");
         let url = format!("http://127.0.0.1:{port}/");
         assert_eq!(kind_of_get(&url, None).await, TransportKind::Reset);
     }
 
     #[tokio::test]
     async fn proxy_answering_407_to_connect_is_proxy_auth() {
-        let port = peer(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 0\r\n\r\n").await;
+        let port = peer(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 0\r\n\r\n");
         let kind = kind_of_get("https://api.dropboxapi.com/", Some(http_proxy(port))).await;
         assert_eq!(kind, TransportKind::ProxyAuth);
         assert!(kind.is_proxy());
@@ -229,7 +239,7 @@ mod tests {
 
     #[tokio::test]
     async fn proxy_refusing_connect_is_proxy_tunnel() {
-        let port = peer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n").await;
+        let port = peer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
         let kind = kind_of_get("https://api.dropboxapi.com/", Some(http_proxy(port))).await;
         assert_eq!(kind, TransportKind::ProxyTunnel);
     }
