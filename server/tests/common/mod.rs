@@ -352,14 +352,7 @@ impl Env {
             )
             .await
             .unwrap();
-        assert!(
-            matches!(
-                r.results[0].outcome,
-                Some(pb::file_result::Outcome::Uploaded(_))
-            ),
-            "fixture {rel}: {:?}",
-            r.results[0]
-        );
+        dropbox_connector_test_kit::outcome::assert_all_uploaded(&r, &format!("fixture {rel}"));
     }
 
     pub async fn list(
@@ -562,11 +555,5 @@ pub async fn upload_one(env: &Env, connection: &str, folder: &str, name: &str, d
         .await
         .unwrap()
         .into_inner();
-    assert!(
-        matches!(
-            r.results[0].outcome,
-            Some(pb::file_result::Outcome::Uploaded(_))
-        ),
-        "{connection}: {r:?}"
-    );
+    dropbox_connector_test_kit::outcome::assert_all_uploaded(&r, connection);
 }

@@ -9,6 +9,7 @@
 pub mod bins;
 pub mod data;
 pub mod emulator;
+pub mod outcome;
 pub mod peer;
 pub mod process;
 pub mod proxy;
