@@ -1,8 +1,9 @@
 //! Secrets never reach the log, at any level: everything the server process writes at
 //! TRACE (the server, dropbox-client, tonic, hyper, reqwest, sqlx) while a connection with
 //! every secret is created, used, refreshed, authorised (refused, then accepted), tested
-//! and deleted. The server is served over TLS, and the connection goes through a real
-//! tinyproxy that demands Basic auth, so the proxy password really goes on the wire.
+//! and deleted. The server is served over TLS, the emulator (Dropbox's side) over HTTPS,
+//! and the connection goes through a real tinyproxy that demands Basic auth (a CONNECT
+//! tunnel), so the proxy password really goes on the wire.
 //! Forbidden: the app secret, the proxy password, the secrets key, every token the
 //! emulator issued (read from its control API, the refreshed and re-authorised ones
 //! included), and their encoded forms (Basic auth base64, URL encoding).
@@ -61,6 +62,7 @@ async fn no_secret_reaches_the_log_at_trace_level() {
         apps: vec![AppRegistration::new(APP_KEY, APP_SECRET)],
         env: env_vars,
         client_tls: Some(client_tls(&ca.pem(), None)),
+        emulator_tls: true,
         ..Default::default()
     })
     .await;
@@ -167,9 +169,10 @@ async fn no_secret_reaches_the_log_at_trace_level() {
     let emulator_port = env.emulator.base_url().rsplit(':').next().unwrap();
     let emulator_port = emulator_port.trim_end_matches('/');
     assert!(
-        proxy_log.contains(&format!("127.0.0.1:{emulator_port}")),
-        "tinyproxy carried the Dropbox calls:\n{proxy_log}"
+        proxy_log.contains(&format!("CONNECT 127.0.0.1:{emulator_port}")),
+        "tinyproxy tunnelled the Dropbox calls (HTTPS through CONNECT):\n{proxy_log}"
     );
+    assert!(env.emulator.base_url().starts_with("https://"));
 
     let log = env.server_log();
     assert!(

@@ -57,6 +57,9 @@ pub struct Options {
     pub client_tls: Option<tonic::transport::ClientTlsConfig>,
     /// The bearer token the kit's own set-up calls send (with a callers file).
     pub admin_token: Option<String>,
+    /// The emulator serves HTTPS with a self-signed certificate that the server trusts
+    /// through `DBXC_DROPBOX__CA_FILE`.
+    pub emulator_tls: bool,
 }
 
 /// A connection named `display_name` in `group` that uses the emulator account's token.
@@ -151,12 +154,22 @@ impl Env {
                 tokens: vec![TOKEN.into()],
                 apps: options.apps,
                 team_token: options.team_token,
+                tls: options.emulator_tls,
                 ..Default::default()
             },
         )
         .await
         .unwrap();
         let base = emulator.base_url().to_owned();
+        let mut tls_env = Vec::new();
+        if let Some(pem) = emulator.ca_pem() {
+            let ca_file = dir.path().join("emulator-ca.pem");
+            std::fs::write(&ca_file, pem).unwrap();
+            tls_env.push((
+                "DBXC_DROPBOX__CA_FILE".to_owned(),
+                ca_file.display().to_string(),
+            ));
+        }
         let key = new_key();
         let mut env: HashMap<String, String> = [
             ("DBXC_DROPBOX__API_URL", base.as_str()),
@@ -168,6 +181,7 @@ impl Env {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
+        env.extend(tls_env);
         env.extend(options.env);
         let log_path = dir.path().join("server.log");
         let (channel, address, server) = start_server(
@@ -177,7 +191,7 @@ impl Env {
             options.client_tls.as_ref(),
         )
         .await;
-        let emu = EmulatorHttp::new(&base, TOKEN);
+        let emu = EmulatorHttp::new(&base, TOKEN).with_ca(emulator.ca_pem());
         let env = Env {
             emulator,
             channel,
@@ -486,10 +500,11 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
 /// What a browser does on the emulator's authorize page: open it, press Allow, and read
 /// the redirect. Returns (code, state) from the redirect.
 pub async fn approve(env: &Env, authorize_url: &str) -> (String, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let mut http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = env.emulator.ca_pem() {
+        http = http.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap());
+    }
+    let http = http.build().unwrap();
     let page = http.get(authorize_url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(

@@ -11,6 +11,8 @@ use serde_json::Value;
 pub struct EmulatorHttp {
     pub base_url: String,
     pub token: String,
+    /// The emulator's self-signed certificate, when it serves HTTPS.
+    pub ca_pem: Option<String>,
 }
 
 impl EmulatorHttp {
@@ -18,14 +20,30 @@ impl EmulatorHttp {
         EmulatorHttp {
             base_url: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
+            ca_pem: None,
         }
+    }
+
+    /// The same, trusting `ca_pem` (an emulator started with TLS).
+    pub fn with_ca(mut self, ca_pem: Option<&str>) -> EmulatorHttp {
+        self.ca_pem = ca_pem.map(str::to_owned);
+        self
+    }
+
+    fn http(&self) -> reqwest::blocking::Client {
+        let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120));
+        if let Some(pem) = &self.ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem.as_bytes()).expect("emulator CA PEM");
+            builder = builder.add_root_certificate(ca);
+        }
+        builder.build().expect("http client")
     }
 
     /// GET, POST or DELETE a control-API path (`/__emulator/...`); fails unless it
     /// succeeds, and returns the JSON answer (`Null` when there is none).
     pub fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}{}", self.base_url, path);
-        let client = http();
+        let client = self.http();
         let request = match method {
             "GET" => client.get(&url),
             "POST" => client.post(&url),
@@ -81,7 +99,7 @@ impl EmulatorHttp {
         arg: Value,
     ) -> (u16, Value) {
         let url = format!("{}/2/{}", self.base_url, route);
-        let mut request = http().post(&url).bearer_auth(token).json(&arg);
+        let mut request = self.http().post(&url).bearer_auth(token).json(&arg);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -103,7 +121,8 @@ impl EmulatorHttp {
     /// returns the HTTP status and the JSON answer.
     pub fn upload(&self, path: &str, data: Vec<u8>) -> (u16, Value) {
         let arg = serde_json::json!({ "path": path, "mode": "overwrite" }).to_string();
-        let response = http()
+        let response = self
+            .http()
             .post(format!("{}/2/files/upload", self.base_url))
             .bearer_auth(&self.token)
             .header("Dropbox-API-Arg", ascii_json(&arg))
@@ -123,7 +142,8 @@ impl EmulatorHttp {
     /// `path` may be `rev:...` or `id:...`.
     pub fn download(&self, path: &str) -> Option<Vec<u8>> {
         let arg = serde_json::json!({ "path": path }).to_string();
-        let response = http()
+        let response = self
+            .http()
             .post(format!("{}/2/files/download", self.base_url))
             .bearer_auth(&self.token)
             .header("Dropbox-API-Arg", ascii_json(&arg))
@@ -219,13 +239,6 @@ pub fn ascii_json(json: &str) -> String {
         }
     }
     out
-}
-
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("http client")
 }
 
 #[cfg(test)]
