@@ -86,32 +86,35 @@ impl ProxyProcess {
             .unwrap();
         assert!(chpasswd.wait().unwrap().success(), "chpasswd {SOCKS_USER}");
 
+        Self::start_danted(&dir, "username", SOCKS_USER, password)
+    }
+
+    /// danted on a free loopback port, accepting CONNECT from loopback with `socksmethod`
+    /// (`username` checks the system user, `none` checks nothing).
+    fn start_danted(dir: &Path, socksmethod: &str, username: &str, password: &str) -> ProxyProcess {
         let port = free_port();
         let log_file = dir.join("danted.log");
         let conf = dir.join("danted.conf");
+        // danted wants one keyword per line inside a rule.
+        let rule = "  from: 127.0.0.1/32 to: 0.0.0.0/0\n  log: connect disconnect error\n";
         std::fs::write(
             &conf,
             format!(
-                "logoutput: {log}\n\
-                 internal: 127.0.0.1 port = {port}\n\
-                 external: 127.0.0.1\n\
-                 clientmethod: none\n\
-                 socksmethod: username\n\
-                 user.privileged: root\n\
-                 user.unprivileged: nobody\n\
-                 client pass {{\n  from: 127.0.0.1/32 to: 0.0.0.0/0\n  log: connect disconnect error\n}}\n\
-                 socks pass {{\n  from: 127.0.0.1/32 to: 0.0.0.0/0\n  command: connect\n  log: connect disconnect error\n}}\n",
+                "logoutput: {log}\ninternal: 127.0.0.1 port = {port}\nexternal: 127.0.0.1\n\
+                 clientmethod: none\nsocksmethod: {socksmethod}\n\
+                 user.privileged: root\nuser.unprivileged: nobody\n\
+                 client pass {{\n{rule}}}\nsocks pass {{\n{rule}  command: connect\n}}\n",
                 log = log_file.display()
             ),
         )
         .unwrap();
         let mut command = Command::new("danted");
         command.arg("-f").arg(&conf).arg("-N").arg("1");
-        let process = Self::start(command, "danted", &dir, port);
+        let process = Self::start(command, "danted", dir, port);
         ProxyProcess {
             process,
             port,
-            username: SOCKS_USER.to_string(),
+            username: username.to_string(),
             password: password.to_string(),
             log_file,
         }
@@ -130,32 +133,7 @@ impl ProxyProcess {
     /// carries a user id but no password, so there is nothing to check.
     pub fn danted_socks4(dir: &Path) -> ProxyProcess {
         let dir = private_dir(dir, "danted-socks4");
-        let port = free_port();
-        let log_file = dir.join("danted.log");
-        let conf = dir.join("danted.conf");
-        // danted wants one keyword per line inside a rule.
-        let rule = "  from: 127.0.0.1/32 to: 0.0.0.0/0\n  log: connect disconnect error\n";
-        std::fs::write(
-            &conf,
-            format!(
-                "logoutput: {log}\ninternal: 127.0.0.1 port = {port}\nexternal: 127.0.0.1\n\
-                 clientmethod: none\nsocksmethod: none\n\
-                 user.privileged: root\nuser.unprivileged: nobody\n\
-                 client pass {{\n{rule}}}\nsocks pass {{\n{rule}  command: connect\n}}\n",
-                log = log_file.display()
-            ),
-        )
-        .unwrap();
-        let mut command = Command::new("danted");
-        command.arg("-f").arg(&conf).arg("-N").arg("1");
-        let process = Self::start(command, "danted", &dir, port);
-        ProxyProcess {
-            process,
-            port,
-            username: String::new(),
-            password: String::new(),
-            log_file,
-        }
+        Self::start_danted(&dir, "none", "", "")
     }
 }
 
