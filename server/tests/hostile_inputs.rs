@@ -742,18 +742,25 @@ fn cases() -> Vec<Case> {
             Status(InvalidArgument, INVALID, &[("field", "file_header")]),
         ),
         c(
-            "upload: paths too long for the results to fit in one response",
-            upload({
-                // 2,000 files whose results would repeat 4 KiB paths: over the budget.
-                let rel = format!("../{}", vec![long(200); 20].join("/"));
-                let mut m = vec![up_spec("/hostile")];
-                for _ in 0..2_000 {
-                    m.push(up_header(&rel, None));
-                    m.push(up_end(""));
-                }
-                m
-            }),
-            Status(InvalidArgument, INVALID, &[("field", "file_header")]),
+            "upload: a relative path over 4,096 bytes (results repeat it)",
+            upload(vec![up_spec("/hostile"), up_header(&long(4097), None)]),
+            Status(
+                InvalidArgument,
+                INVALID,
+                &[("field", "file_header.relative_path")],
+            ),
+        ),
+        c(
+            "upload: a destination folder over 4,096 bytes",
+            upload(vec![up_spec(&format!(
+                "/{}",
+                vec![long(200); 21].join("/")
+            ))]),
+            Status(
+                InvalidArgument,
+                INVALID,
+                &[("field", "spec.destination_folder")],
+            ),
         ),
         // ---- UploadFiles: spec and header fields (call fails) ----
         c(
@@ -1474,11 +1481,10 @@ async fn hostile_inputs_get_clear_errors() {
     env.stop().await;
 }
 
-/// The largest stream the file cap allows gets its response: 10,000 files, one result
-/// each, fit under the message limit (the results here are per-file errors that quote
-/// their path).
+/// The largest stream the file cap allows gets a result for every file, here per-file
+/// errors that quote their path (response_sizes.rs bounds each message).
 #[tokio::test]
-async fn ten_thousand_files_fit_in_one_response() {
+async fn ten_thousand_refused_files_each_get_their_result() {
     let env = Env::start().await;
     let response = upload_results(
         env.cloud()

@@ -285,8 +285,8 @@ impl CloudTaskService for CloudTasksApi {
                 .await
             },
             // One message per finished file: small, and the caller sees progress.
-            |r| pb::UploadFilesResponse {
-                results: vec![file_result(r)],
+            |r: tasks::upload::QueuedResult| pb::UploadFilesResponse {
+                results: vec![file_result(r.take())],
             },
         );
         Ok(Response::new(Box::pin(audit.stream(stream, uploaded))))

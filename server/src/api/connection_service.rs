@@ -48,6 +48,32 @@ fn one<T>(_: &T) -> u64 {
 /// One page of the connections `caller` may see. A caller of some groups is served by
 /// reading the store's pages until its own page is full; the page token stays the
 /// display_name to continue after, so tokens work as for everyone.
+/// What the connections of one page may add up to, encoded. A connection's settings
+/// may take tens of KiB (URLs of 2,048 characters, free text of 256, each up to 4 bytes a
+/// character), so 1,000 of them could pass the 4 MiB that gRPC runtimes accept in one
+/// message by default.
+const PAGE_BUDGET_BYTES: usize = 2 * 1024 * 1024;
+
+/// The page's connections as sent, cut short at [`PAGE_BUDGET_BYTES`] (the next page
+/// then starts after the last one sent), and where the next page starts.
+fn fit_page(page: ConnectionPage) -> (Vec<pb::Connection>, Option<String>) {
+    let mut out: Vec<pb::Connection> = Vec::with_capacity(page.connections.len());
+    let mut bytes = 0;
+    for record in &page.connections {
+        let connection = to_proto(record);
+        let len = prost::Message::encoded_len(&connection);
+        if let Some(last_sent) = out.last()
+            && bytes + len > PAGE_BUDGET_BYTES
+        {
+            let after = last_sent.display_name.clone();
+            return (out, Some(after));
+        }
+        bytes += len;
+        out.push(connection);
+    }
+    (out, page.next_after)
+}
+
 async fn visible_page(
     connections: &Connections,
     caller: &Caller,
@@ -170,10 +196,10 @@ impl ConnectionService for ConnectionsApi {
             let after = page_token::decode(&r.page_token, &r.group)?;
             let group = Some(r.group.clone()).filter(|g| !g.is_empty());
             let page = visible_page(&connections, &caller, group, after, size as u32).await?;
+            let (connections, next_after) = fit_page(page);
             Ok(Response::new(pb::ListConnectionsResponse {
-                connections: page.connections.iter().map(to_proto).collect(),
-                next_page_token: page
-                    .next_after
+                connections,
+                next_page_token: next_after
                     .map(|a| page_token::encode(&a, &r.group))
                     .unwrap_or_default(),
             }))

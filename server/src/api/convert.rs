@@ -9,7 +9,7 @@ use crate::tasks::filter::{
     DateField, Join, KindFilter, NameMatcher, RemoteFilter, RemoteItem, SortKey,
 };
 use crate::tasks::overwrite::{OverwritePolicy, SizeComparison};
-use crate::tasks::upload::{FileHeader, UploadSpec};
+use crate::tasks::upload::{FileHeader, MAX_PATH_BYTES, UploadSpec};
 use crate::tasks::{ItemRef, Selection, TaskError};
 
 /// Most items a request may name directly.
@@ -310,6 +310,7 @@ pub fn overwrite(p: Option<&pb::OverwritePolicy>) -> Result<OverwritePolicy, Tas
 }
 
 pub fn upload_spec(s: &pb::UploadSpec) -> Result<UploadSpec, TaskError> {
+    path_length("spec.destination_folder", &s.destination_folder)?;
     let destination_folder = folder("spec.destination_folder", &s.destination_folder)?;
     if destination_folder.starts_with("id:") {
         return Err(TaskError::invalid(
@@ -325,7 +326,23 @@ pub fn upload_spec(s: &pb::UploadSpec) -> Result<UploadSpec, TaskError> {
     })
 }
 
+/// Refuses a path longer than [`MAX_PATH_BYTES`] before it is echoed in a result.
+fn path_length(field: &str, path: &str) -> Result<(), TaskError> {
+    if path.len() <= MAX_PATH_BYTES {
+        return Ok(());
+    }
+    let start: String = path.chars().take(100).collect();
+    Err(TaskError::invalid(
+        field,
+        format!(
+            "the path starting {start:?} has {} bytes; at most {MAX_PATH_BYTES} are taken",
+            path.len()
+        ),
+    ))
+}
+
 pub fn file_header(h: pb::FileHeader) -> Result<FileHeader, TaskError> {
+    path_length("file_header.relative_path", &h.relative_path)?;
     Ok(FileHeader {
         modified_time: opt_timestamp("file_header.modified_time", h.modified_time.as_ref())?,
         content_hash: content_hash("file_header.content_hash", h.content_hash)?,

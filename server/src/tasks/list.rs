@@ -6,8 +6,48 @@ use super::connection_client::ConnectionClient;
 use super::filter::{Lister, ListingLimits, RemoteFilter, RemoteItem};
 use super::{Events, TaskError, emit};
 
-/// Items per message when a sorted set is given out.
+/// Most items per message.
 const ITEMS_PER_MESSAGE: usize = 500;
+/// What the items of one message may add up to (estimated by [`item_bytes`]): a Dropbox
+/// page holds up to 2,000 entries whose paths have no length limit, so a page sent whole
+/// could pass the 4 MiB that gRPC runtimes accept in one message by default.
+const MESSAGE_BUDGET_BYTES: usize = 1024 * 1024;
+
+/// An over-estimate of one item's encoded size: the fixed fields (id, rev, times, size,
+/// hash) plus the four paths it carries.
+fn item_bytes(item: &RemoteItem) -> usize {
+    let m = &item.metadata;
+    256 + m.name().len()
+        + m.path_display().map_or(0, str::len)
+        + m.path_lower().map_or(0, str::len)
+        + item.relative_path.len()
+}
+
+/// Sends `items` in messages of at most [`ITEMS_PER_MESSAGE`] items and
+/// [`MESSAGE_BUDGET_BYTES`]; returns how many were sent.
+async fn send_in_messages(
+    items: Vec<RemoteItem>,
+    tx: &Events<Vec<RemoteItem>>,
+) -> Result<usize, TaskError> {
+    let total = items.len();
+    let mut message = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let size = item_bytes(&item);
+        if !message.is_empty()
+            && (message.len() == ITEMS_PER_MESSAGE || bytes + size > MESSAGE_BUDGET_BYTES)
+        {
+            emit(tx, std::mem::take(&mut message)).await?;
+            bytes = 0;
+        }
+        bytes += size;
+        message.push(item);
+    }
+    if !message.is_empty() {
+        emit(tx, message).await?;
+    }
+    Ok(total)
+}
 
 /// Streams pages as Dropbox returns them, unless a sort needs the whole set first.
 pub async fn list_items(
@@ -28,17 +68,10 @@ async fn list(
     let mut lister = Lister::new(client, filter, limits);
     let mut sent = 0usize;
     if filter.needs_whole_set() {
-        let items = lister.collect(tx).await?;
-        for page in items.chunks(ITEMS_PER_MESSAGE) {
-            sent += page.len();
-            emit(tx, page.to_vec()).await?;
-        }
+        sent += send_in_messages(lister.collect(tx).await?, tx).await?;
     } else {
         while let Some(page) = lister.next_page(tx).await? {
-            if !page.is_empty() {
-                sent += page.len();
-                emit(tx, page).await?;
-            }
+            sent += send_in_messages(page, tx).await?;
         }
     }
     if sent == 0 && filter.fail_if_empty {

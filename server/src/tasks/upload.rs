@@ -8,7 +8,9 @@ use bytes::{Bytes, BytesMut};
 use dropbox_client::content_hash::ContentHasher;
 use dropbox_client::{CommitInfo, DropboxClient, FileMetadata, Metadata, WriteMode, paths};
 use futures::{Stream, StreamExt};
+use std::sync::Arc;
 use time::OffsetDateTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::budget::{BufferClaim, UploadBudget};
 use super::connection_client::ConnectionClient;
@@ -98,17 +100,24 @@ struct OpenFile {
     state: State,
 }
 
-/// Most files one UploadFiles call takes. Results wait in the call's queue until the
-/// client reads them (see [`RESULT_QUEUE_DEPTH`]), so the count and the results' size
-/// bound what a call can hold. More files go in further calls.
+/// Most files one UploadFiles call takes (the call remembers each file's destination to
+/// catch case-only collisions). More files go in further calls.
 pub const MAX_FILES_PER_CALL: usize = 10_000;
-/// What the queued results of one call may add up to (estimated by [`result_bytes`]).
+/// Longest relative path of a file and longest destination folder, in bytes (Linux's
+/// PATH_MAX). It keeps each result, which repeats the paths a few times, far under the
+/// 4 MiB that gRPC runtimes accept in one message by default.
+pub const MAX_PATH_BYTES: usize = 4096;
+/// What results not yet taken by the caller's response stream may add up to (estimated
+/// by [`result_bytes`]). The channel itself never makes the upload wait: a client may
+/// read only after it has sent every file (a plain way to write a bidirectional call),
+/// and an upload that waited for that reader would stop reading the request, so both
+/// sides would wait. Only past this many unread bytes does the upload wait for the
+/// reader, and for at most [`READER_WAIT`].
 pub const RESULTS_BUDGET_BYTES: usize = 7 * 1024 * 1024;
-/// Results a call can queue without waiting for its reader: every result of a call plus
-/// its final error. A client may read the results only after it has sent every file
-/// (a plain way to write a bidirectional call); if the upload waited for that reader it
-/// would stop reading the request, and both sides would wait forever. The memory this
-/// takes is bounded by [`MAX_FILES_PER_CALL`] and [`RESULTS_BUDGET_BYTES`].
+/// How long an upload waits for the caller to read results when [`RESULTS_BUDGET_BYTES`]
+/// are unread, before the call fails.
+pub const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The depth of the results channel: every result of a call plus its final error.
 pub const RESULT_QUEUE_DEPTH: usize = MAX_FILES_PER_CALL + 1;
 
 /// An over-estimate of one file's encoded result: the fixed fields (id, rev, times, hash,
@@ -116,6 +125,47 @@ pub const RESULT_QUEUE_DEPTH: usize = MAX_FILES_PER_CALL + 1;
 /// display and lower-cased paths; an error message may quote the path with escapes).
 fn result_bytes(destination_folder: &str, relative_path: &str) -> usize {
     512 + 8 * (destination_folder.len() + relative_path.len())
+}
+
+/// A file's result waiting for the caller, holding its share of the unread budget until
+/// it is taken with [`QueuedResult::take`].
+#[derive(Debug)]
+pub struct QueuedResult {
+    result: FileResult,
+    _unread: OwnedSemaphorePermit,
+}
+
+impl QueuedResult {
+    /// The result; its bytes no longer count as unread.
+    pub fn take(self) -> FileResult {
+        self.result
+    }
+}
+
+/// Claims room for `result` among the call's unread results, waiting up to
+/// [`READER_WAIT`] for the reader.
+async fn queue(
+    unread: &Arc<Semaphore>,
+    destination_folder: &str,
+    result: FileResult,
+) -> Result<QueuedResult, TaskError> {
+    let cost = result_bytes(destination_folder, &result.relative_path).min(RESULTS_BUDGET_BYTES);
+    let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+    match tokio::time::timeout(READER_WAIT, unread.clone().acquire_many_owned(cost)).await {
+        Ok(Ok(permit)) => Ok(QueuedResult {
+            result,
+            _unread: permit,
+        }),
+        // Closed never happens (the semaphore is the call's own).
+        Ok(Err(_)) | Err(_) => Err(TaskError::ServerBusy {
+            message: format!(
+                "the caller left {} MiB of UploadFiles results unread for {} s; read the response stream while sending",
+                RESULTS_BUDGET_BYTES / (1024 * 1024),
+                READER_WAIT.as_secs()
+            ),
+            retry_after: std::time::Duration::from_secs(1),
+        }),
+    }
 }
 
 /// Runs the upload over `messages` (everything after the spec) and emits each file's
@@ -128,11 +178,12 @@ pub async fn upload_files<S>(
     spec: &UploadSpec,
     budget: &UploadBudget,
     messages: S,
-    tx: &Events<FileResult>,
+    tx: &Events<QueuedResult>,
 ) -> Result<(), TaskError>
 where
     S: Stream<Item = Result<UploadMessage, TaskError>> + Unpin,
 {
+    let unread = Arc::new(Semaphore::new(RESULTS_BUDGET_BYTES));
     let emit_checked = |r: FileResult| {
         let r = FileResult {
             outcome: match r.outcome {
@@ -141,7 +192,8 @@ where
             },
             ..r
         };
-        emit(tx, r)
+        let unread = &unread;
+        async move { emit(tx, queue(unread, &spec.destination_folder, r).await?).await }
     };
     let files = conn
         .named(upload_all(
@@ -171,7 +223,6 @@ where
 {
     let mut files = 0;
     let mut open: Option<OpenFile> = None;
-    let mut result_budget = RESULTS_BUDGET_BYTES;
     let mut names = NamesInCall::default();
     loop {
         // Room for the next chunk is claimed before it is read: a call that must wait
@@ -189,18 +240,16 @@ where
                 ));
             }
             (UploadMessage::Header(h), None) => {
-                let cost = result_bytes(&spec.destination_folder, &h.relative_path);
-                if files == MAX_FILES_PER_CALL || cost > result_budget {
+                if files == MAX_FILES_PER_CALL {
                     let name: String = h.relative_path.chars().take(200).collect();
                     return Err(TaskError::invalid(
                         "file_header",
                         format!(
-                            "file {} ({name:?}) is over what one UploadFiles call takes: at most {MAX_FILES_PER_CALL} files, and fewer with long paths; the {files} files before it were handled and their results sent; send the rest in further calls",
+                            "file {} ({name:?}) is over what one UploadFiles call takes: at most {MAX_FILES_PER_CALL} files; the {files} files before it were handled and their results sent; send the rest in further calls",
                             files + 1,
                         ),
                     ));
                 }
-                result_budget -= cost;
                 let mut f = start_file(client, spec, h, budget.claim()).await;
                 names.check(spec, &mut f);
                 open = Some(f);
