@@ -81,6 +81,13 @@ impl CliError {
             Some(reason) if !reason.is_empty() => format!("{reason}: {}", status.message()),
             _ => format!("{}: {}", code_name(status.code()), status.message()),
         };
+        if let Some(info) = &info {
+            message = crate::reason::with_remedy(
+                message,
+                crate::reason::status_reason(status),
+                &info.metadata,
+            );
+        }
         if code == NOT_ALLOWED {
             let needed = info
                 .as_ref()

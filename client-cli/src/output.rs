@@ -143,7 +143,11 @@ pub fn item_error_text(error: &ItemError) -> String {
             error.message
         )
     } else {
-        format!("{}: {}", error.reason, error.message)
+        crate::reason::with_remedy(
+            format!("{}: {}", error.reason, error.message),
+            crate::reason::server_reason(&error.reason),
+            &error.metadata,
+        )
     }
 }
 

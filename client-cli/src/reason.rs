@@ -27,6 +27,44 @@ pub fn wire_name(reason: ErrorReason) -> &'static str {
     name.strip_prefix("ERROR_REASON_").unwrap_or(name)
 }
 
+/// What to do about `reason` with dbxc: the service's messages speak to API callers of
+/// every language, so the dbxc command that helps is named here. `metadata` is the
+/// error's (`connection` names the connection).
+pub fn remedy(
+    reason: ErrorReason,
+    metadata: &std::collections::HashMap<String, String>,
+) -> Option<String> {
+    let connection = metadata
+        .get("connection")
+        .filter(|c| !c.is_empty())
+        .map_or("NAME", String::as_str);
+    match reason {
+        ErrorReason::ConnectionNotFound => Some(
+            "see the connections with `dbxc connection list`, or add one with `dbxc connection create`"
+                .into(),
+        ),
+        ErrorReason::ReauthorizationRequired => {
+            Some(format!("run `dbxc connection authorize {connection}`"))
+        }
+        ErrorReason::AuthorizationStateInvalid => {
+            Some(format!("start again with `dbxc connection authorize {connection}`"))
+        }
+        _ => None,
+    }
+}
+
+/// `message`, followed by dbxc's remedy for `reason` when it has one.
+pub fn with_remedy(
+    message: String,
+    reason: Option<ErrorReason>,
+    metadata: &std::collections::HashMap<String, String>,
+) -> String {
+    match reason.and_then(|r| remedy(r, metadata)) {
+        Some(remedy) => format!("{message} ({remedy})"),
+        None => message,
+    }
+}
+
 /// The reason in a file's error that dbxc reports itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocalReason {
@@ -65,6 +103,30 @@ impl LocalReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remedies_name_the_dbxc_command_and_the_connection() {
+        let meta: std::collections::HashMap<String, String> =
+            [("connection".to_owned(), "stale".to_owned())].into();
+        assert_eq!(
+            with_remedy(
+                "refused".into(),
+                Some(ErrorReason::ReauthorizationRequired),
+                &meta
+            ),
+            "refused (run `dbxc connection authorize stale`)"
+        );
+        assert!(
+            remedy(ErrorReason::ConnectionNotFound, &Default::default())
+                .unwrap()
+                .contains("dbxc connection list")
+        );
+        assert_eq!(
+            with_remedy("gone".into(), Some(ErrorReason::PathNotFound), &meta),
+            "gone"
+        );
+        assert_eq!(with_remedy("x".into(), None, &meta), "x");
+    }
 
     #[test]
     fn server_reasons_parse_through_the_contract_enum() {

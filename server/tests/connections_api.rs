@@ -306,7 +306,7 @@ async fn refused_refresh_marks_the_connection_until_authorised_again() {
         )
     );
     assert!(
-        e.message().contains("dbxc connection authorize stale"),
+        e.message().contains("\"stale\"") && e.message().contains("StartAuthorization"),
         "{}",
         e.message()
     );

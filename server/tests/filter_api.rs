@@ -357,7 +357,7 @@ async fn filter_fail_if_empty_and_missing_folder() {
         .unwrap_err();
     assert_eq!(
         reason(&err),
-        (tonic::Code::InvalidArgument, "MALFORMED_PATH".into())
+        (tonic::Code::InvalidArgument, "INVALID_PATH".into())
     );
     env.stop().await;
 }

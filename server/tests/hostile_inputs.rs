@@ -378,7 +378,8 @@ fn cases() -> Vec<Case> {
     use Code::*;
     use Expect::{ItemError as Item, Ok, Status};
     const INVALID: &str = "INVALID_ARGUMENT";
-    const MALFORMED: &str = "MALFORMED_PATH";
+    // Paths the service refuses itself (never Dropbox's MALFORMED_PATH).
+    const INVALID_PATH: &str = "INVALID_PATH";
     const ORDER: &str = "STREAM_OUT_OF_ORDER";
     let c = |name, call, expect| Case { name, call, expect };
     let ts = |seconds, nanos| Some(prost_types::Timestamp { seconds, nanos });
@@ -766,27 +767,27 @@ fn cases() -> Vec<Case> {
         c(
             "upload: destination without a leading slash",
             upload(vec![up_spec("dest")]),
-            Status(InvalidArgument, MALFORMED, &[("path", "dest")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "dest")]),
         ),
         c(
             "upload: destination with a trailing slash",
             upload(vec![up_spec("/dest/")]),
-            Status(InvalidArgument, MALFORMED, &[("path", "/dest/")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/dest/")]),
         ),
         c(
             "upload: destination with a NUL",
             upload(vec![up_spec("/de\0st")]),
-            Status(InvalidArgument, MALFORMED, &[("path", "")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "upload: destination with a .. component",
             upload(vec![up_spec("/a/../..")]),
-            Status(InvalidArgument, MALFORMED, &[("path", "/a/../..")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/a/../..")]),
         ),
         c(
             "upload: destination component of 256 characters",
             upload(vec![up_spec(&format!("/{}", long(256)))]),
-            Status(InvalidArgument, MALFORMED, &[("path", "")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "upload: destination is a rev:",
@@ -968,21 +969,21 @@ fn cases() -> Vec<Case> {
         c(
             "upload file: NUL in the name",
             upload_one("a\0b.txt"),
-            Item(InvalidArgument, MALFORMED, &[("path", "")]),
+            Item(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "upload file: trailing space (Dropbox refuses it)",
             upload_one("name.txt "),
             Item(
                 InvalidArgument,
-                MALFORMED,
+                INVALID_PATH,
                 &[("path", "/hostile/name.txt ")],
             ),
         ),
         c(
             "upload file: component of 256 characters",
             upload_one(&long(256)),
-            Item(InvalidArgument, MALFORMED, &[("path", "")]),
+            Item(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "upload file: chunk over 2 MiB",
@@ -1047,42 +1048,42 @@ fn cases() -> Vec<Case> {
         c(
             "list: folder without a leading slash",
             list(|f| f.folder = "hostile".into()),
-            Status(InvalidArgument, MALFORMED, &[("path", "hostile")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "hostile")]),
         ),
         c(
             "list: folder with a trailing slash",
             list(|f| f.folder = "/hostile/".into()),
-            Status(InvalidArgument, MALFORMED, &[("path", "/hostile/")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/hostile/")]),
         ),
         c(
             "list: folder with a NUL",
             list(|f| f.folder = "/a\0".into()),
-            Status(InvalidArgument, MALFORMED, &[("path", "")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "list: folder with a .. component",
             list(|f| f.folder = "/hostile/../..".into()),
-            Status(InvalidArgument, MALFORMED, &[("path", "/hostile/../..")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/hostile/../..")]),
         ),
         c(
             "list: folder with trailing whitespace",
             list(|f| f.folder = "/hostile\t".into()),
-            Status(InvalidArgument, MALFORMED, &[("path", "/hostile\t")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/hostile\t")]),
         ),
         c(
             "list: folder component of 256 characters",
             list(|f| f.folder = format!("/{}", long(256))),
-            Status(InvalidArgument, MALFORMED, &[("path", "")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "list: empty id:",
             list(|f| f.folder = "id:".into()),
-            Status(InvalidArgument, MALFORMED, &[("path", "id:")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "id:")]),
         ),
         c(
             "list: rev: that is not a revision",
             list(|f| f.folder = "rev:../../x".into()),
-            Status(InvalidArgument, MALFORMED, &[("path", "rev:../../x")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "rev:../../x")]),
         ),
         c(
             "list: valid but 5 KiB deep folder that does not exist",
@@ -1249,17 +1250,17 @@ fn cases() -> Vec<Case> {
         c(
             "download: the root",
             download(items(&[("/", "")]), None),
-            Status(InvalidArgument, MALFORMED, &[("path", "/")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/")]),
         ),
         c(
             "download: a namespace root",
             download(items(&[("ns:123", "")]), None),
-            Status(InvalidArgument, MALFORMED, &[("path", "ns:123")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "ns:123")]),
         ),
         c(
             "download: path with a NUL",
             download(items(&[("/hostile/a\0", "")]), None),
-            Status(InvalidArgument, MALFORMED, &[("path", "")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "download: rev with path characters",
@@ -1343,37 +1344,37 @@ fn cases() -> Vec<Case> {
         c(
             "create folder: a namespace root",
             create_folder("ns:123"),
-            Status(InvalidArgument, MALFORMED, &[("path", "ns:123")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "ns:123")]),
         ),
         c(
             "create folder: NUL",
             create_folder("/new\0folder"),
-            Status(InvalidArgument, MALFORMED, &[("path", "")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "create folder: trailing slash",
             create_folder("/new/"),
-            Status(InvalidArgument, MALFORMED, &[("path", "/new/")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/new/")]),
         ),
         c(
             "create folder: no leading slash",
             create_folder("new/folder"),
-            Status(InvalidArgument, MALFORMED, &[("path", "new/folder")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "new/folder")]),
         ),
         c(
             "create folder: .. component",
             create_folder("/a/../b"),
-            Status(InvalidArgument, MALFORMED, &[("path", "/a/../b")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/a/../b")]),
         ),
         c(
             "create folder: trailing space",
             create_folder("/new "),
-            Status(InvalidArgument, MALFORMED, &[("path", "/new ")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/new ")]),
         ),
         c(
             "create folder: component of 256 characters",
             create_folder(&format!("/{}", long(256))),
-            Status(InvalidArgument, MALFORMED, &[("path", "")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "")]),
         ),
         c(
             "create folder: a rev: reference",
@@ -1402,7 +1403,7 @@ fn cases() -> Vec<Case> {
         c(
             "delete: the root",
             delete(items(&[("/", "")])),
-            Status(InvalidArgument, MALFORMED, &[("path", "/")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/")]),
         ),
         c(
             "delete: a rev: path",
@@ -1426,7 +1427,7 @@ fn cases() -> Vec<Case> {
                 )),
                 dry_run: false,
             }),
-            Status(InvalidArgument, MALFORMED, &[("path", "/..")]),
+            Status(InvalidArgument, INVALID_PATH, &[("path", "/..")]),
         ),
         c(
             "delete: missing item is that item's error",

@@ -98,12 +98,17 @@ async fn case_only_collision_in_one_call_fails_the_second_file() {
         let e = item_error(&r.results[1]);
         assert_eq!(
             (e.code, e.reason.as_str()),
-            (tonic::Code::AlreadyExists as i32, "PATH_CONFLICT"),
+            (tonic::Code::AlreadyExists as i32, "CASE_CONFLICT_IN_CALL"),
             "{folder}: {e:?}"
         );
-        assert!(
-            e.metadata["dropbox_error"].contains("\"A.txt\""),
+        assert_eq!(
+            e.metadata.get("first_relative_path").map(String::as_str),
+            Some("A.txt"),
             "the error names the earlier file: {e:?}"
+        );
+        assert!(
+            !e.metadata.contains_key("dropbox_error"),
+            "found by the service, not said by Dropbox: {e:?}"
         );
         assert_eq!(uploaded_name(&r.results[2]), "b.txt");
         assert_eq!(

@@ -125,7 +125,7 @@ pub fn connection_ref<'a>(field: &str, name: &'a str) -> Result<&'a str, TaskErr
     Ok(name)
 }
 
-/// A Dropbox path refused before any request: MALFORMED_PATH with the rule it breaks.
+/// A Dropbox path refused before any request: INVALID_PATH with the rule it breaks.
 fn bad_path(value: &str, e: paths::PathError) -> TaskError {
     TaskError::invalid_path(value, &e)
 }

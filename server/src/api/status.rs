@@ -56,7 +56,7 @@ pub fn classify(e: &TaskError) -> Classified {
         TaskError::ConnectionNotFound { name } => c(
             Code::NotFound,
             R::ConnectionNotFound,
-            format!("no connection is named {name:?}; list them with ListConnections (`dbxc connection list`) or create it"),
+            format!("no connection is named {name:?}; list them with ListConnections or create it with CreateConnection"),
         )
         .with("connection", name),
         TaskError::ConnectionNameTaken { name } => c(
@@ -70,7 +70,7 @@ pub fn classify(e: &TaskError) -> Classified {
         }
         TaskError::InvalidPath { path, rule } => c(
             Code::InvalidArgument,
-            R::MalformedPath,
+            R::InvalidPath,
             format!("the path at {path} is not a valid Dropbox path: {rule}"),
         )
         .with("path", path),
@@ -127,6 +127,19 @@ pub fn classify(e: &TaskError) -> Classified {
             format!("connection {connection:?} has no usable credentials; give it an access token, or a refresh token and app key"),
         )
         .with("connection", connection),
+        TaskError::CaseConflictInCall { path, first } => c(
+            Code::AlreadyExists,
+            R::CaseConflictInCall,
+            format!("{path} differs only in letter case from {first:?}, earlier in this call, and Dropbox paths ignore case, so it was not stored; rename one, or set autorename"),
+        )
+        .with("path", path)
+        .with("first_relative_path", first),
+        TaskError::FolderInTheWay { path } => c(
+            Code::AlreadyExists,
+            R::PathConflict,
+            format!("a folder is already at {path}; choose another path, or set autorename"),
+        )
+        .with("path", path),
         TaskError::WrongKind { path, wanted, actual } => c(
             Code::FailedPrecondition,
             R::PathWrongKind,
@@ -136,7 +149,7 @@ pub fn classify(e: &TaskError) -> Classified {
         TaskError::ReauthorizationRequired { connection } => c(
             Code::FailedPrecondition,
             R::ReauthorizationRequired,
-            format!("Dropbox refused the refresh token of connection {connection:?}: it must be authorised again; run `dbxc connection authorize {connection}`"),
+            format!("Dropbox refused the refresh token of connection {connection:?}: it must be authorised again (StartAuthorization, then CompleteAuthorization)"),
         )
         .with("connection", connection),
         TaskError::NoApp { connection } => c(
@@ -155,7 +168,7 @@ pub fn classify(e: &TaskError) -> Classified {
         TaskError::AuthorizationStateInvalid(message) => c(
             Code::FailedPrecondition,
             R::AuthorizationStateInvalid,
-            format!("{message}; start the authorization again (`dbxc connection authorize NAME`)"),
+            format!("{message}; start the authorization again with StartAuthorization"),
         ),
         TaskError::ProxyFailed(message) => c(
             Code::Unavailable,
@@ -177,7 +190,7 @@ pub fn classify(e: &TaskError) -> Classified {
             tracing::error!(error = %err, "connection store failed");
             c(
                 Code::Unavailable,
-                R::Unspecified,
+                R::StoreUnavailable,
                 format!("the connection store failed ({err}); retry later, and tell the operator if it persists"),
             )
         }
@@ -266,8 +279,9 @@ fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
             ),
             _ => c(Code::Internal, R::DropboxError, format!("Dropbox reported a path error{at} ({kind})")),
         },
+        // Found by the Dropbox client before any request: not Dropbox's answer.
         DbxError::InvalidPath(p) => {
-            c(Code::InvalidArgument, R::MalformedPath, format!("the path{at} is not a valid Dropbox path: {p}"))
+            c(Code::InvalidArgument, R::InvalidPath, format!("the path{at} is not a valid Dropbox path: {p}"))
         }
         DbxError::Unauthorized { tag, .. } => {
             let hint = match tag {
@@ -281,7 +295,7 @@ fn classify_dropbox(path: Option<&str>, e: &DbxError) -> Classified {
         DbxError::NeedsReauthorization { description } => c(
             Code::FailedPrecondition,
             R::ReauthorizationRequired,
-            format!("Dropbox refused the refresh token or app credentials ({description}); authorise the connection again (`dbxc connection authorize NAME`)"),
+            format!("Dropbox refused the refresh token or app credentials ({description}); authorise the connection again (StartAuthorization, then CompleteAuthorization)"),
         ),
         DbxError::NoCredentials => c(
             Code::FailedPrecondition,
@@ -482,7 +496,7 @@ mod tests {
                     rule: "empty path component".into(),
                 },
                 Code::InvalidArgument,
-                R::MalformedPath,
+                R::InvalidPath,
             ),
             (
                 TaskError::NoItemsMatched { folder: "/".into() },
@@ -524,7 +538,7 @@ mod tests {
             (
                 dbx(DbxError::InvalidPath(PathError::TrailingSlash)),
                 Code::InvalidArgument,
-                R::MalformedPath,
+                R::InvalidPath,
             ),
             (
                 dbx(DbxError::Unauthorized {
@@ -606,6 +620,245 @@ mod tests {
             assert_eq!((k.code, k.reason), (code, reason), "{err:?}");
             assert!(!k.message.is_empty());
         }
+    }
+
+    /// One error of every kind. The match below has no wildcard, so a new variant does
+    /// not compile until it is added here (and so checked by the tests that use this).
+    fn one_of_each() -> Vec<TaskError> {
+        let s = || String::from("x");
+        let all = vec![
+            TaskError::ConnectionNotFound { name: s() },
+            TaskError::ConnectionNameTaken { name: s() },
+            TaskError::invalid("f", "m"),
+            TaskError::InvalidPath {
+                path: s(),
+                rule: s(),
+            },
+            TaskError::StreamOutOfOrder(s()),
+            TaskError::ChunkOffsetMismatch {
+                path: s(),
+                expected: 1,
+                got: 2,
+            },
+            TaskError::ContentHashMismatch {
+                path: s(),
+                expected: s(),
+                actual: s(),
+            },
+            TaskError::NoItemsMatched { folder: s() },
+            TaskError::NotAuthorized { connection: s() },
+            TaskError::CaseConflictInCall {
+                path: s(),
+                first: s(),
+            },
+            TaskError::FolderInTheWay { path: s() },
+            TaskError::WrongKind {
+                path: s(),
+                wanted: "file",
+                actual: "folder",
+            },
+            dbx(DbxError::Timeout),
+            TaskError::ReauthorizationRequired { connection: s() },
+            TaskError::NoApp { connection: s() },
+            TaskError::InvalidRedirectUri {
+                uri: s(),
+                detail: s(),
+            },
+            TaskError::AuthorizationStateInvalid(s()),
+            TaskError::ProxyFailed(s()),
+            TaskError::TeamMemberRefused {
+                connection: s(),
+                member_id: s(),
+                admin: false,
+            },
+            TaskError::UploadNotFound {
+                upload_id: s(),
+                expired: true,
+            },
+            TaskError::UploadBusy { upload_id: s() },
+            TaskError::UploadSessionLost(s()),
+            TaskError::Cancelled,
+            TaskError::Store(crate::store::StoreError::Corrupt(s())),
+            TaskError::Internal(s()),
+            TaskError::CallerUnknown(s()),
+            TaskError::CallerNotAllowed {
+                caller: s(),
+                needed_role: s(),
+                message: s(),
+            },
+            TaskError::ServerBusy {
+                message: s(),
+                retry_after: Duration::from_secs(1),
+            },
+            TaskError::ListingTooLarge {
+                folder: s(),
+                max_entries: 1,
+            },
+            TaskError::StreamIdle { idle_seconds: 1 },
+            TaskError::TargetNotAllowed {
+                target: s(),
+                message: s(),
+            },
+        ];
+        let mut kinds: Vec<&str> = all
+            .iter()
+            .map(|e| match e {
+                TaskError::ConnectionNotFound { .. } => "ConnectionNotFound",
+                TaskError::ConnectionNameTaken { .. } => "ConnectionNameTaken",
+                TaskError::InvalidArgument { .. } => "InvalidArgument",
+                TaskError::InvalidPath { .. } => "InvalidPath",
+                TaskError::StreamOutOfOrder(_) => "StreamOutOfOrder",
+                TaskError::ChunkOffsetMismatch { .. } => "ChunkOffsetMismatch",
+                TaskError::ContentHashMismatch { .. } => "ContentHashMismatch",
+                TaskError::NoItemsMatched { .. } => "NoItemsMatched",
+                TaskError::NotAuthorized { .. } => "NotAuthorized",
+                TaskError::CaseConflictInCall { .. } => "CaseConflictInCall",
+                TaskError::FolderInTheWay { .. } => "FolderInTheWay",
+                TaskError::WrongKind { .. } => "WrongKind",
+                TaskError::Dropbox { .. } => "Dropbox",
+                TaskError::ReauthorizationRequired { .. } => "ReauthorizationRequired",
+                TaskError::NoApp { .. } => "NoApp",
+                TaskError::InvalidRedirectUri { .. } => "InvalidRedirectUri",
+                TaskError::AuthorizationStateInvalid(_) => "AuthorizationStateInvalid",
+                TaskError::ProxyFailed(_) => "ProxyFailed",
+                TaskError::TeamMemberRefused { .. } => "TeamMemberRefused",
+                TaskError::UploadNotFound { .. } => "UploadNotFound",
+                TaskError::UploadBusy { .. } => "UploadBusy",
+                TaskError::UploadSessionLost(_) => "UploadSessionLost",
+                TaskError::Cancelled => "Cancelled",
+                TaskError::Store(_) => "Store",
+                TaskError::Internal(_) => "Internal",
+                TaskError::CallerUnknown(_) => "CallerUnknown",
+                TaskError::CallerNotAllowed { .. } => "CallerNotAllowed",
+                TaskError::ServerBusy { .. } => "ServerBusy",
+                TaskError::ListingTooLarge { .. } => "ListingTooLarge",
+                TaskError::StreamIdle { .. } => "StreamIdle",
+                TaskError::TargetNotAllowed { .. } => "TargetNotAllowed",
+            })
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), all.len(), "one error of each kind");
+        all
+    }
+
+    /// Every Dropbox client error, one of each kind that classify_dropbox tells apart.
+    fn dropbox_errors() -> Vec<TaskError> {
+        let s = || String::from("x");
+        [
+            path(LookupError::NotFound),
+            path(LookupError::NotFile),
+            path(LookupError::NotFolder),
+            path(LookupError::MalformedPath(None)),
+            path(LookupError::Conflict(ConflictKind::Folder)),
+            path(LookupError::NoWritePermission),
+            DbxError::InvalidPath(PathError::TrailingSlash),
+            DbxError::Unauthorized {
+                tag: AuthError::InvalidAccessToken,
+                summary: s(),
+            },
+            DbxError::NeedsReauthorization { description: s() },
+            DbxError::NoCredentials,
+            DbxError::RateLimited {
+                retry_after: Duration::from_secs(1),
+                summary: s(),
+                clamped_from: None,
+            },
+            DbxError::ContentHashMismatch { summary: s() },
+            DbxError::InsufficientSpace { summary: s() },
+            DbxError::Timeout,
+            DbxError::Server {
+                status: 500,
+                body: s(),
+            },
+            DbxError::Transport {
+                kind: TransportKind::ProxyAuth,
+                detail: s(),
+            },
+            DbxError::Transport {
+                kind: TransportKind::Reset,
+                detail: s(),
+            },
+            DbxError::Other {
+                status: 416,
+                summary: s(),
+                body: s(),
+            },
+            DbxError::BadRequest(s()),
+        ]
+        .into_iter()
+        .map(dbx)
+        .collect()
+    }
+
+    /// ERROR_REASON_UNSPECIFIED is never sent: every failure has a reason of its own, and
+    /// internal ones have INTERNAL.
+    #[test]
+    fn no_failure_is_sent_without_a_reason() {
+        for e in one_of_each().iter().chain(&dropbox_errors()) {
+            let k = classify(e);
+            assert_ne!(k.reason, ErrorReason::Unspecified, "{e:?}");
+            assert_ne!(to_item_error(e).reason, "UNSPECIFIED", "{e:?}");
+        }
+        assert_eq!(
+            classify(&TaskError::Internal("x".into())).reason,
+            ErrorReason::Internal
+        );
+    }
+
+    /// Messages speak to API callers of any language: a remedy that names a dbxc command
+    /// belongs to dbxc (client-cli/src/reason.rs), not to the service.
+    #[test]
+    fn no_message_names_a_dbxc_command() {
+        for e in one_of_each().iter().chain(&dropbox_errors()) {
+            let k = classify(e);
+            assert!(!k.message.contains("dbxc"), "{e:?}: {}", k.message);
+        }
+    }
+
+    /// The same for every message the server builds anywhere: no string literal in
+    /// server/src names dbxc.
+    #[test]
+    fn no_server_string_names_dbxc() {
+        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    rust_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        rust_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        assert!(files.len() > 20, "{files:?}");
+        // Spelled in two pieces so this test's own source does not match.
+        let needle = concat!("dbx", "c ");
+        let mut found = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                // Inside a string literal: after an odd number of quotes.
+                if let Some(at) = code.find(needle)
+                    && code[..at].matches('"').count() % 2 == 1
+                {
+                    found.push(format!("{}:{}: {code}", file.display(), n + 1));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "server strings name dbxc:\n{}",
+            found.join("\n")
+        );
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub enum TaskError {
     NoItemsMatched { folder: String },
     #[error("connection {connection:?} has no usable credentials")]
     NotAuthorized { connection: String },
+    /// Two files of one upload call name one Dropbox file (paths ignore case).
+    #[error("{path} differs only in case from {first:?}, earlier in this call")]
+    CaseConflictInCall { path: String, first: String },
+    /// A folder is where a file is to be stored.
+    #[error("a folder is at {path}")]
+    FolderInTheWay { path: String },
     #[error("{path} is a {actual} where a {wanted} was needed")]
     WrongKind {
         path: String,

@@ -404,14 +404,9 @@ impl NamesInCall {
                 decision: Decision::Create,
             }
         } else {
-            State::Failed(TaskError::Dropbox {
-                path: Some(f.destination.clone()),
-                source: dropbox_client::Error::Path {
-                    kind: dropbox_client::LookupError::Conflict(dropbox_client::ConflictKind::File),
-                    summary: format!(
-                        "path/conflict/file/ ({first:?}, earlier in this call, names the same Dropbox file: Dropbox paths ignore case; rename one, or set autorename)"
-                    ),
-                },
+            State::Failed(TaskError::CaseConflictInCall {
+                path: f.destination.clone(),
+                first: first.clone(),
             })
         };
     }
@@ -660,14 +655,8 @@ pub(crate) fn commit_info(
         Decision::Replace { rev } => WriteMode::Update(rev.clone()),
         Decision::FolderInTheWay if spec.autorename => WriteMode::Add,
         Decision::FolderInTheWay => {
-            return Err(TaskError::Dropbox {
-                path: Some(destination.to_owned()),
-                source: dropbox_client::Error::Path {
-                    kind: dropbox_client::LookupError::Conflict(
-                        dropbox_client::ConflictKind::Folder,
-                    ),
-                    summary: "path/conflict/folder/ (a folder is at the destination)".into(),
-                },
+            return Err(TaskError::FolderInTheWay {
+                path: destination.to_owned(),
             });
         }
         Decision::NeedSize | Decision::Skip { .. } | Decision::Invalid(_) => {
