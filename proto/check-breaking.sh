@@ -4,8 +4,9 @@
 # Against what:
 #   - on a branch other than main: main where this branch left it (the merge base), so
 #     only this branch's own changes are judged, not what main gained since;
-#   - on main (or a detached HEAD at main's tip, as in a fresh CI clone): the parent of
-#     the latest commit that touched proto/, so the latest contract change is judged;
+#   - on main (or a detached HEAD at main's tip, as in a fresh CI clone): the first
+#     parent of the latest commit that changed a .proto file or buf.yaml, so the latest
+#     contract change (a whole merged branch) is judged;
 #   - BREAKING_AGAINST=<commit> overrides both.
 #
 # Before the first release breaking changes are allowed, but only on purpose: each one
@@ -37,12 +38,14 @@ elif [[ -n "$main_ref" && "$(git rev-parse "$main_ref")" != "$head" ]]; then
     against="$(git merge-base HEAD "$main_ref")"
     what="$main_ref where this branch left it"
 else
-    last="$(git log -1 --format=%H -- proto/)"
+    # The contract proper (not scripts or docs beside it); along the first parents, so a
+    # merged branch counts as one change, judged as a whole against main before it.
+    last="$(git log -1 --first-parent --format=%H -- ':(glob)proto/**/*.proto' proto/buf.yaml)"
     if [[ -z "$last" ]]; then
         echo "buf breaking: no commit has touched proto/ yet; nothing to compare" >&2
         exit 0
     fi
-    if ! against="$(git rev-parse -q --verify "$last^" 2>/dev/null)"; then
+    if ! against="$(git rev-parse -q --verify "$last^1" 2>/dev/null)"; then
         if [[ "$(git rev-parse --is-shallow-repository)" == true ]]; then
             echo "buf breaking: the commit before $last is not in this shallow clone; fetch more history (git fetch --deepen=50)" >&2
             exit 1
