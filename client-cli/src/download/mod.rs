@@ -1,6 +1,7 @@
-//! `dbxc download`: list what to fetch, decide the overwrite option against the local files,
-//! then download exactly those revisions, each into a partial file that is renamed only
-//! after its content_hash is verified. A partial left by an interrupted run is continued
+//! `dbxc download`: list what to fetch, tell the server what is held locally so that it
+//! decides the overwrite option (and reports the files it skips), then download exactly
+//! those revisions, each into a partial file that is renamed only after its content_hash is
+//! verified. A partial left by an interrupted run is continued
 //! with a byte range. Never writes outside LOCAL_DIR.
 //!
 //! [`plan`] decides what to fetch, [`call`] runs the DownloadFiles calls: their streams go
@@ -16,7 +17,7 @@ mod tally;
 
 use std::path::PathBuf;
 
-use dropbox_connector_proto::v1::ItemMetadata;
+use dropbox_connector_proto::v1::{ItemMetadata, LocalFile};
 
 use crate::Ctx;
 use crate::args::DownloadArgs;
@@ -26,7 +27,7 @@ use crate::partial;
 use crate::progress::Progress;
 use crate::reason::LocalReason;
 use call::Call;
-use plan::{collisions, decide, resolve};
+use plan::{collisions, local_file, resolve};
 use report::{FileError, Report};
 
 /// Files per DownloadFiles call.
@@ -37,6 +38,8 @@ struct Planned {
     item: ItemMetadata,
     relative: String,
     local: PathBuf,
+    /// What is at `local` already, when the overwrite option has to look at it.
+    held: Option<LocalFile>,
 }
 
 /// Runs `dbxc download`.
@@ -86,13 +89,13 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
                 continue;
             }
         };
-        match decide(&local, &item, &args.overwrite).await {
-            Ok(None) => planned.push(Planned {
+        match local_file(&local, &item, &relative, &args.overwrite).await {
+            Ok(held) => planned.push(Planned {
                 item,
                 relative,
                 local,
+                held,
             }),
-            Ok(Some(reason)) => Report::skipped(&item, &relative, &local, &reason).print(ctx, None),
             Err(message) => {
                 failed += 1;
                 Report::error(
