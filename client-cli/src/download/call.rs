@@ -123,7 +123,7 @@ impl Call<'_> {
                     .map(|p| ItemRef {
                         path: stable_ref(&p.item),
                         rev: p.item.rev.clone(),
-                        relative_path: p.relative.clone(),
+                        relative_path: p.key.clone(),
                     })
                     .collect(),
             })),
@@ -181,7 +181,7 @@ impl Call<'_> {
     }
 
     /// Verifies a finished download and moves it into place, then reports it (and deletes
-    /// the source when asked). Returns 1 when the file failed, else 0.
+    /// the source when asked). Returns 1 when the file or its source's deletion failed, else 0.
     async fn complete(
         &self,
         planned: &Planned,
@@ -203,7 +203,9 @@ impl Call<'_> {
                     self.delete_source(&planned.item, &mut report).await;
                 }
                 report.print(self.ctx, Some(self.progress));
-                0
+                // A source that was asked to go and stays (changed meanwhile, refused) fails
+                // the run, so a scheduler sees it.
+                usize::from(report.failed)
             }
             Err((reason, text)) => {
                 let error = FileError::local(reason, text);

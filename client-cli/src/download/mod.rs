@@ -38,6 +38,10 @@ struct Planned {
     item: ItemMetadata,
     relative: String,
     local: PathBuf,
+    /// `local` below LOCAL_DIR, `/`-separated: how the server is told where the file goes
+    /// (ItemRef.relative_path) and what is held there (LocalFile.relative_path). The remote
+    /// relative path is not used for this: hostile names (`/x`, `a\b`) land elsewhere.
+    key: String,
     /// What is at `local` already, when the overwrite option has to look at it.
     held: Option<LocalFile>,
 }
@@ -89,11 +93,13 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
                 continue;
             }
         };
-        match local_file(&local, &item, &relative, &args.overwrite).await {
+        let key = local_key(&base, &local);
+        match local_file(&local, &item, &key, &args.overwrite).await {
             Ok(held) => planned.push(Planned {
                 item,
                 relative,
                 local,
+                key,
                 held,
             }),
             Err(message) => {
@@ -159,6 +165,17 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
         eprintln!("no files matched; nothing downloaded");
     }
     Ok(())
+}
+
+/// `local` relative to `base`, `/`-separated (safe_join made it a plain path below `base`).
+fn local_key(base: &std::path::Path, local: &std::path::Path) -> String {
+    local
+        .strip_prefix(base)
+        .unwrap_or(local)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// How to name a listed item in a later call: by its Dropbox id when there is one, since
