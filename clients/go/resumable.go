@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -19,6 +20,9 @@ type ResumableOptions struct {
 	Autorename bool
 	// How many broken streams are survived before giving up. 0 means 5.
 	MaxAttempts int
+	// Called once the upload exists, with its id. The id lets anyone holding it write the
+	// upload: keep it as a secret. It serves QueryUpload and CancelUpload.
+	OnStart func(uploadID string)
 	// Called before each resumed stream with the offset the service asked to go on from.
 	OnResume func(offset uint64)
 }
@@ -57,6 +61,9 @@ func (c *Client) UploadResumable(ctx context.Context, connection, localPath, dro
 	if skipped := started.GetSkipped(); skipped != nil {
 		return &pb.FileResult{RelativePath: dropboxPath, Outcome: &pb.FileResult_Skipped{Skipped: skipped}}, nil
 	}
+	if opts.OnStart != nil {
+		opts.OnStart(started.GetUploadId())
+	}
 	attempts := opts.MaxAttempts
 	if attempts <= 0 {
 		attempts = 5
@@ -74,7 +81,8 @@ func (c *Client) UploadResumable(ctx context.Context, connection, localPath, dro
 		if err := pause(ctx, attempt); err != nil {
 			return nil, err
 		}
-		query, err := c.Tasks.QueryUpload(ctx, &pb.QueryUploadRequest{UploadId: upload.id})
+		// The channel may still be reconnecting after the break: wait for it rather than fail.
+		query, err := c.Tasks.QueryUpload(ctx, &pb.QueryUploadRequest{UploadId: upload.id}, grpc.WaitForReady(true))
 		if err != nil {
 			if !worthResuming(ctx, err) {
 				return nil, fromStatus(err)

@@ -37,9 +37,8 @@ for r in m.get("Require") or []:
         echo "$header"
         echo "## explicit${go_version:+; go $go_version}"
         # Every package directory of the module, skipping nested modules, testdata and vendor folders.
-        (cd "$source_dir" && find -L . \( -name testdata -o -name vendor -o -name '.*' -a ! -name . \) -prune -o \
-            -type d -print | sort | while read -r dir; do
-                if [ "$dir" != . ] && [ -f "$dir/go.mod" ]; then continue; fi
+        (cd "$source_dir" && find -L . -type d \( -name testdata -o -name vendor -o -name '.?*' \
+            -o ! -name . -exec test -e '{}/go.mod' \; \) -prune -o -type d -print | sort | while read -r dir; do
                 if ls "$dir"/*.go >/dev/null 2>&1; then echo "$path${dir#.}"; fi
             done)
     } >>vendor/modules.txt
