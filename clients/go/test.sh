@@ -29,11 +29,6 @@ if (( ${#missing[@]} )); then
 fi
 go version
 
-export DBXC_SERVER_BIN="${DBXC_SERVER_BIN:-$repo/target/debug/dropbox-connector}"
-export DROPBOX_EMULATOR_BIN="${DROPBOX_EMULATOR_BIN:-$repo/target/debug/dropbox-emulator}"
-for bin in "$DBXC_SERVER_BIN" "$DROPBOX_EMULATOR_BIN"; do
-    [[ -x $bin ]] || { echo "$bin is missing: run \`cargo build --workspace --bins\` first" >&2; exit 1; }
-done
 # Offline and out of git: modules from vendor/ only, the build cache under target/.
 export GOFLAGS=-mod=vendor GOPROXY=off GOSUMDB=off
 export GOCACHE="${GOCACHE:-$repo/target/go-cache}"
@@ -57,6 +52,11 @@ unformatted="$(find . -name vendor -prune -o -name '*.go' -print | xargs gofmt -
 [[ -z $unformatted ]] || { echo "not gofmt-formatted: $unformatted" >&2; exit 1; }
 go vet ./...
 
+export DBXC_SERVER_BIN="${DBXC_SERVER_BIN:-$repo/target/debug/dropbox-connector}"
+export DROPBOX_EMULATOR_BIN="${DROPBOX_EMULATOR_BIN:-$repo/target/debug/dropbox-emulator}"
+for bin in "$DBXC_SERVER_BIN" "$DROPBOX_EMULATOR_BIN"; do
+    [[ -x $bin ]] || { echo "$bin is missing: run \`cargo build --workspace --bins\` first" >&2; exit 1; }
+done
 step "go test (real server and emulator over TLS with a token)"
 go test -count=1 -v ./...
 
