@@ -40,6 +40,9 @@ type Server struct {
 	CAFile string
 	// The bearer token the callers file lets in (as an admin of every group).
 	Token string
+	// With WithMutualTLS: a client certificate and key the server accepts, signed by the
+	// same CA; the server refuses clients without one.
+	ClientCertFile, ClientKeyFile string
 	// The display name of a connection to the emulator's account.
 	Connection string
 	// The emulator's base URL, its CA and the Dropbox access token of its account.
@@ -54,10 +57,18 @@ type Server struct {
 // startTimeout bounds how long each binary may take to print its address.
 const startTimeout = 60 * time.Second
 
+// Option changes how the server is set up.
+type Option func(*settings)
+
+type settings struct{ mutualTLS bool }
+
+// WithMutualTLS has the server require a client certificate (Server.ClientCertFile).
+func WithMutualTLS() Option { return func(s *settings) { s.mutualTLS = true } }
+
 // Start starts a server for the test and stops it when the test ends.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB, options ...Option) *Server {
 	tb.Helper()
-	server, err := New()
+	server, err := New(options...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -66,7 +77,11 @@ func Start(tb testing.TB) *Server {
 }
 
 // New starts a server; Close stops it and removes its files.
-func New() (server *Server, err error) {
+func New(options ...Option) (server *Server, err error) {
+	var chosen settings
+	for _, option := range options {
+		option(&chosen)
+	}
 	dir, err := os.MkdirTemp("", "dbxctest-")
 	if err != nil {
 		return nil, err
@@ -84,10 +99,10 @@ func New() (server *Server, err error) {
 		return server, err
 	}
 	server.EmulatorURL = emulator.address
-	if err := server.writeServerFiles(); err != nil {
+	if err := server.writeServerFiles(chosen.mutualTLS); err != nil {
 		return server, err
 	}
-	listener, err := server.start(binary("DBXC_SERVER_BIN", "dropbox-connector"), "server", nil, []string{
+	env := []string{
 		"DBXC_LISTEN=127.0.0.1:0",
 		"DBXC_DATA_DIR=" + filepath.Join(dir, "data"),
 		"DBXC_SECRETS__KEY_FILE=" + filepath.Join(dir, "secrets.key"),
@@ -98,7 +113,11 @@ func New() (server *Server, err error) {
 		"DBXC_DROPBOX__CONTENT_URL=" + server.EmulatorURL,
 		"DBXC_DROPBOX__OAUTH_URL=" + server.EmulatorURL,
 		"DBXC_DROPBOX__CA_FILE=" + server.EmulatorCAFile,
-	})
+	}
+	if chosen.mutualTLS {
+		env = append(env, "DBXC_TLS__CLIENT_CA_FILE="+server.CAFile)
+	}
+	listener, err := server.start(binary("DBXC_SERVER_BIN", "dropbox-connector"), "server", nil, env)
 	if err != nil {
 		return server, err
 	}
@@ -107,9 +126,12 @@ func New() (server *Server, err error) {
 	return server, err
 }
 
-// Dial returns a client of the server, with its CA and token.
+// Dial returns a client of the server, with its CA, token and (with WithMutualTLS) client
+// certificate.
 func (s *Server) Dial(ctx context.Context) (*dropboxconnector.Client, error) {
-	return dropboxconnector.Dial(ctx, s.Address, dropboxconnector.Options{CAFile: s.CAFile, Token: s.Token})
+	return dropboxconnector.Dial(ctx, s.Address, dropboxconnector.Options{
+		CAFile: s.CAFile, Token: s.Token, ClientCertFile: s.ClientCertFile, ClientKeyFile: s.ClientKeyFile,
+	})
 }
 
 // NewConnection creates one more connection to the emulator's account and returns its
@@ -183,14 +205,27 @@ func (s *Server) Close() {
 	os.RemoveAll(s.dir)
 }
 
-func (s *Server) writeServerFiles() error {
+func (s *Server) writeServerFiles(mutualTLS bool) error {
 	ca, err := newTestCA()
 	if err != nil {
 		return err
 	}
-	certPEM, keyPEM, err := ca.issue("localhost", "127.0.0.1")
+	certPEM, keyPEM, err := ca.issueServer("localhost", "127.0.0.1")
 	if err != nil {
 		return err
+	}
+	if mutualTLS {
+		clientCertPEM, clientKeyPEM, err := ca.issueClient("dbxctest-client")
+		if err != nil {
+			return err
+		}
+		s.ClientCertFile, s.ClientKeyFile = filepath.Join(s.dir, "client.crt"), filepath.Join(s.dir, "client.key")
+		if err := os.WriteFile(s.ClientCertFile, clientCertPEM, 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(s.ClientKeyFile, clientKeyPEM, 0o600); err != nil {
+			return err
+		}
 	}
 	s.CAFile = filepath.Join(s.dir, "ca.pem")
 	secretsKey := make([]byte, 32)
