@@ -282,3 +282,35 @@ func peakHeapGrowth(work func()) uint64 {
 	}
 	return peak.Load() - baseline
 }
+
+func TestUploadFolderKeepsSubFolders(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	client := dial(t, ctx)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "2026", "q3"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeRandomFile(t, dir, "notes.txt", 10)
+	writeRandomFile(t, filepath.Join(dir, "2026", "q3"), "sales.csv", 3<<20)
+	folder := uniqueFolder("go-folder")
+
+	results, err := client.UploadFolder(ctx, &pb.UploadSpec{Connection: server.Connection, DestinationFolder: folder}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 {
+		t.Fatalf("results %v", results)
+	}
+	items, err := client.List(ctx, server.Connection, &pb.RemoteFileFilter{Folder: folder, IncludeSubfolders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]uint64{}
+	for _, item := range items {
+		listed[item.GetRelativePath()] = item.GetSize()
+	}
+	if len(listed) != 2 || listed["notes.txt"] != 10 || listed["2026/q3/sales.csv"] != 3<<20 {
+		t.Fatalf("listed %v", listed)
+	}
+}

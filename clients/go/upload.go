@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -18,6 +20,57 @@ import (
 // A file the service refused comes back as an *Error; one the overwrite policy kept
 // comes back with result.GetSkipped() set.
 func (c *Client) UploadFile(ctx context.Context, spec *pb.UploadSpec, localPath, relativePath string) (*pb.FileResult, error) {
+	results, err := c.upload(ctx, spec, []localFile{{path: localPath, relativePath: relativePath}})
+	if err != nil {
+		return nil, err
+	}
+	if len(results) != 1 {
+		return nil, fmt.Errorf("dropbox-connector: %d results for one uploaded file", len(results))
+	}
+	if item := results[0].GetError(); item != nil {
+		return results[0], fromItemError(item)
+	}
+	return results[0], nil
+}
+
+// UploadFolder uploads every file under localDir, in one stream, to
+// spec.DestinationFolder, keeping the sub folders. It returns a result per file; when some
+// files failed, the others are still uploaded and the first failure is returned as an
+// *Error (its Metadata["relative_path"] names the file).
+func (c *Client) UploadFolder(ctx context.Context, spec *pb.UploadSpec, localDir string) ([]*pb.FileResult, error) {
+	var files []localFile
+	err := filepath.WalkDir(localDir, func(path string, entry fs.DirEntry, err error) error {
+		if err != nil || !entry.Type().IsRegular() {
+			return err
+		}
+		relative, err := filepath.Rel(localDir, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, localFile{path: path, relativePath: filepath.ToSlash(relative)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	results, err := c.upload(ctx, spec, files)
+	if err != nil {
+		return nil, err
+	}
+	for _, result := range results {
+		if item := result.GetError(); item != nil {
+			failure := fromItemError(item)
+			failure.Metadata["relative_path"] = result.GetRelativePath()
+			return results, failure
+		}
+	}
+	return results, nil
+}
+
+type localFile struct{ path, relativePath string }
+
+// upload sends the spec and each file in one UploadFiles stream.
+func (c *Client) upload(ctx context.Context, spec *pb.UploadSpec, files []localFile) ([]*pb.FileResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.Tasks.UploadFiles(ctx)
@@ -37,20 +90,16 @@ func (c *Client) UploadFile(ctx context.Context, spec *pb.UploadSpec, localPath,
 	if err := send(&pb.UploadFilesRequest{Message: &pb.UploadFilesRequest_Spec{Spec: spec}}); err != nil {
 		return nil, err
 	}
-	if err := sendFile(send, localPath, relativePath); err != nil {
-		return nil, err
+	for _, file := range files {
+		if err := sendFile(send, file.path, file.relativePath); err != nil {
+			return nil, err
+		}
 	}
 	results, err := collectUploadResults(stream)
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	if len(results) != 1 {
-		return nil, fmt.Errorf("dropbox-connector: %d results for one uploaded file", len(results))
-	}
-	if item := results[0].GetError(); item != nil {
-		return results[0], fromItemError(item)
-	}
-	return results[0], nil
+	return results, nil
 }
 
 // sendFile sends a FileHeader, the file's chunks and a FileEnd with its content_hash.
