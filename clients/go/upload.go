@@ -33,8 +33,8 @@ func (c *Client) UploadFile(ctx context.Context, spec *pb.UploadSpec, localPath,
 	return results[0], nil
 }
 
-// UploadFolder uploads every file under localDir, in one stream, to
-// spec.DestinationFolder, keeping the sub folders. It returns a result per file; when some
+// UploadFolder uploads every file under localDir, in one call, to spec.DestinationFolder,
+// keeping the sub folders. One call takes at most 10,000 files (fewer with long paths). It returns a result per file; when some
 // files failed, the others are still uploaded and the first failure is returned as an
 // *Error (its Metadata["relative_path"] names the file).
 func (c *Client) UploadFolder(ctx context.Context, spec *pb.UploadSpec, localDir string) ([]*pb.FileResult, error) {
@@ -142,12 +142,23 @@ func sendFile(send func(*pb.UploadFilesRequest) error, localPath, relativePath s
 	return send(&pb.UploadFilesRequest{Message: &pb.UploadFilesRequest_FileEnd{FileEnd: end}})
 }
 
-// collectUploadResults ends the sending side and gathers the FileResults. It is the one
-// place that knows how UploadFiles answers.
+// collectUploadResults ends the sending side and gathers the FileResults, which the service
+// sends as files finish, in one or more messages. It is the one place that knows how
+// UploadFiles answers. Reading only after sending is safe: the service queues every result
+// of a call.
 func collectUploadResults(stream pb.CloudTaskService_UploadFilesClient) ([]*pb.FileResult, error) {
-	res, err := stream.CloseAndRecv()
-	if err != nil {
+	if err := stream.CloseSend(); err != nil {
 		return nil, err
 	}
-	return res.GetResults(), nil
+	var results []*pb.FileResult
+	for {
+		res, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return results, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, res.GetResults()...)
+	}
 }

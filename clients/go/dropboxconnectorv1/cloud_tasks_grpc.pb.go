@@ -17,9 +17,12 @@ const _ = grpc.SupportPackageIsVersion7
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type CloudTaskServiceClient interface {
-	// "Cloud - Upload file(s)". Client streaming: first an UploadSpec, then for
-	// each file a FileHeader, its FileChunks in order, and a FileEnd. A failure
-	// of one file is reported in its FileResult; the stream goes on.
+	// "Cloud - Upload file(s)". The client sends first an UploadSpec, then for
+	// each file a FileHeader, its DataChunks in order, and a FileEnd. The server
+	// answers each file with its FileResult as soon as the file is finished, so
+	// read the responses while sending; collect the results of every response.
+	// A failure of one file is reported in its FileResult and the stream goes
+	// on; a failure of the call ends the response stream with its status.
 	UploadFiles(ctx context.Context, opts ...grpc.CallOption) (CloudTaskService_UploadFilesClient, error)
 	// "Cloud - List item(s)". Streams the matching items a page at a time.
 	ListItems(ctx context.Context, in *ListItemsRequest, opts ...grpc.CallOption) (CloudTaskService_ListItemsClient, error)
@@ -69,7 +72,7 @@ func (c *cloudTaskServiceClient) UploadFiles(ctx context.Context, opts ...grpc.C
 
 type CloudTaskService_UploadFilesClient interface {
 	Send(*UploadFilesRequest) error
-	CloseAndRecv() (*UploadFilesResponse, error)
+	Recv() (*UploadFilesResponse, error)
 	grpc.ClientStream
 }
 
@@ -81,10 +84,7 @@ func (x *cloudTaskServiceUploadFilesClient) Send(m *UploadFilesRequest) error {
 	return x.ClientStream.SendMsg(m)
 }
 
-func (x *cloudTaskServiceUploadFilesClient) CloseAndRecv() (*UploadFilesResponse, error) {
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
+func (x *cloudTaskServiceUploadFilesClient) Recv() (*UploadFilesResponse, error) {
 	m := new(UploadFilesResponse)
 	if err := x.ClientStream.RecvMsg(m); err != nil {
 		return nil, err
@@ -262,9 +262,12 @@ func (c *cloudTaskServiceClient) CancelUpload(ctx context.Context, in *CancelUpl
 // All implementations must embed UnimplementedCloudTaskServiceServer
 // for forward compatibility
 type CloudTaskServiceServer interface {
-	// "Cloud - Upload file(s)". Client streaming: first an UploadSpec, then for
-	// each file a FileHeader, its FileChunks in order, and a FileEnd. A failure
-	// of one file is reported in its FileResult; the stream goes on.
+	// "Cloud - Upload file(s)". The client sends first an UploadSpec, then for
+	// each file a FileHeader, its DataChunks in order, and a FileEnd. The server
+	// answers each file with its FileResult as soon as the file is finished, so
+	// read the responses while sending; collect the results of every response.
+	// A failure of one file is reported in its FileResult and the stream goes
+	// on; a failure of the call ends the response stream with its status.
 	UploadFiles(CloudTaskService_UploadFilesServer) error
 	// "Cloud - List item(s)". Streams the matching items a page at a time.
 	ListItems(*ListItemsRequest, CloudTaskService_ListItemsServer) error
@@ -345,7 +348,7 @@ func _CloudTaskService_UploadFiles_Handler(srv interface{}, stream grpc.ServerSt
 }
 
 type CloudTaskService_UploadFilesServer interface {
-	SendAndClose(*UploadFilesResponse) error
+	Send(*UploadFilesResponse) error
 	Recv() (*UploadFilesRequest, error)
 	grpc.ServerStream
 }
@@ -354,7 +357,7 @@ type cloudTaskServiceUploadFilesServer struct {
 	grpc.ServerStream
 }
 
-func (x *cloudTaskServiceUploadFilesServer) SendAndClose(m *UploadFilesResponse) error {
+func (x *cloudTaskServiceUploadFilesServer) Send(m *UploadFilesResponse) error {
 	return x.ServerStream.SendMsg(m)
 }
 
@@ -552,6 +555,7 @@ var _CloudTaskService_serviceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "UploadFiles",
 			Handler:       _CloudTaskService_UploadFiles_Handler,
+			ServerStreams: true,
 			ClientStreams: true,
 		},
 		{
