@@ -4,7 +4,7 @@ export type { DeleteOptions, DeleteOutcome } from "./delete.js";
 export type { DownloadFileOptions } from "./download.js";
 export { DropboxConnectorError, ERROR_DOMAIN } from "./errors.js";
 export type { ListOptions } from "./list.js";
-export { CHUNK_SIZE } from "./local-files.js";
+export { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE } from "./local-files.js";
 export type { ResumableUploadOptions, ResumableUploadResult, ResumeEvent } from "./resumable.js";
 export { isTransient } from "./resumable.js";
 export {

@@ -1,9 +1,26 @@
-import { createReadStream } from "node:fs";
-import { opendir } from "node:fs/promises";
+import { open, opendir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 
 /** The service takes at most this much data per message. */
-export const CHUNK_SIZE = 2 * 1024 * 1024;
+export const MAX_CHUNK_SIZE = 2 * 1024 * 1024;
+
+/**
+ * What the helpers send per message unless told otherwise. Half the maximum, because
+ * connect-es holds several copies of each message on its way out (the message, its
+ * serialized form, its gRPC envelope, the HTTP/2 queue): measured, an upload stream holds
+ * about nine chunks' worth at its peak, ~9 MiB at 1 MiB and ~16 MiB at 2 MiB, whatever the
+ * file's size.
+ */
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+
+/** A chunk size from options, checked against what the service accepts. */
+export function chunkSizeOf(requested: number | undefined): number {
+  const size = requested ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_CHUNK_SIZE) {
+    throw new RangeError(`chunkSize must be an integer from 1 to ${MAX_CHUNK_SIZE}, not ${size}`);
+  }
+  return size;
+}
 
 /** A local file and the path it gets under the destination folder. */
 export interface LocalFile {
@@ -13,18 +30,38 @@ export interface LocalFile {
 }
 
 /**
- * The file's bytes from `start` in pieces of at most CHUNK_SIZE, read only as fast as the
- * consumer asks for them: the stream holds about one chunk ahead, whatever the file's size.
+ * The file's bytes from `start` in pieces of `chunkSize` (the last one shorter), each read
+ * only when the consumer asks for it. No read-ahead: while a gRPC stream waits on flow
+ * control, nothing more of the file is in memory.
  */
 export async function* readChunks(
   path: string,
   start = 0,
+  chunkSize = DEFAULT_CHUNK_SIZE,
 ): AsyncGenerator<{ offset: number; data: Buffer }> {
-  let offset = start;
-  for await (const data of createReadStream(path, { start, highWaterMark: CHUNK_SIZE })) {
-    const buf = data as Buffer;
-    yield { offset, data: buf };
-    offset += buf.length;
+  const file = await open(path, "r");
+  try {
+    for (let offset = start; ; ) {
+      const buffer = Buffer.allocUnsafe(chunkSize);
+      let filled = 0;
+      while (filled < chunkSize) {
+        const { bytesRead } = await file.read(buffer, filled, chunkSize - filled, offset + filled);
+        if (bytesRead === 0) {
+          break;
+        }
+        filled += bytesRead;
+      }
+      if (filled === 0) {
+        return;
+      }
+      yield { offset, data: buffer.subarray(0, filled) };
+      offset += filled;
+      if (filled < chunkSize) {
+        return;
+      }
+    }
+  } finally {
+    await file.close();
   }
 }
 

@@ -13,7 +13,7 @@ import {
   WriteResumableUploadRequestSchema,
   type WriteResumableUploadRequest,
 } from "./gen/dropbox_connector/v1/cloud_tasks_pb.js";
-import { readChunks } from "./local-files.js";
+import { chunkSizeOf, readChunks } from "./local-files.js";
 
 export interface ResumableUploadOptions {
   /** `connections/{id}` or the connection's display_name. */
@@ -33,6 +33,8 @@ export interface ResumableUploadOptions {
    * a new one.
    */
   uploadId?: string;
+  /** Bytes per message, at most 2 MiB (default 1 MiB; see DEFAULT_CHUNK_SIZE). */
+  chunkSize?: number;
   /** How many failed streams or queries to recover from before giving up (default 10). */
   maxRetries?: number;
   /** Longest wait a RetryInfo may ask for before the upload gives up instead (default 60 s). */
@@ -105,9 +107,10 @@ async function* writeMessages(
   localPath: string,
   start: number,
   contentHash: string,
+  chunkSize: number,
 ): AsyncGenerator<WriteResumableUploadRequest> {
   let end = start;
-  for await (const { offset, data } of readChunks(localPath, start)) {
+  for await (const { offset, data } of readChunks(localPath, start, chunkSize)) {
     yield create(WriteResumableUploadRequestSchema, {
       uploadId: offset === start ? uploadId : "",
       writeOffset: BigInt(offset),
@@ -153,6 +156,7 @@ export async function resumableUpload(
   options: ResumableUploadOptions,
 ): Promise<ResumableUploadResult> {
   const { signal } = options;
+  const chunkSize = chunkSizeOf(options.chunkSize);
   const maxRetries = options.maxRetries ?? 10;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
   const info = await stat(options.localPath);
@@ -206,7 +210,7 @@ export async function resumableUpload(
         }
       }
       const response = await tasks.writeResumableUpload(
-        writeMessages(uploadId, options.localPath, offset, contentHash),
+        writeMessages(uploadId, options.localPath, offset, contentHash, chunkSize),
         { signal },
       );
       finished = response.result;

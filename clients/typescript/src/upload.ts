@@ -12,7 +12,7 @@ import {
   UploadFilesRequestSchema,
   type UploadFilesRequest,
 } from "./gen/dropbox_connector/v1/cloud_tasks_pb.js";
-import { type LocalFile, readChunks, walkFiles } from "./local-files.js";
+import { chunkSizeOf, type LocalFile, readChunks, walkFiles } from "./local-files.js";
 
 export interface UploadOptions {
   /** `connections/{id}` or the connection's display_name. */
@@ -25,18 +25,21 @@ export interface UploadOptions {
   keepModifiedDate?: boolean;
   /** On a conflict the policy does not resolve, store as "name (2).ext". */
   autorename?: boolean;
+  /** Bytes per message, at most 2 MiB (default 1 MiB; see DEFAULT_CHUNK_SIZE). */
+  chunkSize?: number;
   signal?: AbortSignal;
 }
 
 /**
  * The UploadFiles stream for `files`: the spec, then per file its header, its bytes read
- * lazily in 2 MiB chunks, and an end carrying the content_hash computed on the way, so
+ * lazily chunk by chunk, and an end carrying the content_hash computed on the way, so
  * the service commits nothing that differs from what was read here.
  */
 async function* uploadMessages(
   options: UploadOptions,
   files: AsyncIterable<LocalFile> | Iterable<LocalFile>,
 ): AsyncGenerator<UploadFilesRequest> {
+  const chunkSize = chunkSizeOf(options.chunkSize);
   yield create(UploadFilesRequestSchema, {
     message: {
       case: "spec",
@@ -62,7 +65,7 @@ async function* uploadMessages(
       },
     });
     const hasher = new ContentHasher();
-    for await (const { offset, data } of readChunks(file.localPath)) {
+    for await (const { offset, data } of readChunks(file.localPath, 0, chunkSize)) {
       hasher.update(data);
       yield create(UploadFilesRequestSchema, {
         message: { case: "chunk", value: { offset: BigInt(offset), data } },
