@@ -41,7 +41,10 @@ export interface ResumableUploadOptions {
   maxRetryDelayMs?: number;
   /** Told the upload's id once it exists: keep it to go on after this process dies. */
   onStart?: (uploadId: string) => void;
-  /** Told each time the upload goes on after a failure, with where it goes on from. */
+  /**
+   * Told each time the upload goes on after a failure (or, with uploadId, from where an
+   * earlier process left it), with the byte it goes on from.
+   */
   onResume?: (event: ResumeEvent) => void;
   signal?: AbortSignal;
 }
@@ -50,10 +53,10 @@ export interface ResumeEvent {
   uploadId: string;
   /** The byte the next stream starts at: what the service had persisted. */
   offset: number;
-  /** 1 for the first resume. */
+  /** 1 for the first resume after a failure here; 0 when going on with a given uploadId. */
   attempt: number;
-  /** What broke the previous stream. */
-  error: DropboxConnectorError;
+  /** What broke the previous stream; undefined when going on with a given uploadId. */
+  error?: DropboxConnectorError;
 }
 
 export interface ResumableUploadResult {
@@ -205,9 +208,7 @@ export async function resumableUpload(
         }
         offset = Number(state.persistedSize);
         mustQuery = false;
-        if (lastError !== undefined) {
-          options.onResume?.({ uploadId, offset, attempt: failures, error: lastError });
-        }
+        options.onResume?.({ uploadId, offset, attempt: failures, error: lastError });
       }
       const response = await tasks.writeResumableUpload(
         writeMessages(uploadId, options.localPath, offset, contentHash, chunkSize),
