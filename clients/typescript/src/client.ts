@@ -21,7 +21,7 @@ import {
   resumableUpload,
 } from "./resumable.js";
 import { type ConnectOptions, type ConnectorTransport, createConnectorTransport } from "./transport.js";
-import { type UploadOptions, uploadFile, uploadFolder } from "./upload.js";
+import { type UploadOptions, type UploadStreamOptions, uploadFile, uploadFolder, uploadStream } from "./upload.js";
 
 /**
  * A client of one dropbox-connector service: the helpers below for the common tasks, and
@@ -73,6 +73,11 @@ export class DropboxConnectorClient {
   /** Streams one local file into a Dropbox folder (see uploadFile in upload.ts). */
   uploadFile(options: UploadOptions & { localPath: string; name?: string }): Promise<FileResult> {
     return uploadFile(this.tasks, options);
+  }
+
+  /** Uploads what a Node stream yields as one file (its size need not be known). */
+  uploadStream(options: UploadStreamOptions): Promise<FileResult> {
+    return uploadStream(this.tasks, options);
   }
 
   /** Streams a local folder tree into a Dropbox folder; one result per file. */

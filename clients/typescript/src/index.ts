@@ -13,7 +13,7 @@ export {
   createConnectorTransport,
   MAX_MESSAGE_BYTES,
 } from "./transport.js";
-export type { UploadOptions } from "./upload.js";
+export type { UploadOptions, UploadStreamOptions } from "./upload.js";
 export * from "./gen/dropbox_connector/v1/cloud_tasks_pb.js";
 export * from "./gen/dropbox_connector/v1/connection_pb.js";
 export { Code } from "@connectrpc/connect";

@@ -65,6 +65,35 @@ export async function* readChunks(
   }
 }
 
+/**
+ * The bytes of `source` (a Node stream or any async iterable) as chunks of exactly
+ * `chunkSize` (the last one shorter), holding at most one chunk's worth of its pieces.
+ */
+export async function* rechunk(
+  source: AsyncIterable<Uint8Array | string>,
+  chunkSize: number,
+): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const piece of source) {
+    let rest = typeof piece === "string" ? Buffer.from(piece) : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    while (rest.length > 0) {
+      const take = Math.min(chunkSize - pendingBytes, rest.length);
+      pending.push(rest.subarray(0, take));
+      pendingBytes += take;
+      rest = rest.subarray(take);
+      if (pendingBytes === chunkSize) {
+        yield Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+  }
+  if (pendingBytes > 0) {
+    yield Buffer.concat(pending, pendingBytes);
+  }
+}
+
 /** Every regular file under `root`, depth first in name order, with `/`-separated paths. */
 export async function* walkFiles(root: string, dir = root): AsyncGenerator<LocalFile> {
   const entries = [];

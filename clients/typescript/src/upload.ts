@@ -3,6 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
+import type { Readable } from "node:stream";
 import { ContentHasher } from "./content-hash.js";
 import { DropboxConnectorError, typed } from "./errors.js";
 import {
@@ -12,7 +13,7 @@ import {
   UploadFilesRequestSchema,
   type UploadFilesRequest,
 } from "./gen/dropbox_connector/v1/cloud_tasks_pb.js";
-import { chunkSizeOf, type LocalFile, readChunks, walkFiles } from "./local-files.js";
+import { chunkSizeOf, type LocalFile, readChunks, rechunk, walkFiles } from "./local-files.js";
 
 export interface UploadOptions {
   /** `connections/{id}` or the connection's display_name. */
@@ -30,16 +31,45 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
+export interface UploadStreamOptions extends UploadOptions {
+  /** The bytes: a Readable, or any async iterable of bytes. */
+  source: Readable | AsyncIterable<Uint8Array | string>;
+  /** The file's name (or `/`-separated path) under the destination folder. */
+  name: string;
+  /** The size, when known ahead. */
+  size?: number;
+  /** Kept in Dropbox with keepModifiedDate. */
+  modifiedTime?: Date;
+}
+
+/** One file of an UploadFiles stream: where it goes and its bytes, produced on demand. */
+interface UploadEntry {
+  relativePath: string;
+  /** Known ahead for a local file; lets the service pick its upload route. */
+  size?: number;
+  modifiedTime?: Date;
+  chunks: AsyncIterable<Uint8Array>;
+}
+
+async function localEntry(file: LocalFile, chunkSize: number): Promise<UploadEntry> {
+  const info = await stat(file.localPath);
+  const chunks = (async function* () {
+    for await (const { data } of readChunks(file.localPath, 0, chunkSize)) {
+      yield data;
+    }
+  })();
+  return { relativePath: file.relativePath, size: info.size, modifiedTime: info.mtime, chunks };
+}
+
 /**
- * The UploadFiles stream for `files`: the spec, then per file its header, its bytes read
- * lazily chunk by chunk, and an end carrying the content_hash computed on the way, so
- * the service commits nothing that differs from what was read here.
+ * The UploadFiles stream for `entries`: the spec, then per file its header, its bytes
+ * chunk by chunk as the stream asks for them, and an end carrying the content_hash computed
+ * on the way, so the service commits nothing that differs from what was read here.
  */
 async function* uploadMessages(
   options: UploadOptions,
-  files: AsyncIterable<LocalFile> | Iterable<LocalFile>,
+  entries: AsyncIterable<UploadEntry>,
 ): AsyncGenerator<UploadFilesRequest> {
-  const chunkSize = chunkSizeOf(options.chunkSize);
   yield create(UploadFilesRequestSchema, {
     message: {
       case: "spec",
@@ -52,28 +82,38 @@ async function* uploadMessages(
       },
     },
   });
-  for await (const file of files) {
-    const info = await stat(file.localPath);
+  for await (const entry of entries) {
     yield create(UploadFilesRequestSchema, {
       message: {
         case: "fileHeader",
         value: {
-          relativePath: file.relativePath,
-          size: BigInt(info.size),
-          modifiedTime: timestampFromDate(info.mtime),
+          relativePath: entry.relativePath,
+          size: entry.size === undefined ? undefined : BigInt(entry.size),
+          modifiedTime: entry.modifiedTime === undefined ? undefined : timestampFromDate(entry.modifiedTime),
         },
       },
     });
     const hasher = new ContentHasher();
-    for await (const { offset, data } of readChunks(file.localPath, 0, chunkSize)) {
+    let offset = 0;
+    for await (const data of entry.chunks) {
       hasher.update(data);
       yield create(UploadFilesRequestSchema, {
         message: { case: "chunk", value: { offset: BigInt(offset), data } },
       });
+      offset += data.length;
     }
     yield create(UploadFilesRequestSchema, {
       message: { case: "fileEnd", value: { contentHash: hasher.digest() } },
     });
+  }
+}
+
+async function* localEntries(
+  files: AsyncIterable<LocalFile> | Iterable<LocalFile>,
+  chunkSize: number,
+): AsyncGenerator<UploadEntry> {
+  for await (const file of files) {
+    yield await localEntry(file, chunkSize);
   }
 }
 
@@ -98,9 +138,9 @@ export function uploadFolder(
   tasks: Client<typeof CloudTaskService>,
   options: UploadOptions & { localFolder: string },
 ): Promise<FileResult[]> {
-  return typed(() =>
-    sendUpload(tasks, uploadMessages(options, walkFiles(options.localFolder)), options.signal),
-  );
+  const chunkSize = chunkSizeOf(options.chunkSize);
+  const entries = localEntries(walkFiles(options.localFolder), chunkSize);
+  return typed(() => sendUpload(tasks, uploadMessages(options, entries), options.signal));
 }
 
 /**
@@ -111,13 +151,39 @@ export async function uploadFile(
   tasks: Client<typeof CloudTaskService>,
   options: UploadOptions & { localPath: string; name?: string },
 ): Promise<FileResult> {
+  const chunkSize = chunkSizeOf(options.chunkSize);
   const file = { localPath: options.localPath, relativePath: options.name ?? basename(options.localPath) };
-  const results = await typed(() =>
-    sendUpload(tasks, uploadMessages(options, [file]), options.signal),
-  );
-  const result = results.find((r) => r.relativePath === file.relativePath);
+  return singleResult(tasks, options, localEntries([file], chunkSize), file.relativePath);
+}
+
+/**
+ * Uploads what a Node stream (or any async iterable of bytes) yields as the file `name`,
+ * re-cut into chunks as they arrive: a pipe, an HTTP body, a gzip stream. Its size need not
+ * be known; the content_hash is computed on the way as for a file.
+ */
+export async function uploadStream(
+  tasks: Client<typeof CloudTaskService>,
+  options: UploadStreamOptions,
+): Promise<FileResult> {
+  const entry: UploadEntry = {
+    relativePath: options.name,
+    size: options.size,
+    modifiedTime: options.modifiedTime,
+    chunks: rechunk(options.source, chunkSizeOf(options.chunkSize)),
+  };
+  return singleResult(tasks, options, (async function* () { yield entry; })(), options.name);
+}
+
+async function singleResult(
+  tasks: Client<typeof CloudTaskService>,
+  options: UploadOptions,
+  entries: AsyncIterable<UploadEntry>,
+  relativePath: string,
+): Promise<FileResult> {
+  const results = await typed(() => sendUpload(tasks, uploadMessages(options, entries), options.signal));
+  const result = results.find((r) => r.relativePath === relativePath);
   if (result === undefined) {
-    throw new DropboxConnectorError(`the service returned no result for ${file.relativePath}`, Code.Internal, "");
+    throw new DropboxConnectorError(`the service returned no result for ${relativePath}`, Code.Internal, "");
   }
   if (result.outcome.case === "error") {
     throw DropboxConnectorError.fromItemError(result.outcome.value);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import { Code, DropboxConnectorClient, DropboxConnectorError } from "../src/index.js";
 import { ContentHasher } from "../src/content-hash.js";
@@ -105,6 +106,26 @@ test("upload a folder tree, then list it as an async iterator", async () => {
     top.push(`${item.name}:${item.size}`);
   }
   assert.deepEqual(top, [`big.bin:${20 * MiB}`]);
+});
+
+test("upload from a Node stream of unknown size, cut into chunks as it arrives", async () => {
+  const data = randomBytes(3 * MiB + 17);
+  // Pieces of odd sizes, as a pipe or an HTTP body would deliver them.
+  const source = Readable.from(
+    (function* () {
+      for (let at = 0, step = 1000; at < data.length; at += step, step = (step * 31) % 700_001 + 1) {
+        yield data.subarray(at, at + step);
+      }
+    })(),
+  );
+  const result = await client.uploadStream({ connection, destinationFolder: folder, name: "streamed.bin", source });
+  assert.equal(result.outcome.case, "uploaded");
+  const uploaded = result.outcome.value as { size: bigint; contentHash: string };
+  assert.equal(uploaded.size, BigInt(data.length));
+  assert.equal(uploaded.contentHash, new ContentHasher().update(data).digest());
+  const destination = join(server.scratch, "streamed.downloaded");
+  await client.downloadFile({ connection, path: `${folder}/streamed.bin`, destination });
+  assert.ok((await readFile(destination)).equals(data));
 });
 
 test("download to a file, verified, has the uploaded bytes", async () => {
