@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
-import type { ItemError } from "./gen/dropbox_connector/v1/cloud_tasks_pb.js";
+import type { ItemError } from "./gen/dropbox_connector/v1/errors_pb.js";
 
 /** The ErrorInfo domain the service puts on its errors. */
 export const ERROR_DOMAIN = "dropbox-connector";

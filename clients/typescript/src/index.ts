@@ -16,4 +16,5 @@ export {
 export type { UploadOptions, UploadStreamOptions } from "./upload.js";
 export * from "./gen/dropbox_connector/v1/cloud_tasks_pb.js";
 export * from "./gen/dropbox_connector/v1/connection_pb.js";
+export * from "./gen/dropbox_connector/v1/errors_pb.js";
 export { Code } from "@connectrpc/connect";

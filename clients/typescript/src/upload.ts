@@ -118,7 +118,8 @@ async function* localEntries(
 }
 
 /**
- * Sends the stream and gathers every file's result. The one place that reads UploadFiles
+ * Sends the stream and gathers every file's result, reading answers while sending (the
+ * service answers each file once it is finished). The one place that reads UploadFiles
  * answers, so that a change in how the service returns them touches only this.
  */
 async function sendUpload(
@@ -126,8 +127,11 @@ async function sendUpload(
   messages: AsyncIterable<UploadFilesRequest>,
   signal?: AbortSignal,
 ): Promise<FileResult[]> {
-  const response = await tasks.uploadFiles(messages, { signal });
-  return response.results;
+  const results: FileResult[] = [];
+  for await (const response of tasks.uploadFiles(messages, { signal })) {
+    results.push(...response.results);
+  }
+  return results;
 }
 
 /**

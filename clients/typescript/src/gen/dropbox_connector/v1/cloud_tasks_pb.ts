@@ -4,6 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ItemError } from "./errors_pb.js";
+import { file_dropbox_connector_v1_errors } from "./errors_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -13,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dropbox_connector/v1/cloud_tasks.proto.
  */
 export const file_dropbox_connector_v1_cloud_tasks: GenFile = /*@__PURE__*/
-  fileDesc("CiZkcm9wYm94X2Nvbm5lY3Rvci92MS9jbG91ZF90YXNrcy5wcm90bxIUZHJvcGJveF9jb25uZWN0b3IudjEisgIKDEl0ZW1NZXRhZGF0YRIsCgRraW5kGAEgASgOMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUtpbmQSDAoEbmFtZRgCIAEoCRIUCgxwYXRoX2Rpc3BsYXkYAyABKAkSEgoKcGF0aF9sb3dlchgEIAEoCRIKCgJpZBgFIAEoCRILCgNyZXYYBiABKAkSDAoEc2l6ZRgHIAEoBBIzCg9jbGllbnRfbW9kaWZpZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD3NlcnZlcl9tb2RpZmllZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY29udGVudF9oYXNoGAogASgJEhUKDXJlbGF0aXZlX3BhdGgYCyABKAkirAEKCUl0ZW1FcnJvchIMCgRjb2RlGAEgASgFEg4KBnJlYXNvbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEj8KCG1ldGFkYXRhGAQgAygLMi0uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUVycm9yLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIv0EChBSZW1vdGVGaWxlRmlsdGVyEg4KBmZvbGRlchgBIAEoCRIMCgRtYXNrGAIgASgJEhUKDW1hc2tfaXNfcmVnZXgYAyABKAgSFgoOY2FzZV9zZW5zaXRpdmUYBCABKAgSLAoEa2luZBgFIAEoDjIeLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1LaW5kEhoKEmluY2x1ZGVfc3ViZm9sZGVycxgGIAEoCBIzCg9tb2RpZmllZF9iZWZvcmUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDm1vZGlmaWVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglkYXRlX2pvaW4YCSABKA4yGi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Kb2luEjMKCmRhdGVfZmllbGQYCiABKA4yHy5kcm9wYm94X2Nvbm5lY3Rvci52MS5EYXRlRmllbGQSHgoRc2l6ZV9zbWFsbGVyX3RoYW4YCyABKARIAIgBARIdChBzaXplX2xhcmdlcl90aGFuGAwgASgESAGIAQESLQoJc2l6ZV9qb2luGA0gASgOMhouZHJvcGJveF9jb25uZWN0b3IudjEuSm9pbhItCgdzb3J0X2J5GA4gASgOMhwuZHJvcGJveF9jb25uZWN0b3IudjEuU29ydEJ5EhcKD3NvcnRfZGVzY2VuZGluZxgPIAEoCBINCgVsaW1pdBgQIAEoDRIVCg1mYWlsX2lmX2VtcHR5GBEgASgIQhQKEl9zaXplX3NtYWxsZXJfdGhhbkITChFfc2l6ZV9sYXJnZXJfdGhhbiIpCgdJdGVtUmVmEhEKBHBhdGgYASABKAlCA+BBAhILCgNyZXYYAiABKAkiOAoISXRlbVJlZnMSLAoFaXRlbXMYASADKAsyHS5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtUmVmIoMBCg9PdmVyd3JpdGVQb2xpY3kSMQoEbW9kZRgBIAEoDjIjLmRyb3Bib3hfY29ubmVjdG9yLnYxLk92ZXJ3cml0ZU1vZGUSPQoPc2l6ZV9jb21wYXJpc29uGAIgASgOMiQuZHJvcGJveF9jb25uZWN0b3IudjEuU2l6ZUNvbXBhcmlzb24iTwoHU2tpcHBlZBIOCgZyZWFzb24YASABKAkSNAoIZXhpc3RpbmcYAiABKAsyIi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtTWV0YWRhdGEiqwEKClVwbG9hZFNwZWMSFwoKY29ubmVjdGlvbhgBIAEoCUID4EECEhoKEmRlc3RpbmF0aW9uX2ZvbGRlchgCIAEoCRI4CglvdmVyd3JpdGUYAyABKAsyJS5kcm9wYm94X2Nvbm5lY3Rvci52MS5PdmVyd3JpdGVQb2xpY3kSGgoSa2VlcF9tb2RpZmllZF9kYXRlGAQgASgIEhIKCmF1dG9yZW5hbWUYBSABKAgijQEKCkZpbGVIZWFkZXISGgoNcmVsYXRpdmVfcGF0aBgBIAEoCUID4EECEhEKBHNpemUYAiABKARIAIgBARIxCg1tb2RpZmllZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjb250ZW50X2hhc2gYBCABKAlCBwoFX3NpemUiKQoJRGF0YUNodW5rEg4KBm9mZnNldBgBIAEoBBIMCgRkYXRhGAIgASgMIh8KB0ZpbGVFbmQSFAoMY29udGVudF9oYXNoGAEgASgJIu8BChJVcGxvYWRGaWxlc1JlcXVlc3QSMAoEc3BlYxgBIAEoCzIgLmRyb3Bib3hfY29ubmVjdG9yLnYxLlVwbG9hZFNwZWNIABI3CgtmaWxlX2hlYWRlchgCIAEoCzIgLmRyb3Bib3hfY29ubmVjdG9yLnYxLkZpbGVIZWFkZXJIABIwCgVjaHVuaxgDIAEoCzIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRhdGFDaHVua0gAEjEKCGZpbGVfZW5kGAQgASgLMh0uZHJvcGJveF9jb25uZWN0b3IudjEuRmlsZUVuZEgAQgkKB21lc3NhZ2UiygEKCkZpbGVSZXN1bHQSFQoNcmVsYXRpdmVfcGF0aBgBIAEoCRI2Cgh1cGxvYWRlZBgCIAEoCzIiLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1NZXRhZGF0YUgAEjAKB3NraXBwZWQYAyABKAsyHS5kcm9wYm94X2Nvbm5lY3Rvci52MS5Ta2lwcGVkSAASMAoFZXJyb3IYBCABKAsyHy5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtRXJyb3JIAEIJCgdvdXRjb21lIkgKE1VwbG9hZEZpbGVzUmVzcG9uc2USMQoHcmVzdWx0cxgBIAMoCzIgLmRyb3Bib3hfY29ubmVjdG9yLnYxLkZpbGVSZXN1bHQiYwoQTGlzdEl0ZW1zUmVxdWVzdBIXCgpjb25uZWN0aW9uGAEgASgJQgPgQQISNgoGZmlsdGVyGAIgASgLMiYuZHJvcGJveF9jb25uZWN0b3IudjEuUmVtb3RlRmlsZUZpbHRlciJGChFMaXN0SXRlbXNSZXNwb25zZRIxCgVpdGVtcxgBIAMoCzIiLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1NZXRhZGF0YSIrCglCeXRlUmFuZ2USDgoGb2Zmc2V0GAEgASgEEg4KBmxlbmd0aBgCIAEoBCLXAQoURG93bmxvYWRGaWxlc1JlcXVlc3QSFwoKY29ubmVjdGlvbhgBIAEoCUID4EECEjgKBmZpbHRlchgCIAEoCzImLmRyb3Bib3hfY29ubmVjdG9yLnYxLlJlbW90ZUZpbGVGaWx0ZXJIABIvCgVpdGVtcxgDIAEoCzIeLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1SZWZzSAASLgoFcmFuZ2UYBCABKAsyHy5kcm9wYm94X2Nvbm5lY3Rvci52MS5CeXRlUmFuZ2VCCwoJc2VsZWN0aW9uImYKDkRvd25sb2FkSGVhZGVyEjQKCG1ldGFkYXRhGAEgASgLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhEg4KBm9mZnNldBgCIAEoBBIOCgZsZW5ndGgYAyABKAQiNwoLRG93bmxvYWRFbmQSFAoMY29udGVudF9oYXNoGAEgASgJEhIKCmJ5dGVzX3NlbnQYAiABKAQi9AEKFURvd25sb2FkRmlsZXNSZXNwb25zZRI2CgZoZWFkZXIYASABKAsyJC5kcm9wYm94X2Nvbm5lY3Rvci52MS5Eb3dubG9hZEhlYWRlckgAEjAKBWNodW5rGAIgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuRGF0YUNodW5rSAASMAoDZW5kGAMgASgLMiEuZHJvcGJveF9jb25uZWN0b3IudjEuRG93bmxvYWRFbmRIABI0CgVlcnJvchgEIAEoCzIjLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRvd25sb2FkRXJyb3JIAEIJCgdtZXNzYWdlIk0KDURvd25sb2FkRXJyb3ISDAoEcGF0aBgBIAEoCRIuCgVlcnJvchgCIAEoCzIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1FcnJvciJTChNDcmVhdGVGb2xkZXJSZXF1ZXN0EhcKCmNvbm5lY3Rpb24YASABKAlCA+BBAhIRCgRwYXRoGAIgASgJQgPgQQISEAoIZXhpc3Rfb2sYAyABKAgiWwoUQ3JlYXRlRm9sZGVyUmVzcG9uc2USMgoGZm9sZGVyGAEgASgLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhEg8KB2NyZWF0ZWQYAiABKAgitgEKEkRlbGV0ZUl0ZW1zUmVxdWVzdBIXCgpjb25uZWN0aW9uGAEgASgJQgPgQQISOAoGZmlsdGVyGAIgASgLMiYuZHJvcGJveF9jb25uZWN0b3IudjEuUmVtb3RlRmlsZUZpbHRlckgAEi8KBWl0ZW1zGAMgASgLMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbVJlZnNIABIPCgdkcnlfcnVuGAQgASgIQgsKCXNlbGVjdGlvbiKoAQoTRGVsZXRlSXRlbXNSZXNwb25zZRIMCgRwYXRoGAEgASgJEjUKB2RlbGV0ZWQYAiABKAsyIi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtTWV0YWRhdGFIABIwCgVlcnJvchgDIAEoCzIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1FcnJvckgAEg8KB2RyeV9ydW4YBCABKAhCCQoHb3V0Y29tZSL8AQobU3RhcnRSZXN1bWFibGVVcGxvYWRSZXF1ZXN0EhcKCmNvbm5lY3Rpb24YASABKAlCA+BBAhIRCgRwYXRoGAIgASgJQgPgQQISOAoJb3ZlcndyaXRlGAMgASgLMiUuZHJvcGJveF9jb25uZWN0b3IudjEuT3ZlcndyaXRlUG9saWN5EjEKDW1vZGlmaWVkX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmF1dG9yZW5hbWUYBSABKAgSEQoEc2l6ZRgGIAEoBEgAiAEBEhQKDGNvbnRlbnRfaGFzaBgHIAEoCUIHCgVfc2l6ZSKSAQocU3RhcnRSZXN1bWFibGVVcGxvYWRSZXNwb25zZRIRCgl1cGxvYWRfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KB3NraXBwZWQYAyABKAsyHS5kcm9wYm94X2Nvbm5lY3Rvci52MS5Ta2lwcGVkIoABChtXcml0ZVJlc3VtYWJsZVVwbG9hZFJlcXVlc3QSEQoJdXBsb2FkX2lkGAEgASgJEhQKDHdyaXRlX29mZnNldBgCIAEoBBIMCgRkYXRhGAMgASgMEhQKDGZpbmlzaF93cml0ZRgEIAEoCBIUCgxjb250ZW50X2hhc2gYBSABKAkiaAocV3JpdGVSZXN1bWFibGVVcGxvYWRSZXNwb25zZRIWCg5wZXJzaXN0ZWRfc2l6ZRgBIAEoBBIwCgZyZXN1bHQYAiABKAsyIC5kcm9wYm94X2Nvbm5lY3Rvci52MS5GaWxlUmVzdWx0IiwKElF1ZXJ5VXBsb2FkUmVxdWVzdBIWCgl1cGxvYWRfaWQYASABKAlCA+BBAiKeAQoTUXVlcnlVcGxvYWRSZXNwb25zZRIWCg5wZXJzaXN0ZWRfc2l6ZRgBIAEoBBIwCgZyZXN1bHQYAiABKAsyIC5kcm9wYm94X2Nvbm5lY3Rvci52MS5GaWxlUmVzdWx0Ei8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRwYXRoGAQgASgJIi0KE0NhbmNlbFVwbG9hZFJlcXVlc3QSFgoJdXBsb2FkX2lkGAEgASgJQgPgQQIiFgoUQ2FuY2VsVXBsb2FkUmVzcG9uc2UquwoKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIUVSUk9SX1JFQVNPTl9DT05ORUNUSU9OX05PVF9GT1VORBABEiYKIkVSUk9SX1JFQVNPTl9DT05ORUNUSU9OX05BTUVfVEFLRU4QAhIhCh1FUlJPUl9SRUFTT05fSU5WQUxJRF9BUkdVTUVOVBADEh8KG0VSUk9SX1JFQVNPTl9NQUxGT1JNRURfUEFUSBAEEh8KG0VSUk9SX1JFQVNPTl9QQVRIX05PVF9GT1VORBAFEh4KGkVSUk9SX1JFQVNPTl9QQVRIX0NPTkZMSUNUEAYSIAocRVJST1JfUkVBU09OX1BBVEhfV1JPTkdfS0lORBAHEiUKIUVSUk9SX1JFQVNPTl9EUk9QQk9YX1VOQVVUSE9SSVpFRBAIEh0KGUVSUk9SX1JFQVNPTl9SQVRFX0xJTUlURUQQCRImCiJFUlJPUl9SRUFTT05fQ09OVEVOVF9IQVNIX01JU01BVENIEAoSJAogRVJST1JfUkVBU09OX1NUUkVBTV9PVVRfT0ZfT1JERVIQCxImCiJFUlJPUl9SRUFTT05fQ0hVTktfT0ZGU0VUX01JU01BVENIEAwSIQodRVJST1JfUkVBU09OX05PX0lURU1TX01BVENIRUQQDRIqCiZFUlJPUl9SRUFTT05fQ09OTkVDVElPTl9OT1RfQVVUSE9SSVpFRBAOEiAKHEVSUk9SX1JFQVNPTl9EUk9QQk9YX1RJTUVPVVQQDxIkCiBFUlJPUl9SRUFTT05fRFJPUEJPWF9VTkFWQUlMQUJMRRAQEh4KGkVSUk9SX1JFQVNPTl9EUk9QQk9YX0VSUk9SEBESIwofRVJST1JfUkVBU09OX0lOU1VGRklDSUVOVF9TUEFDRRASEiwKKEVSUk9SX1JFQVNPTl9TS0lQUEVEX0JZX09WRVJXUklURV9QT0xJQ1kQExIaChZFUlJPUl9SRUFTT05fQ0FOQ0VMTEVEEBQSHgoaRVJST1JfUkVBU09OX1NIVVRUSU5HX0RPV04QFRIqCiZFUlJPUl9SRUFTT05fRFJPUEJPWF9QRVJNSVNTSU9OX0RFTklFRBAWEikKJUVSUk9SX1JFQVNPTl9SRUFVVEhPUklaQVRJT05fUkVRVUlSRUQQFxIlCiFFUlJPUl9SRUFTT05fSU5WQUxJRF9SRURJUkVDVF9VUkkQGBIsCihFUlJPUl9SRUFTT05fQVVUSE9SSVpBVElPTl9TVEFURV9JTlZBTElEEBkSHQoZRVJST1JfUkVBU09OX1BST1hZX0ZBSUxFRBAaEiEKHUVSUk9SX1JFQVNPTl9VUExPQURfTk9UX0ZPVU5EEB4SHAoYRVJST1JfUkVBU09OX1VQTE9BRF9CVVNZEB8SJAogRVJST1JfUkVBU09OX1VQTE9BRF9TRVNTSU9OX0xPU1QQIBIfChtFUlJPUl9SRUFTT05fQ0FMTEVSX1VOS05PV04QIRIjCh9FUlJPUl9SRUFTT05fQ0FMTEVSX05PVF9BTExPV0VEECISHAoYRVJST1JfUkVBU09OX1NFUlZFUl9CVVNZECMSIgoeRVJST1JfUkVBU09OX0xJU1RJTkdfVE9PX0xBUkdFECQSGQoVRVJST1JfUkVBU09OX0lOVEVSTkFMECUSHAoYRVJST1JfUkVBU09OX1NUUkVBTV9JRExFECYSIwofRVJST1JfUkVBU09OX1RBUkdFVF9OT1RfQUxMT1dFRBAnKmIKCEl0ZW1LaW5kEhkKFUlURU1fS0lORF9VTlNQRUNJRklFRBAAEhIKDklURU1fS0lORF9GSUxFEAESFAoQSVRFTV9LSU5EX0ZPTERFUhACEhEKDUlURU1fS0lORF9BTEwQAyo3CgRKb2luEhQKEEpPSU5fVU5TUEVDSUZJRUQQABIMCghKT0lOX0FORBABEgsKB0pPSU5fT1IQAipnCglEYXRlRmllbGQSGgoWREFURV9GSUVMRF9VTlNQRUNJRklFRBAAEh4KGkRBVEVfRklFTERfQ0xJRU5UX01PRElGSUVEEAESHgoaREFURV9GSUVMRF9TRVJWRVJfTU9ESUZJRUQQAipbCgZTb3J0QnkSFwoTU09SVF9CWV9VTlNQRUNJRklFRBAAEhAKDFNPUlRfQllfTkFNRRABEhQKEFNPUlRfQllfTU9ESUZJRUQQAhIQCgxTT1JUX0JZX1NJWkUQAyqdAQoNT3ZlcndyaXRlTW9kZRIeChpPVkVSV1JJVEVfTU9ERV9VTlNQRUNJRklFRBAAEhkKFU9WRVJXUklURV9NT0RFX0FMV0FZUxABEhsKF09WRVJXUklURV9NT0RFX0lGX05FV0VSEAISGgoWT1ZFUldSSVRFX01PREVfSUZfU0laRRADEhgKFE9WRVJXUklURV9NT0RFX05FVkVSEAQqygEKDlNpemVDb21wYXJpc29uEh8KG1NJWkVfQ09NUEFSSVNPTl9VTlNQRUNJRklFRBAAEhgKFFNJWkVfQ09NUEFSSVNPTl9TQU1FEAESGwoXU0laRV9DT01QQVJJU09OX1NNQUxMRVIQAhIaChZTSVpFX0NPTVBBUklTT05fTEFSR0VSEAMSJQohU0laRV9DT01QQVJJU09OX1NNQUxMRVJfT1JfTEFSR0VSEAQSHQoZU0laRV9DT01QQVJJU09OX0RJRkZFUkVOVBAFMtwHChBDbG91ZFRhc2tTZXJ2aWNlEmQKC1VwbG9hZEZpbGVzEiguZHJvcGJveF9jb25uZWN0b3IudjEuVXBsb2FkRmlsZXNSZXF1ZXN0GikuZHJvcGJveF9jb25uZWN0b3IudjEuVXBsb2FkRmlsZXNSZXNwb25zZSgBEl4KCUxpc3RJdGVtcxImLmRyb3Bib3hfY29ubmVjdG9yLnYxLkxpc3RJdGVtc1JlcXVlc3QaJy5kcm9wYm94X2Nvbm5lY3Rvci52MS5MaXN0SXRlbXNSZXNwb25zZTABEmoKDURvd25sb2FkRmlsZXMSKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Eb3dubG9hZEZpbGVzUmVxdWVzdBorLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRvd25sb2FkRmlsZXNSZXNwb25zZTABEmUKDENyZWF0ZUZvbGRlchIpLmRyb3Bib3hfY29ubmVjdG9yLnYxLkNyZWF0ZUZvbGRlclJlcXVlc3QaKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5DcmVhdGVGb2xkZXJSZXNwb25zZRJkCgtEZWxldGVJdGVtcxIoLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRlbGV0ZUl0ZW1zUmVxdWVzdBopLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRlbGV0ZUl0ZW1zUmVzcG9uc2UwARJ9ChRTdGFydFJlc3VtYWJsZVVwbG9hZBIxLmRyb3Bib3hfY29ubmVjdG9yLnYxLlN0YXJ0UmVzdW1hYmxlVXBsb2FkUmVxdWVzdBoyLmRyb3Bib3hfY29ubmVjdG9yLnYxLlN0YXJ0UmVzdW1hYmxlVXBsb2FkUmVzcG9uc2USfwoUV3JpdGVSZXN1bWFibGVVcGxvYWQSMS5kcm9wYm94X2Nvbm5lY3Rvci52MS5Xcml0ZVJlc3VtYWJsZVVwbG9hZFJlcXVlc3QaMi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Xcml0ZVJlc3VtYWJsZVVwbG9hZFJlc3BvbnNlKAESYgoLUXVlcnlVcGxvYWQSKC5kcm9wYm94X2Nvbm5lY3Rvci52MS5RdWVyeVVwbG9hZFJlcXVlc3QaKS5kcm9wYm94X2Nvbm5lY3Rvci52MS5RdWVyeVVwbG9hZFJlc3BvbnNlEmUKDENhbmNlbFVwbG9hZBIpLmRyb3Bib3hfY29ubmVjdG9yLnYxLkNhbmNlbFVwbG9hZFJlcXVlc3QaKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5DYW5jZWxVcGxvYWRSZXNwb25zZWIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("CiZkcm9wYm94X2Nvbm5lY3Rvci92MS9jbG91ZF90YXNrcy5wcm90bxIUZHJvcGJveF9jb25uZWN0b3IudjEisgIKDEl0ZW1NZXRhZGF0YRIsCgRraW5kGAEgASgOMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUtpbmQSDAoEbmFtZRgCIAEoCRIUCgxwYXRoX2Rpc3BsYXkYAyABKAkSEgoKcGF0aF9sb3dlchgEIAEoCRIKCgJpZBgFIAEoCRILCgNyZXYYBiABKAkSDAoEc2l6ZRgHIAEoBBIzCg9jbGllbnRfbW9kaWZpZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD3NlcnZlcl9tb2RpZmllZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY29udGVudF9oYXNoGAogASgJEhUKDXJlbGF0aXZlX3BhdGgYCyABKAki/QQKEFJlbW90ZUZpbGVGaWx0ZXISDgoGZm9sZGVyGAEgASgJEgwKBG1hc2sYAiABKAkSFQoNbWFza19pc19yZWdleBgDIAEoCBIWCg5jYXNlX3NlbnNpdGl2ZRgEIAEoCBIsCgRraW5kGAUgASgOMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUtpbmQSGgoSaW5jbHVkZV9zdWJmb2xkZXJzGAYgASgIEjMKD21vZGlmaWVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObW9kaWZpZWRfYWZ0ZXIYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWRhdGVfam9pbhgJIAEoDjIaLmRyb3Bib3hfY29ubmVjdG9yLnYxLkpvaW4SMwoKZGF0ZV9maWVsZBgKIAEoDjIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRhdGVGaWVsZBIeChFzaXplX3NtYWxsZXJfdGhhbhgLIAEoBEgAiAEBEh0KEHNpemVfbGFyZ2VyX3RoYW4YDCABKARIAYgBARItCglzaXplX2pvaW4YDSABKA4yGi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Kb2luEi0KB3NvcnRfYnkYDiABKA4yHC5kcm9wYm94X2Nvbm5lY3Rvci52MS5Tb3J0QnkSFwoPc29ydF9kZXNjZW5kaW5nGA8gASgIEg0KBWxpbWl0GBAgASgNEhUKDWZhaWxfaWZfZW1wdHkYESABKAhCFAoSX3NpemVfc21hbGxlcl90aGFuQhMKEV9zaXplX2xhcmdlcl90aGFuIikKB0l0ZW1SZWYSEQoEcGF0aBgBIAEoCUID4EECEgsKA3JldhgCIAEoCSI4CghJdGVtUmVmcxIsCgVpdGVtcxgBIAMoCzIdLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1SZWYigwEKD092ZXJ3cml0ZVBvbGljeRIxCgRtb2RlGAEgASgOMiMuZHJvcGJveF9jb25uZWN0b3IudjEuT3ZlcndyaXRlTW9kZRI9Cg9zaXplX2NvbXBhcmlzb24YAiABKA4yJC5kcm9wYm94X2Nvbm5lY3Rvci52MS5TaXplQ29tcGFyaXNvbiJPCgdTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCRI0CghleGlzdGluZxgCIAEoCzIiLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1NZXRhZGF0YSKrAQoKVXBsb2FkU3BlYxIXCgpjb25uZWN0aW9uGAEgASgJQgPgQQISGgoSZGVzdGluYXRpb25fZm9sZGVyGAIgASgJEjgKCW92ZXJ3cml0ZRgDIAEoCzIlLmRyb3Bib3hfY29ubmVjdG9yLnYxLk92ZXJ3cml0ZVBvbGljeRIaChJrZWVwX21vZGlmaWVkX2RhdGUYBCABKAgSEgoKYXV0b3JlbmFtZRgFIAEoCCKNAQoKRmlsZUhlYWRlchIaCg1yZWxhdGl2ZV9wYXRoGAEgASgJQgPgQQISEQoEc2l6ZRgCIAEoBEgAiAEBEjEKDW1vZGlmaWVkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNvbnRlbnRfaGFzaBgEIAEoCUIHCgVfc2l6ZSIpCglEYXRhQ2h1bmsSDgoGb2Zmc2V0GAEgASgEEgwKBGRhdGEYAiABKAwiHwoHRmlsZUVuZBIUCgxjb250ZW50X2hhc2gYASABKAki7wEKElVwbG9hZEZpbGVzUmVxdWVzdBIwCgRzcGVjGAEgASgLMiAuZHJvcGJveF9jb25uZWN0b3IudjEuVXBsb2FkU3BlY0gAEjcKC2ZpbGVfaGVhZGVyGAIgASgLMiAuZHJvcGJveF9jb25uZWN0b3IudjEuRmlsZUhlYWRlckgAEjAKBWNodW5rGAMgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuRGF0YUNodW5rSAASMQoIZmlsZV9lbmQYBCABKAsyHS5kcm9wYm94X2Nvbm5lY3Rvci52MS5GaWxlRW5kSABCCQoHbWVzc2FnZSLKAQoKRmlsZVJlc3VsdBIVCg1yZWxhdGl2ZV9wYXRoGAEgASgJEjYKCHVwbG9hZGVkGAIgASgLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhSAASMAoHc2tpcHBlZBgDIAEoCzIdLmRyb3Bib3hfY29ubmVjdG9yLnYxLlNraXBwZWRIABIwCgVlcnJvchgEIAEoCzIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSAoTVXBsb2FkRmlsZXNSZXNwb25zZRIxCgdyZXN1bHRzGAEgAygLMiAuZHJvcGJveF9jb25uZWN0b3IudjEuRmlsZVJlc3VsdCJjChBMaXN0SXRlbXNSZXF1ZXN0EhcKCmNvbm5lY3Rpb24YASABKAlCA+BBAhI2CgZmaWx0ZXIYAiABKAsyJi5kcm9wYm94X2Nvbm5lY3Rvci52MS5SZW1vdGVGaWxlRmlsdGVyIkYKEUxpc3RJdGVtc1Jlc3BvbnNlEjEKBWl0ZW1zGAEgAygLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhIisKCUJ5dGVSYW5nZRIOCgZvZmZzZXQYASABKAQSDgoGbGVuZ3RoGAIgASgEItcBChREb3dubG9hZEZpbGVzUmVxdWVzdBIXCgpjb25uZWN0aW9uGAEgASgJQgPgQQISOAoGZmlsdGVyGAIgASgLMiYuZHJvcGJveF9jb25uZWN0b3IudjEuUmVtb3RlRmlsZUZpbHRlckgAEi8KBWl0ZW1zGAMgASgLMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbVJlZnNIABIuCgVyYW5nZRgEIAEoCzIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkJ5dGVSYW5nZUILCglzZWxlY3Rpb24iZgoORG93bmxvYWRIZWFkZXISNAoIbWV0YWRhdGEYASABKAsyIi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtTWV0YWRhdGESDgoGb2Zmc2V0GAIgASgEEg4KBmxlbmd0aBgDIAEoBCI3CgtEb3dubG9hZEVuZBIUCgxjb250ZW50X2hhc2gYASABKAkSEgoKYnl0ZXNfc2VudBgCIAEoBCL0AQoVRG93bmxvYWRGaWxlc1Jlc3BvbnNlEjYKBmhlYWRlchgBIAEoCzIkLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRvd25sb2FkSGVhZGVySAASMAoFY2h1bmsYAiABKAsyHy5kcm9wYm94X2Nvbm5lY3Rvci52MS5EYXRhQ2h1bmtIABIwCgNlbmQYAyABKAsyIS5kcm9wYm94X2Nvbm5lY3Rvci52MS5Eb3dubG9hZEVuZEgAEjQKBWVycm9yGAQgASgLMiMuZHJvcGJveF9jb25uZWN0b3IudjEuRG93bmxvYWRFcnJvckgAQgkKB21lc3NhZ2UiTQoNRG93bmxvYWRFcnJvchIMCgRwYXRoGAEgASgJEi4KBWVycm9yGAIgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUVycm9yIlMKE0NyZWF0ZUZvbGRlclJlcXVlc3QSFwoKY29ubmVjdGlvbhgBIAEoCUID4EECEhEKBHBhdGgYAiABKAlCA+BBAhIQCghleGlzdF9vaxgDIAEoCCJbChRDcmVhdGVGb2xkZXJSZXNwb25zZRIyCgZmb2xkZXIYASABKAsyIi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtTWV0YWRhdGESDwoHY3JlYXRlZBgCIAEoCCK2AQoSRGVsZXRlSXRlbXNSZXF1ZXN0EhcKCmNvbm5lY3Rpb24YASABKAlCA+BBAhI4CgZmaWx0ZXIYAiABKAsyJi5kcm9wYm94X2Nvbm5lY3Rvci52MS5SZW1vdGVGaWxlRmlsdGVySAASLwoFaXRlbXMYAyABKAsyHi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtUmVmc0gAEg8KB2RyeV9ydW4YBCABKAhCCwoJc2VsZWN0aW9uIqgBChNEZWxldGVJdGVtc1Jlc3BvbnNlEgwKBHBhdGgYASABKAkSNQoHZGVsZXRlZBgCIAEoCzIiLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1NZXRhZGF0YUgAEjAKBWVycm9yGAMgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUVycm9ySAASDwoHZHJ5X3J1bhgEIAEoCEIJCgdvdXRjb21lIvwBChtTdGFydFJlc3VtYWJsZVVwbG9hZFJlcXVlc3QSFwoKY29ubmVjdGlvbhgBIAEoCUID4EECEhEKBHBhdGgYAiABKAlCA+BBAhI4CglvdmVyd3JpdGUYAyABKAsyJS5kcm9wYm94X2Nvbm5lY3Rvci52MS5PdmVyd3JpdGVQb2xpY3kSMQoNbW9kaWZpZWRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYXV0b3JlbmFtZRgFIAEoCBIRCgRzaXplGAYgASgESACIAQESFAoMY29udGVudF9oYXNoGAcgASgJQgcKBV9zaXplIpIBChxTdGFydFJlc3VtYWJsZVVwbG9hZFJlc3BvbnNlEhEKCXVwbG9hZF9pZBgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHc2tpcHBlZBgDIAEoCzIdLmRyb3Bib3hfY29ubmVjdG9yLnYxLlNraXBwZWQigAEKG1dyaXRlUmVzdW1hYmxlVXBsb2FkUmVxdWVzdBIRCgl1cGxvYWRfaWQYASABKAkSFAoMd3JpdGVfb2Zmc2V0GAIgASgEEgwKBGRhdGEYAyABKAwSFAoMZmluaXNoX3dyaXRlGAQgASgIEhQKDGNvbnRlbnRfaGFzaBgFIAEoCSJoChxXcml0ZVJlc3VtYWJsZVVwbG9hZFJlc3BvbnNlEhYKDnBlcnNpc3RlZF9zaXplGAEgASgEEjAKBnJlc3VsdBgCIAEoCzIgLmRyb3Bib3hfY29ubmVjdG9yLnYxLkZpbGVSZXN1bHQiLAoSUXVlcnlVcGxvYWRSZXF1ZXN0EhYKCXVwbG9hZF9pZBgBIAEoCUID4EECIp4BChNRdWVyeVVwbG9hZFJlc3BvbnNlEhYKDnBlcnNpc3RlZF9zaXplGAEgASgEEjAKBnJlc3VsdBgCIAEoCzIgLmRyb3Bib3hfY29ubmVjdG9yLnYxLkZpbGVSZXN1bHQSLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHBhdGgYBCABKAkiLQoTQ2FuY2VsVXBsb2FkUmVxdWVzdBIWCgl1cGxvYWRfaWQYASABKAlCA+BBAiIWChRDYW5jZWxVcGxvYWRSZXNwb25zZSpiCghJdGVtS2luZBIZChVJVEVNX0tJTkRfVU5TUEVDSUZJRUQQABISCg5JVEVNX0tJTkRfRklMRRABEhQKEElURU1fS0lORF9GT0xERVIQAhIRCg1JVEVNX0tJTkRfQUxMEAMqNwoESm9pbhIUChBKT0lOX1VOU1BFQ0lGSUVEEAASDAoISk9JTl9BTkQQARILCgdKT0lOX09SEAIqZwoJRGF0ZUZpZWxkEhoKFkRBVEVfRklFTERfVU5TUEVDSUZJRUQQABIeChpEQVRFX0ZJRUxEX0NMSUVOVF9NT0RJRklFRBABEh4KGkRBVEVfRklFTERfU0VSVkVSX01PRElGSUVEEAIqWwoGU29ydEJ5EhcKE1NPUlRfQllfVU5TUEVDSUZJRUQQABIQCgxTT1JUX0JZX05BTUUQARIUChBTT1JUX0JZX01PRElGSUVEEAISEAoMU09SVF9CWV9TSVpFEAMqnQEKDU92ZXJ3cml0ZU1vZGUSHgoaT1ZFUldSSVRFX01PREVfVU5TUEVDSUZJRUQQABIZChVPVkVSV1JJVEVfTU9ERV9BTFdBWVMQARIbChdPVkVSV1JJVEVfTU9ERV9JRl9ORVdFUhACEhoKFk9WRVJXUklURV9NT0RFX0lGX1NJWkUQAxIYChRPVkVSV1JJVEVfTU9ERV9ORVZFUhAEKsoBCg5TaXplQ29tcGFyaXNvbhIfChtTSVpFX0NPTVBBUklTT05fVU5TUEVDSUZJRUQQABIYChRTSVpFX0NPTVBBUklTT05fU0FNRRABEhsKF1NJWkVfQ09NUEFSSVNPTl9TTUFMTEVSEAISGgoWU0laRV9DT01QQVJJU09OX0xBUkdFUhADEiUKIVNJWkVfQ09NUEFSSVNPTl9TTUFMTEVSX09SX0xBUkdFUhAEEh0KGVNJWkVfQ09NUEFSSVNPTl9ESUZGRVJFTlQQBTLeBwoQQ2xvdWRUYXNrU2VydmljZRJmCgtVcGxvYWRGaWxlcxIoLmRyb3Bib3hfY29ubmVjdG9yLnYxLlVwbG9hZEZpbGVzUmVxdWVzdBopLmRyb3Bib3hfY29ubmVjdG9yLnYxLlVwbG9hZEZpbGVzUmVzcG9uc2UoATABEl4KCUxpc3RJdGVtcxImLmRyb3Bib3hfY29ubmVjdG9yLnYxLkxpc3RJdGVtc1JlcXVlc3QaJy5kcm9wYm94X2Nvbm5lY3Rvci52MS5MaXN0SXRlbXNSZXNwb25zZTABEmoKDURvd25sb2FkRmlsZXMSKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Eb3dubG9hZEZpbGVzUmVxdWVzdBorLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRvd25sb2FkRmlsZXNSZXNwb25zZTABEmUKDENyZWF0ZUZvbGRlchIpLmRyb3Bib3hfY29ubmVjdG9yLnYxLkNyZWF0ZUZvbGRlclJlcXVlc3QaKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5DcmVhdGVGb2xkZXJSZXNwb25zZRJkCgtEZWxldGVJdGVtcxIoLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRlbGV0ZUl0ZW1zUmVxdWVzdBopLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRlbGV0ZUl0ZW1zUmVzcG9uc2UwARJ9ChRTdGFydFJlc3VtYWJsZVVwbG9hZBIxLmRyb3Bib3hfY29ubmVjdG9yLnYxLlN0YXJ0UmVzdW1hYmxlVXBsb2FkUmVxdWVzdBoyLmRyb3Bib3hfY29ubmVjdG9yLnYxLlN0YXJ0UmVzdW1hYmxlVXBsb2FkUmVzcG9uc2USfwoUV3JpdGVSZXN1bWFibGVVcGxvYWQSMS5kcm9wYm94X2Nvbm5lY3Rvci52MS5Xcml0ZVJlc3VtYWJsZVVwbG9hZFJlcXVlc3QaMi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Xcml0ZVJlc3VtYWJsZVVwbG9hZFJlc3BvbnNlKAESYgoLUXVlcnlVcGxvYWQSKC5kcm9wYm94X2Nvbm5lY3Rvci52MS5RdWVyeVVwbG9hZFJlcXVlc3QaKS5kcm9wYm94X2Nvbm5lY3Rvci52MS5RdWVyeVVwbG9hZFJlc3BvbnNlEmUKDENhbmNlbFVwbG9hZBIpLmRyb3Bib3hfY29ubmVjdG9yLnYxLkNhbmNlbFVwbG9hZFJlcXVlc3QaKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5DYW5jZWxVcGxvYWRSZXNwb25zZWIGcHJvdG8z", [file_dropbox_connector_v1_errors, file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * Metadata of a Dropbox file or folder.
@@ -105,48 +107,6 @@ export type ItemMetadata = Message<"dropbox_connector.v1.ItemMetadata"> & {
  */
 export const ItemMetadataSchema: GenMessage<ItemMetadata> = /*@__PURE__*/
   messageDesc(file_dropbox_connector_v1_cloud_tasks, 0);
-
-/**
- * A failure of one item inside a multi-item call.
- *
- * @generated from message dropbox_connector.v1.ItemError
- */
-export type ItemError = Message<"dropbox_connector.v1.ItemError"> & {
-  /**
-   * A google.rpc.Code value.
-   *
-   * @generated from field: int32 code = 1;
-   */
-  code: number;
-
-  /**
-   * The reason as in ErrorInfo: an ErrorReason value name without its prefix.
-   *
-   * @generated from field: string reason = 2;
-   */
-  reason: string;
-
-  /**
-   * What went wrong and what to do about it.
-   *
-   * @generated from field: string message = 3;
-   */
-  message: string;
-
-  /**
-   * Details such as `path` or `dropbox_error`.
-   *
-   * @generated from field: map<string, string> metadata = 4;
-   */
-  metadata: { [key: string]: string };
-};
-
-/**
- * Describes the message dropbox_connector.v1.ItemError.
- * Use `create(ItemErrorSchema)` to create a new message.
- */
-export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 1);
 
 /**
  * VisualCron's "Cloud Remote file filter", shared by List, Download and Delete.
@@ -281,7 +241,7 @@ export type RemoteFileFilter = Message<"dropbox_connector.v1.RemoteFileFilter"> 
  * Use `create(RemoteFileFilterSchema)` to create a new message.
  */
 export const RemoteFileFilterSchema: GenMessage<RemoteFileFilter> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 2);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 1);
 
 /**
  * A remote item named directly, optionally at one revision.
@@ -310,7 +270,7 @@ export type ItemRef = Message<"dropbox_connector.v1.ItemRef"> & {
  * Use `create(ItemRefSchema)` to create a new message.
  */
 export const ItemRefSchema: GenMessage<ItemRef> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 3);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 2);
 
 /**
  * Items named directly.
@@ -331,7 +291,7 @@ export type ItemRefs = Message<"dropbox_connector.v1.ItemRefs"> & {
  * Use `create(ItemRefsSchema)` to create a new message.
  */
 export const ItemRefsSchema: GenMessage<ItemRefs> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 4);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 3);
 
 /**
  * VisualCron's overwrite option.
@@ -359,7 +319,7 @@ export type OverwritePolicy = Message<"dropbox_connector.v1.OverwritePolicy"> & 
  * Use `create(OverwritePolicySchema)` to create a new message.
  */
 export const OverwritePolicySchema: GenMessage<OverwritePolicy> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 5);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 4);
 
 /**
  * What a file was skipped for.
@@ -387,7 +347,7 @@ export type Skipped = Message<"dropbox_connector.v1.Skipped"> & {
  * Use `create(SkippedSchema)` to create a new message.
  */
 export const SkippedSchema: GenMessage<Skipped> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 6);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 5);
 
 /**
  * First message of UploadFiles.
@@ -436,7 +396,7 @@ export type UploadSpec = Message<"dropbox_connector.v1.UploadSpec"> & {
  * Use `create(UploadSpecSchema)` to create a new message.
  */
 export const UploadSpecSchema: GenMessage<UploadSpec> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 7);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 6);
 
 /**
  * Starts one file in UploadFiles.
@@ -478,7 +438,7 @@ export type FileHeader = Message<"dropbox_connector.v1.FileHeader"> & {
  * Use `create(FileHeaderSchema)` to create a new message.
  */
 export const FileHeaderSchema: GenMessage<FileHeader> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 8);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 7);
 
 /**
  * A piece of a file.
@@ -506,7 +466,7 @@ export type DataChunk = Message<"dropbox_connector.v1.DataChunk"> & {
  * Use `create(DataChunkSchema)` to create a new message.
  */
 export const DataChunkSchema: GenMessage<DataChunk> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 9);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 8);
 
 /**
  * Ends one file in UploadFiles.
@@ -528,7 +488,7 @@ export type FileEnd = Message<"dropbox_connector.v1.FileEnd"> & {
  * Use `create(FileEndSchema)` to create a new message.
  */
 export const FileEndSchema: GenMessage<FileEnd> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 10);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 9);
 
 /**
  * One message of the UploadFiles stream.
@@ -581,7 +541,7 @@ export type UploadFilesRequest = Message<"dropbox_connector.v1.UploadFilesReques
  * Use `create(UploadFilesRequestSchema)` to create a new message.
  */
 export const UploadFilesRequestSchema: GenMessage<UploadFilesRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 11);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 10);
 
 /**
  * The outcome for one uploaded file.
@@ -633,16 +593,17 @@ export type FileResult = Message<"dropbox_connector.v1.FileResult"> & {
  * Use `create(FileResultSchema)` to create a new message.
  */
 export const FileResultSchema: GenMessage<FileResult> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 12);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 11);
 
 /**
- * Response of UploadFiles.
+ * One message of the UploadFiles response stream.
  *
  * @generated from message dropbox_connector.v1.UploadFilesResponse
  */
 export type UploadFilesResponse = Message<"dropbox_connector.v1.UploadFilesResponse"> & {
   /**
-   * One per file, in stream order.
+   * Results of files finished since the previous message, in stream order.
+   * Over all messages of the call: one per file.
    *
    * @generated from field: repeated dropbox_connector.v1.FileResult results = 1;
    */
@@ -654,7 +615,7 @@ export type UploadFilesResponse = Message<"dropbox_connector.v1.UploadFilesRespo
  * Use `create(UploadFilesResponseSchema)` to create a new message.
  */
 export const UploadFilesResponseSchema: GenMessage<UploadFilesResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 13);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 12);
 
 /**
  * Request for ListItems.
@@ -682,7 +643,7 @@ export type ListItemsRequest = Message<"dropbox_connector.v1.ListItemsRequest"> 
  * Use `create(ListItemsRequestSchema)` to create a new message.
  */
 export const ListItemsRequestSchema: GenMessage<ListItemsRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 14);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 13);
 
 /**
  * One page of ListItems.
@@ -703,7 +664,7 @@ export type ListItemsResponse = Message<"dropbox_connector.v1.ListItemsResponse"
  * Use `create(ListItemsResponseSchema)` to create a new message.
  */
 export const ListItemsResponseSchema: GenMessage<ListItemsResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 15);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 14);
 
 /**
  * A byte range of a single file.
@@ -731,7 +692,7 @@ export type ByteRange = Message<"dropbox_connector.v1.ByteRange"> & {
  * Use `create(ByteRangeSchema)` to create a new message.
  */
 export const ByteRangeSchema: GenMessage<ByteRange> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 16);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 15);
 
 /**
  * Request for DownloadFiles.
@@ -782,7 +743,7 @@ export type DownloadFilesRequest = Message<"dropbox_connector.v1.DownloadFilesRe
  * Use `create(DownloadFilesRequestSchema)` to create a new message.
  */
 export const DownloadFilesRequestSchema: GenMessage<DownloadFilesRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 17);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 16);
 
 /**
  * Starts one file in DownloadFiles.
@@ -817,7 +778,7 @@ export type DownloadHeader = Message<"dropbox_connector.v1.DownloadHeader"> & {
  * Use `create(DownloadHeaderSchema)` to create a new message.
  */
 export const DownloadHeaderSchema: GenMessage<DownloadHeader> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 18);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 17);
 
 /**
  * Ends one file in DownloadFiles.
@@ -845,7 +806,7 @@ export type DownloadEnd = Message<"dropbox_connector.v1.DownloadEnd"> & {
  * Use `create(DownloadEndSchema)` to create a new message.
  */
 export const DownloadEndSchema: GenMessage<DownloadEnd> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 19);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 18);
 
 /**
  * One message of the DownloadFiles stream.
@@ -898,7 +859,7 @@ export type DownloadFilesResponse = Message<"dropbox_connector.v1.DownloadFilesR
  * Use `create(DownloadFilesResponseSchema)` to create a new message.
  */
 export const DownloadFilesResponseSchema: GenMessage<DownloadFilesResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 20);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 19);
 
 /**
  * A failed file in DownloadFiles.
@@ -926,7 +887,7 @@ export type DownloadError = Message<"dropbox_connector.v1.DownloadError"> & {
  * Use `create(DownloadErrorSchema)` to create a new message.
  */
 export const DownloadErrorSchema: GenMessage<DownloadError> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 21);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 20);
 
 /**
  * Request for CreateFolder.
@@ -961,7 +922,7 @@ export type CreateFolderRequest = Message<"dropbox_connector.v1.CreateFolderRequ
  * Use `create(CreateFolderRequestSchema)` to create a new message.
  */
 export const CreateFolderRequestSchema: GenMessage<CreateFolderRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 22);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 21);
 
 /**
  * Response of CreateFolder.
@@ -989,7 +950,7 @@ export type CreateFolderResponse = Message<"dropbox_connector.v1.CreateFolderRes
  * Use `create(CreateFolderResponseSchema)` to create a new message.
  */
 export const CreateFolderResponseSchema: GenMessage<CreateFolderResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 23);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 22);
 
 /**
  * Request for DeleteItems.
@@ -1040,7 +1001,7 @@ export type DeleteItemsRequest = Message<"dropbox_connector.v1.DeleteItemsReques
  * Use `create(DeleteItemsRequestSchema)` to create a new message.
  */
 export const DeleteItemsRequestSchema: GenMessage<DeleteItemsRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 24);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 23);
 
 /**
  * The outcome for one item of DeleteItems.
@@ -1091,7 +1052,7 @@ export type DeleteItemsResponse = Message<"dropbox_connector.v1.DeleteItemsRespo
  * Use `create(DeleteItemsResponseSchema)` to create a new message.
  */
 export const DeleteItemsResponseSchema: GenMessage<DeleteItemsResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 25);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 24);
 
 /**
  * Request for StartResumableUpload.
@@ -1155,7 +1116,7 @@ export type StartResumableUploadRequest = Message<"dropbox_connector.v1.StartRes
  * Use `create(StartResumableUploadRequestSchema)` to create a new message.
  */
 export const StartResumableUploadRequestSchema: GenMessage<StartResumableUploadRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 26);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 25);
 
 /**
  * Response of StartResumableUpload.
@@ -1192,7 +1153,7 @@ export type StartResumableUploadResponse = Message<"dropbox_connector.v1.StartRe
  * Use `create(StartResumableUploadResponseSchema)` to create a new message.
  */
 export const StartResumableUploadResponseSchema: GenMessage<StartResumableUploadResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 27);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 26);
 
 /**
  * One message of the WriteResumableUpload stream.
@@ -1246,7 +1207,7 @@ export type WriteResumableUploadRequest = Message<"dropbox_connector.v1.WriteRes
  * Use `create(WriteResumableUploadRequestSchema)` to create a new message.
  */
 export const WriteResumableUploadRequestSchema: GenMessage<WriteResumableUploadRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 28);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 27);
 
 /**
  * Response of WriteResumableUpload.
@@ -1276,7 +1237,7 @@ export type WriteResumableUploadResponse = Message<"dropbox_connector.v1.WriteRe
  * Use `create(WriteResumableUploadResponseSchema)` to create a new message.
  */
 export const WriteResumableUploadResponseSchema: GenMessage<WriteResumableUploadResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 29);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 28);
 
 /**
  * Request for QueryUpload.
@@ -1297,7 +1258,7 @@ export type QueryUploadRequest = Message<"dropbox_connector.v1.QueryUploadReques
  * Use `create(QueryUploadRequestSchema)` to create a new message.
  */
 export const QueryUploadRequestSchema: GenMessage<QueryUploadRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 30);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 29);
 
 /**
  * Response of QueryUpload.
@@ -1339,7 +1300,7 @@ export type QueryUploadResponse = Message<"dropbox_connector.v1.QueryUploadRespo
  * Use `create(QueryUploadResponseSchema)` to create a new message.
  */
 export const QueryUploadResponseSchema: GenMessage<QueryUploadResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 31);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 30);
 
 /**
  * Request for CancelUpload.
@@ -1360,7 +1321,7 @@ export type CancelUploadRequest = Message<"dropbox_connector.v1.CancelUploadRequ
  * Use `create(CancelUploadRequestSchema)` to create a new message.
  */
 export const CancelUploadRequestSchema: GenMessage<CancelUploadRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 32);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 31);
 
 /**
  * Response of CancelUpload.
@@ -1375,300 +1336,7 @@ export type CancelUploadResponse = Message<"dropbox_connector.v1.CancelUploadRes
  * Use `create(CancelUploadResponseSchema)` to create a new message.
  */
 export const CancelUploadResponseSchema: GenMessage<CancelUploadResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 33);
-
-/**
- * Stable reasons carried in `google.rpc.ErrorInfo.reason`: the value name without its
- * `ERROR_REASON_` prefix (ERROR_REASON_PATH_NOT_FOUND is sent as "PATH_NOT_FOUND").
- *
- * @generated from enum dropbox_connector.v1.ErrorReason
- */
-export enum ErrorReason {
-  /**
-   * Not used.
-   *
-   * @generated from enum value: ERROR_REASON_UNSPECIFIED = 0;
-   */
-  UNSPECIFIED = 0,
-
-  /**
-   * No connection has that resource name or display_name. NOT_FOUND.
-   *
-   * @generated from enum value: ERROR_REASON_CONNECTION_NOT_FOUND = 1;
-   */
-  CONNECTION_NOT_FOUND = 1,
-
-  /**
-   * Another connection already has that display_name. ALREADY_EXISTS.
-   *
-   * @generated from enum value: ERROR_REASON_CONNECTION_NAME_TAKEN = 2;
-   */
-  CONNECTION_NAME_TAKEN = 2,
-
-  /**
-   * A field of the request is invalid; metadata `field` names it. INVALID_ARGUMENT.
-   *
-   * @generated from enum value: ERROR_REASON_INVALID_ARGUMENT = 3;
-   */
-  INVALID_ARGUMENT = 3,
-
-  /**
-   * A Dropbox path breaks Dropbox's rules; metadata `path`. INVALID_ARGUMENT.
-   *
-   * @generated from enum value: ERROR_REASON_MALFORMED_PATH = 4;
-   */
-  MALFORMED_PATH = 4,
-
-  /**
-   * The remote item does not exist; metadata `path`. NOT_FOUND.
-   *
-   * @generated from enum value: ERROR_REASON_PATH_NOT_FOUND = 5;
-   */
-  PATH_NOT_FOUND = 5,
-
-  /**
-   * Something is already at the path; metadata `path`. ALREADY_EXISTS.
-   *
-   * @generated from enum value: ERROR_REASON_PATH_CONFLICT = 6;
-   */
-  PATH_CONFLICT = 6,
-
-  /**
-   * The path is a folder where a file was needed, or the reverse. FAILED_PRECONDITION.
-   *
-   * @generated from enum value: ERROR_REASON_PATH_WRONG_KIND = 7;
-   */
-  PATH_WRONG_KIND = 7,
-
-  /**
-   * Dropbox refused the connection's token (invalid, revoked, expired
-   * without a refresh token). UNAUTHENTICATED.
-   *
-   * @generated from enum value: ERROR_REASON_DROPBOX_UNAUTHORIZED = 8;
-   */
-  DROPBOX_UNAUTHORIZED = 8,
-
-  /**
-   * Dropbox rate limited the connection; RetryInfo says when to retry. RESOURCE_EXHAUSTED.
-   *
-   * @generated from enum value: ERROR_REASON_RATE_LIMITED = 9;
-   */
-  RATE_LIMITED = 9,
-
-  /**
-   * The bytes received do not match the content_hash given. DATA_LOSS.
-   *
-   * @generated from enum value: ERROR_REASON_CONTENT_HASH_MISMATCH = 10;
-   */
-  CONTENT_HASH_MISMATCH = 10,
-
-  /**
-   * Stream messages out of order (e.g. a chunk before the spec). INVALID_ARGUMENT.
-   *
-   * @generated from enum value: ERROR_REASON_STREAM_OUT_OF_ORDER = 11;
-   */
-  STREAM_OUT_OF_ORDER = 11,
-
-  /**
-   * A chunk's offset is not where the file stands. INVALID_ARGUMENT.
-   *
-   * @generated from enum value: ERROR_REASON_CHUNK_OFFSET_MISMATCH = 12;
-   */
-  CHUNK_OFFSET_MISMATCH = 12,
-
-  /**
-   * The filter matched nothing and fail_if_empty was set. NOT_FOUND.
-   *
-   * @generated from enum value: ERROR_REASON_NO_ITEMS_MATCHED = 13;
-   */
-  NO_ITEMS_MATCHED = 13,
-
-  /**
-   * The connection has no usable credentials. FAILED_PRECONDITION.
-   *
-   * @generated from enum value: ERROR_REASON_CONNECTION_NOT_AUTHORIZED = 14;
-   */
-  CONNECTION_NOT_AUTHORIZED = 14,
-
-  /**
-   * Dropbox did not answer in time. DEADLINE_EXCEEDED.
-   *
-   * @generated from enum value: ERROR_REASON_DROPBOX_TIMEOUT = 15;
-   */
-  DROPBOX_TIMEOUT = 15,
-
-  /**
-   * Dropbox could not be reached or failed (5xx). UNAVAILABLE.
-   *
-   * @generated from enum value: ERROR_REASON_DROPBOX_UNAVAILABLE = 16;
-   */
-  DROPBOX_UNAVAILABLE = 16,
-
-  /**
-   * Dropbox answered with an error this service does not know. INTERNAL;
-   * metadata `dropbox_error` has Dropbox's error_summary.
-   *
-   * @generated from enum value: ERROR_REASON_DROPBOX_ERROR = 17;
-   */
-  DROPBOX_ERROR = 17,
-
-  /**
-   * The Dropbox account is out of space. RESOURCE_EXHAUSTED.
-   *
-   * @generated from enum value: ERROR_REASON_INSUFFICIENT_SPACE = 18;
-   */
-  INSUFFICIENT_SPACE = 18,
-
-  /**
-   * The item was skipped by the overwrite policy (per file, not a call error).
-   *
-   * @generated from enum value: ERROR_REASON_SKIPPED_BY_OVERWRITE_POLICY = 19;
-   */
-  SKIPPED_BY_OVERWRITE_POLICY = 19,
-
-  /**
-   * The client cancelled. CANCELLED.
-   *
-   * @generated from enum value: ERROR_REASON_CANCELLED = 20;
-   */
-  CANCELLED = 20,
-
-  /**
-   * The service is shutting down. UNAVAILABLE.
-   *
-   * @generated from enum value: ERROR_REASON_SHUTTING_DOWN = 21;
-   */
-  SHUTTING_DOWN = 21,
-
-  /**
-   * Dropbox refused the operation for this item (no write permission,
-   * disallowed name, restricted content). PERMISSION_DENIED.
-   *
-   * @generated from enum value: ERROR_REASON_DROPBOX_PERMISSION_DENIED = 22;
-   */
-  DROPBOX_PERMISSION_DENIED = 22,
-
-  /**
-   * The connection's refresh token was refused (revoked or expired); run the
-   * authorization again. FAILED_PRECONDITION.
-   *
-   * @generated from enum value: ERROR_REASON_REAUTHORIZATION_REQUIRED = 23;
-   */
-  REAUTHORIZATION_REQUIRED = 23,
-
-  /**
-   * Dropbox refused the redirect URI; metadata `redirect_uri` is the URI sent,
-   * which must be registered in the app console. FAILED_PRECONDITION.
-   *
-   * @generated from enum value: ERROR_REASON_INVALID_REDIRECT_URI = 24;
-   */
-  INVALID_REDIRECT_URI = 24,
-
-  /**
-   * The authorization state is unknown, used or expired. FAILED_PRECONDITION.
-   *
-   * @generated from enum value: ERROR_REASON_AUTHORIZATION_STATE_INVALID = 25;
-   */
-  AUTHORIZATION_STATE_INVALID = 25,
-
-  /**
-   * The proxy could not be reached or refused the credentials. UNAVAILABLE
-   * or PERMISSION_DENIED.
-   *
-   * @generated from enum value: ERROR_REASON_PROXY_FAILED = 26;
-   */
-  PROXY_FAILED = 26,
-
-  /**
-   * No resumable upload has that id: it never existed, was cancelled, or
-   * expired (with Dropbox's upload session, 7 days after it started). Start a
-   * new one. NOT_FOUND; metadata `upload_id`.
-   *
-   * @generated from enum value: ERROR_REASON_UPLOAD_NOT_FOUND = 30;
-   */
-  UPLOAD_NOT_FOUND = 30,
-
-  /**
-   * Another stream is writing this resumable upload right now. ABORTED; retry
-   * once that stream has ended.
-   *
-   * @generated from enum value: ERROR_REASON_UPLOAD_BUSY = 31;
-   */
-  UPLOAD_BUSY = 31,
-
-  /**
-   * Dropbox's upload session no longer matches what the service persisted;
-   * the upload cannot go on. Start a new one. FAILED_PRECONDITION.
-   *
-   * @generated from enum value: ERROR_REASON_UPLOAD_SESSION_LOST = 32;
-   */
-  UPLOAD_SESSION_LOST = 32,
-
-  /**
-   * The call carried no identity the service knows: no or a wrong bearer token,
-   * an expired JWT or one for another audience, an unknown client
-   * certificate. UNAUTHENTICATED.
-   *
-   * @generated from enum value: ERROR_REASON_CALLER_UNKNOWN = 33;
-   */
-  CALLER_UNKNOWN = 33,
-
-  /**
-   * The caller is known but its role or groups do not allow this call or this
-   * connection; metadata `caller` and `needed_role`. PERMISSION_DENIED,
-   * whether or not the connection exists.
-   *
-   * @generated from enum value: ERROR_REASON_CALLER_NOT_ALLOWED = 34;
-   */
-  CALLER_NOT_ALLOWED = 34,
-
-  /**
-   * The service is at its limit for buffered upload bytes or open streams;
-   * RetryInfo says when to retry. RESOURCE_EXHAUSTED.
-   *
-   * @generated from enum value: ERROR_REASON_SERVER_BUSY = 35;
-   */
-  SERVER_BUSY = 35,
-
-  /**
-   * A listing-based call (sorted list, filtered download or delete) would hold
-   * more entries than the service's cap; narrow the filter or set a limit.
-   * metadata `max_entries`. RESOURCE_EXHAUSTED.
-   *
-   * @generated from enum value: ERROR_REASON_LISTING_TOO_LARGE = 36;
-   */
-  LISTING_TOO_LARGE = 36,
-
-  /**
-   * The service failed inside (a bug); the call's work may be incomplete and
-   * nothing it returned should be taken as whole. INTERNAL.
-   *
-   * @generated from enum value: ERROR_REASON_INTERNAL = 37;
-   */
-  INTERNAL = 37,
-
-  /**
-   * The client stopped sending on a stream for longer than the idle timeout;
-   * metadata `idle_seconds`. DEADLINE_EXCEEDED.
-   *
-   * @generated from enum value: ERROR_REASON_STREAM_IDLE = 38;
-   */
-  STREAM_IDLE = 38,
-
-  /**
-   * The target of a connection test is a loopback, link-local or private
-   * address, which the service refuses unless configured. PERMISSION_DENIED.
-   *
-   * @generated from enum value: ERROR_REASON_TARGET_NOT_ALLOWED = 39;
-   */
-  TARGET_NOT_ALLOWED = 39,
-}
-
-/**
- * Describes the enum dropbox_connector.v1.ErrorReason.
- */
-export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
-  enumDesc(file_dropbox_connector_v1_cloud_tasks, 0);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 32);
 
 /**
  * Kinds of remote items.
@@ -1709,7 +1377,7 @@ export enum ItemKind {
  * Describes the enum dropbox_connector.v1.ItemKind.
  */
 export const ItemKindSchema: GenEnum<ItemKind> = /*@__PURE__*/
-  enumDesc(file_dropbox_connector_v1_cloud_tasks, 1);
+  enumDesc(file_dropbox_connector_v1_cloud_tasks, 0);
 
 /**
  * How two conditions of a filter combine.
@@ -1743,7 +1411,7 @@ export enum Join {
  * Describes the enum dropbox_connector.v1.Join.
  */
 export const JoinSchema: GenEnum<Join> = /*@__PURE__*/
-  enumDesc(file_dropbox_connector_v1_cloud_tasks, 2);
+  enumDesc(file_dropbox_connector_v1_cloud_tasks, 1);
 
 /**
  * Which timestamp a date condition reads.
@@ -1777,7 +1445,7 @@ export enum DateField {
  * Describes the enum dropbox_connector.v1.DateField.
  */
 export const DateFieldSchema: GenEnum<DateField> = /*@__PURE__*/
-  enumDesc(file_dropbox_connector_v1_cloud_tasks, 3);
+  enumDesc(file_dropbox_connector_v1_cloud_tasks, 2);
 
 /**
  * Sort keys.
@@ -1818,7 +1486,7 @@ export enum SortBy {
  * Describes the enum dropbox_connector.v1.SortBy.
  */
 export const SortBySchema: GenEnum<SortBy> = /*@__PURE__*/
-  enumDesc(file_dropbox_connector_v1_cloud_tasks, 4);
+  enumDesc(file_dropbox_connector_v1_cloud_tasks, 3);
 
 /**
  * When to replace an existing file.
@@ -1867,7 +1535,7 @@ export enum OverwriteMode {
  * Describes the enum dropbox_connector.v1.OverwriteMode.
  */
 export const OverwriteModeSchema: GenEnum<OverwriteMode> = /*@__PURE__*/
-  enumDesc(file_dropbox_connector_v1_cloud_tasks, 5);
+  enumDesc(file_dropbox_connector_v1_cloud_tasks, 4);
 
 /**
  * How the destination's size compares to the source's.
@@ -1922,7 +1590,7 @@ export enum SizeComparison {
  * Describes the enum dropbox_connector.v1.SizeComparison.
  */
 export const SizeComparisonSchema: GenEnum<SizeComparison> = /*@__PURE__*/
-  enumDesc(file_dropbox_connector_v1_cloud_tasks, 6);
+  enumDesc(file_dropbox_connector_v1_cloud_tasks, 5);
 
 /**
  * The five VisualCron Cloud tasks against Dropbox.
@@ -1938,14 +1606,17 @@ export const SizeComparisonSchema: GenEnum<SizeComparison> = /*@__PURE__*/
  */
 export const CloudTaskService: GenService<{
   /**
-   * "Cloud - Upload file(s)". Client streaming: first an UploadSpec, then for
-   * each file a FileHeader, its FileChunks in order, and a FileEnd. A failure
-   * of one file is reported in its FileResult; the stream goes on.
+   * "Cloud - Upload file(s)". The client sends first an UploadSpec, then for
+   * each file a FileHeader, its DataChunks in order, and a FileEnd. The server
+   * answers each file with its FileResult as soon as the file is finished, so
+   * read the responses while sending; collect the results of every response.
+   * A failure of one file is reported in its FileResult and the stream goes
+   * on; a failure of the call ends the response stream with its status.
    *
    * @generated from rpc dropbox_connector.v1.CloudTaskService.UploadFiles
    */
   uploadFiles: {
-    methodKind: "client_streaming";
+    methodKind: "bidi_streaming";
     input: typeof UploadFilesRequestSchema;
     output: typeof UploadFilesResponseSchema;
   },
