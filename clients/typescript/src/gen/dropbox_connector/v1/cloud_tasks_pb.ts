@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dropbox_connector/v1/cloud_tasks.proto.
  */
 export const file_dropbox_connector_v1_cloud_tasks: GenFile = /*@__PURE__*/
-  fileDesc("CiZkcm9wYm94X2Nvbm5lY3Rvci92MS9jbG91ZF90YXNrcy5wcm90bxIUZHJvcGJveF9jb25uZWN0b3IudjEisgIKDEl0ZW1NZXRhZGF0YRIsCgRraW5kGAEgASgOMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUtpbmQSDAoEbmFtZRgCIAEoCRIUCgxwYXRoX2Rpc3BsYXkYAyABKAkSEgoKcGF0aF9sb3dlchgEIAEoCRIKCgJpZBgFIAEoCRILCgNyZXYYBiABKAkSDAoEc2l6ZRgHIAEoBBIzCg9jbGllbnRfbW9kaWZpZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD3NlcnZlcl9tb2RpZmllZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY29udGVudF9oYXNoGAogASgJEhUKDXJlbGF0aXZlX3BhdGgYCyABKAki/QQKEFJlbW90ZUZpbGVGaWx0ZXISDgoGZm9sZGVyGAEgASgJEgwKBG1hc2sYAiABKAkSFQoNbWFza19pc19yZWdleBgDIAEoCBIWCg5jYXNlX3NlbnNpdGl2ZRgEIAEoCBIsCgRraW5kGAUgASgOMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUtpbmQSGgoSaW5jbHVkZV9zdWJmb2xkZXJzGAYgASgIEjMKD21vZGlmaWVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObW9kaWZpZWRfYWZ0ZXIYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWRhdGVfam9pbhgJIAEoDjIaLmRyb3Bib3hfY29ubmVjdG9yLnYxLkpvaW4SMwoKZGF0ZV9maWVsZBgKIAEoDjIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRhdGVGaWVsZBIeChFzaXplX3NtYWxsZXJfdGhhbhgLIAEoBEgAiAEBEh0KEHNpemVfbGFyZ2VyX3RoYW4YDCABKARIAYgBARItCglzaXplX2pvaW4YDSABKA4yGi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Kb2luEi0KB3NvcnRfYnkYDiABKA4yHC5kcm9wYm94X2Nvbm5lY3Rvci52MS5Tb3J0QnkSFwoPc29ydF9kZXNjZW5kaW5nGA8gASgIEg0KBWxpbWl0GBAgASgNEhUKDWZhaWxfaWZfZW1wdHkYESABKAhCFAoSX3NpemVfc21hbGxlcl90aGFuQhMKEV9zaXplX2xhcmdlcl90aGFuIikKB0l0ZW1SZWYSEQoEcGF0aBgBIAEoCUID4EECEgsKA3JldhgCIAEoCSI4CghJdGVtUmVmcxIsCgVpdGVtcxgBIAMoCzIdLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1SZWYigwEKD092ZXJ3cml0ZVBvbGljeRIxCgRtb2RlGAEgASgOMiMuZHJvcGJveF9jb25uZWN0b3IudjEuT3ZlcndyaXRlTW9kZRI9Cg9zaXplX2NvbXBhcmlzb24YAiABKA4yJC5kcm9wYm94X2Nvbm5lY3Rvci52MS5TaXplQ29tcGFyaXNvbiJPCgdTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCRI0CghleGlzdGluZxgCIAEoCzIiLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1NZXRhZGF0YSKrAQoKVXBsb2FkU3BlYxIXCgpjb25uZWN0aW9uGAEgASgJQgPgQQISGgoSZGVzdGluYXRpb25fZm9sZGVyGAIgASgJEjgKCW92ZXJ3cml0ZRgDIAEoCzIlLmRyb3Bib3hfY29ubmVjdG9yLnYxLk92ZXJ3cml0ZVBvbGljeRIaChJrZWVwX21vZGlmaWVkX2RhdGUYBCABKAgSEgoKYXV0b3JlbmFtZRgFIAEoCCKNAQoKRmlsZUhlYWRlchIaCg1yZWxhdGl2ZV9wYXRoGAEgASgJQgPgQQISEQoEc2l6ZRgCIAEoBEgAiAEBEjEKDW1vZGlmaWVkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNvbnRlbnRfaGFzaBgEIAEoCUIHCgVfc2l6ZSIpCglEYXRhQ2h1bmsSDgoGb2Zmc2V0GAEgASgEEgwKBGRhdGEYAiABKAwiHwoHRmlsZUVuZBIUCgxjb250ZW50X2hhc2gYASABKAki7wEKElVwbG9hZEZpbGVzUmVxdWVzdBIwCgRzcGVjGAEgASgLMiAuZHJvcGJveF9jb25uZWN0b3IudjEuVXBsb2FkU3BlY0gAEjcKC2ZpbGVfaGVhZGVyGAIgASgLMiAuZHJvcGJveF9jb25uZWN0b3IudjEuRmlsZUhlYWRlckgAEjAKBWNodW5rGAMgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuRGF0YUNodW5rSAASMQoIZmlsZV9lbmQYBCABKAsyHS5kcm9wYm94X2Nvbm5lY3Rvci52MS5GaWxlRW5kSABCCQoHbWVzc2FnZSLKAQoKRmlsZVJlc3VsdBIVCg1yZWxhdGl2ZV9wYXRoGAEgASgJEjYKCHVwbG9hZGVkGAIgASgLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhSAASMAoHc2tpcHBlZBgDIAEoCzIdLmRyb3Bib3hfY29ubmVjdG9yLnYxLlNraXBwZWRIABIwCgVlcnJvchgEIAEoCzIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSAoTVXBsb2FkRmlsZXNSZXNwb25zZRIxCgdyZXN1bHRzGAEgAygLMiAuZHJvcGJveF9jb25uZWN0b3IudjEuRmlsZVJlc3VsdCJjChBMaXN0SXRlbXNSZXF1ZXN0EhcKCmNvbm5lY3Rpb24YASABKAlCA+BBAhI2CgZmaWx0ZXIYAiABKAsyJi5kcm9wYm94X2Nvbm5lY3Rvci52MS5SZW1vdGVGaWxlRmlsdGVyIkYKEUxpc3RJdGVtc1Jlc3BvbnNlEjEKBWl0ZW1zGAEgAygLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhIisKCUJ5dGVSYW5nZRIOCgZvZmZzZXQYASABKAQSDgoGbGVuZ3RoGAIgASgEItcBChREb3dubG9hZEZpbGVzUmVxdWVzdBIXCgpjb25uZWN0aW9uGAEgASgJQgPgQQISOAoGZmlsdGVyGAIgASgLMiYuZHJvcGJveF9jb25uZWN0b3IudjEuUmVtb3RlRmlsZUZpbHRlckgAEi8KBWl0ZW1zGAMgASgLMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbVJlZnNIABIuCgVyYW5nZRgEIAEoCzIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkJ5dGVSYW5nZUILCglzZWxlY3Rpb24iZgoORG93bmxvYWRIZWFkZXISNAoIbWV0YWRhdGEYASABKAsyIi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtTWV0YWRhdGESDgoGb2Zmc2V0GAIgASgEEg4KBmxlbmd0aBgDIAEoBCI3CgtEb3dubG9hZEVuZBIUCgxjb250ZW50X2hhc2gYASABKAkSEgoKYnl0ZXNfc2VudBgCIAEoBCL0AQoVRG93bmxvYWRGaWxlc1Jlc3BvbnNlEjYKBmhlYWRlchgBIAEoCzIkLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRvd25sb2FkSGVhZGVySAASMAoFY2h1bmsYAiABKAsyHy5kcm9wYm94X2Nvbm5lY3Rvci52MS5EYXRhQ2h1bmtIABIwCgNlbmQYAyABKAsyIS5kcm9wYm94X2Nvbm5lY3Rvci52MS5Eb3dubG9hZEVuZEgAEjQKBWVycm9yGAQgASgLMiMuZHJvcGJveF9jb25uZWN0b3IudjEuRG93bmxvYWRFcnJvckgAQgkKB21lc3NhZ2UiTQoNRG93bmxvYWRFcnJvchIMCgRwYXRoGAEgASgJEi4KBWVycm9yGAIgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUVycm9yIlMKE0NyZWF0ZUZvbGRlclJlcXVlc3QSFwoKY29ubmVjdGlvbhgBIAEoCUID4EECEhEKBHBhdGgYAiABKAlCA+BBAhIQCghleGlzdF9vaxgDIAEoCCJbChRDcmVhdGVGb2xkZXJSZXNwb25zZRIyCgZmb2xkZXIYASABKAsyIi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtTWV0YWRhdGESDwoHY3JlYXRlZBgCIAEoCCK2AQoSRGVsZXRlSXRlbXNSZXF1ZXN0EhcKCmNvbm5lY3Rpb24YASABKAlCA+BBAhI4CgZmaWx0ZXIYAiABKAsyJi5kcm9wYm94X2Nvbm5lY3Rvci52MS5SZW1vdGVGaWxlRmlsdGVySAASLwoFaXRlbXMYAyABKAsyHi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtUmVmc0gAEg8KB2RyeV9ydW4YBCABKAhCCwoJc2VsZWN0aW9uIqgBChNEZWxldGVJdGVtc1Jlc3BvbnNlEgwKBHBhdGgYASABKAkSNQoHZGVsZXRlZBgCIAEoCzIiLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1NZXRhZGF0YUgAEjAKBWVycm9yGAMgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUVycm9ySAASDwoHZHJ5X3J1bhgEIAEoCEIJCgdvdXRjb21lIvwBChtTdGFydFJlc3VtYWJsZVVwbG9hZFJlcXVlc3QSFwoKY29ubmVjdGlvbhgBIAEoCUID4EECEhEKBHBhdGgYAiABKAlCA+BBAhI4CglvdmVyd3JpdGUYAyABKAsyJS5kcm9wYm94X2Nvbm5lY3Rvci52MS5PdmVyd3JpdGVQb2xpY3kSMQoNbW9kaWZpZWRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYXV0b3JlbmFtZRgFIAEoCBIRCgRzaXplGAYgASgESACIAQESFAoMY29udGVudF9oYXNoGAcgASgJQgcKBV9zaXplIpIBChxTdGFydFJlc3VtYWJsZVVwbG9hZFJlc3BvbnNlEhEKCXVwbG9hZF9pZBgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHc2tpcHBlZBgDIAEoCzIdLmRyb3Bib3hfY29ubmVjdG9yLnYxLlNraXBwZWQigAEKG1dyaXRlUmVzdW1hYmxlVXBsb2FkUmVxdWVzdBIRCgl1cGxvYWRfaWQYASABKAkSFAoMd3JpdGVfb2Zmc2V0GAIgASgEEgwKBGRhdGEYAyABKAwSFAoMZmluaXNoX3dyaXRlGAQgASgIEhQKDGNvbnRlbnRfaGFzaBgFIAEoCSJoChxXcml0ZVJlc3VtYWJsZVVwbG9hZFJlc3BvbnNlEhYKDnBlcnNpc3RlZF9zaXplGAEgASgEEjAKBnJlc3VsdBgCIAEoCzIgLmRyb3Bib3hfY29ubmVjdG9yLnYxLkZpbGVSZXN1bHQiLAoSUXVlcnlVcGxvYWRSZXF1ZXN0EhYKCXVwbG9hZF9pZBgBIAEoCUID4EECIp4BChNRdWVyeVVwbG9hZFJlc3BvbnNlEhYKDnBlcnNpc3RlZF9zaXplGAEgASgEEjAKBnJlc3VsdBgCIAEoCzIgLmRyb3Bib3hfY29ubmVjdG9yLnYxLkZpbGVSZXN1bHQSLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHBhdGgYBCABKAkiLQoTQ2FuY2VsVXBsb2FkUmVxdWVzdBIWCgl1cGxvYWRfaWQYASABKAlCA+BBAiIWChRDYW5jZWxVcGxvYWRSZXNwb25zZSpiCghJdGVtS2luZBIZChVJVEVNX0tJTkRfVU5TUEVDSUZJRUQQABISCg5JVEVNX0tJTkRfRklMRRABEhQKEElURU1fS0lORF9GT0xERVIQAhIRCg1JVEVNX0tJTkRfQUxMEAMqNwoESm9pbhIUChBKT0lOX1VOU1BFQ0lGSUVEEAASDAoISk9JTl9BTkQQARILCgdKT0lOX09SEAIqZwoJRGF0ZUZpZWxkEhoKFkRBVEVfRklFTERfVU5TUEVDSUZJRUQQABIeChpEQVRFX0ZJRUxEX0NMSUVOVF9NT0RJRklFRBABEh4KGkRBVEVfRklFTERfU0VSVkVSX01PRElGSUVEEAIqWwoGU29ydEJ5EhcKE1NPUlRfQllfVU5TUEVDSUZJRUQQABIQCgxTT1JUX0JZX05BTUUQARIUChBTT1JUX0JZX01PRElGSUVEEAISEAoMU09SVF9CWV9TSVpFEAMqnQEKDU92ZXJ3cml0ZU1vZGUSHgoaT1ZFUldSSVRFX01PREVfVU5TUEVDSUZJRUQQABIZChVPVkVSV1JJVEVfTU9ERV9BTFdBWVMQARIbChdPVkVSV1JJVEVfTU9ERV9JRl9ORVdFUhACEhoKFk9WRVJXUklURV9NT0RFX0lGX1NJWkUQAxIYChRPVkVSV1JJVEVfTU9ERV9ORVZFUhAEKsoBCg5TaXplQ29tcGFyaXNvbhIfChtTSVpFX0NPTVBBUklTT05fVU5TUEVDSUZJRUQQABIYChRTSVpFX0NPTVBBUklTT05fU0FNRRABEhsKF1NJWkVfQ09NUEFSSVNPTl9TTUFMTEVSEAISGgoWU0laRV9DT01QQVJJU09OX0xBUkdFUhADEiUKIVNJWkVfQ09NUEFSSVNPTl9TTUFMTEVSX09SX0xBUkdFUhAEEh0KGVNJWkVfQ09NUEFSSVNPTl9ESUZGRVJFTlQQBTLeBwoQQ2xvdWRUYXNrU2VydmljZRJmCgtVcGxvYWRGaWxlcxIoLmRyb3Bib3hfY29ubmVjdG9yLnYxLlVwbG9hZEZpbGVzUmVxdWVzdBopLmRyb3Bib3hfY29ubmVjdG9yLnYxLlVwbG9hZEZpbGVzUmVzcG9uc2UoATABEl4KCUxpc3RJdGVtcxImLmRyb3Bib3hfY29ubmVjdG9yLnYxLkxpc3RJdGVtc1JlcXVlc3QaJy5kcm9wYm94X2Nvbm5lY3Rvci52MS5MaXN0SXRlbXNSZXNwb25zZTABEmoKDURvd25sb2FkRmlsZXMSKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Eb3dubG9hZEZpbGVzUmVxdWVzdBorLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRvd25sb2FkRmlsZXNSZXNwb25zZTABEmUKDENyZWF0ZUZvbGRlchIpLmRyb3Bib3hfY29ubmVjdG9yLnYxLkNyZWF0ZUZvbGRlclJlcXVlc3QaKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5DcmVhdGVGb2xkZXJSZXNwb25zZRJkCgtEZWxldGVJdGVtcxIoLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRlbGV0ZUl0ZW1zUmVxdWVzdBopLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRlbGV0ZUl0ZW1zUmVzcG9uc2UwARJ9ChRTdGFydFJlc3VtYWJsZVVwbG9hZBIxLmRyb3Bib3hfY29ubmVjdG9yLnYxLlN0YXJ0UmVzdW1hYmxlVXBsb2FkUmVxdWVzdBoyLmRyb3Bib3hfY29ubmVjdG9yLnYxLlN0YXJ0UmVzdW1hYmxlVXBsb2FkUmVzcG9uc2USfwoUV3JpdGVSZXN1bWFibGVVcGxvYWQSMS5kcm9wYm94X2Nvbm5lY3Rvci52MS5Xcml0ZVJlc3VtYWJsZVVwbG9hZFJlcXVlc3QaMi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Xcml0ZVJlc3VtYWJsZVVwbG9hZFJlc3BvbnNlKAESYgoLUXVlcnlVcGxvYWQSKC5kcm9wYm94X2Nvbm5lY3Rvci52MS5RdWVyeVVwbG9hZFJlcXVlc3QaKS5kcm9wYm94X2Nvbm5lY3Rvci52MS5RdWVyeVVwbG9hZFJlc3BvbnNlEmUKDENhbmNlbFVwbG9hZBIpLmRyb3Bib3hfY29ubmVjdG9yLnYxLkNhbmNlbFVwbG9hZFJlcXVlc3QaKi5kcm9wYm94X2Nvbm5lY3Rvci52MS5DYW5jZWxVcGxvYWRSZXNwb25zZWIGcHJvdG8z", [file_dropbox_connector_v1_errors, file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("CiZkcm9wYm94X2Nvbm5lY3Rvci92MS9jbG91ZF90YXNrcy5wcm90bxIUZHJvcGJveF9jb25uZWN0b3IudjEisgIKDEl0ZW1NZXRhZGF0YRIsCgRraW5kGAEgASgOMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUtpbmQSDAoEbmFtZRgCIAEoCRIUCgxwYXRoX2Rpc3BsYXkYAyABKAkSEgoKcGF0aF9sb3dlchgEIAEoCRIKCgJpZBgFIAEoCRILCgNyZXYYBiABKAkSDAoEc2l6ZRgHIAEoBBIzCg9jbGllbnRfbW9kaWZpZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD3NlcnZlcl9tb2RpZmllZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY29udGVudF9oYXNoGAogASgJEhUKDXJlbGF0aXZlX3BhdGgYCyABKAki/QQKEFJlbW90ZUZpbGVGaWx0ZXISDgoGZm9sZGVyGAEgASgJEgwKBG1hc2sYAiABKAkSFQoNbWFza19pc19yZWdleBgDIAEoCBIWCg5jYXNlX3NlbnNpdGl2ZRgEIAEoCBIsCgRraW5kGAUgASgOMh4uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUtpbmQSGgoSaW5jbHVkZV9zdWJmb2xkZXJzGAYgASgIEjMKD21vZGlmaWVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObW9kaWZpZWRfYWZ0ZXIYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWRhdGVfam9pbhgJIAEoDjIaLmRyb3Bib3hfY29ubmVjdG9yLnYxLkpvaW4SMwoKZGF0ZV9maWVsZBgKIAEoDjIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRhdGVGaWVsZBIeChFzaXplX3NtYWxsZXJfdGhhbhgLIAEoBEgAiAEBEh0KEHNpemVfbGFyZ2VyX3RoYW4YDCABKARIAYgBARItCglzaXplX2pvaW4YDSABKA4yGi5kcm9wYm94X2Nvbm5lY3Rvci52MS5Kb2luEi0KB3NvcnRfYnkYDiABKA4yHC5kcm9wYm94X2Nvbm5lY3Rvci52MS5Tb3J0QnkSFwoPc29ydF9kZXNjZW5kaW5nGA8gASgIEg0KBWxpbWl0GBAgASgNEhUKDWZhaWxfaWZfZW1wdHkYESABKAhCFAoSX3NpemVfc21hbGxlcl90aGFuQhMKEV9zaXplX2xhcmdlcl90aGFuIkAKB0l0ZW1SZWYSEQoEcGF0aBgBIAEoCUID4EECEgsKA3JldhgCIAEoCRIVCg1yZWxhdGl2ZV9wYXRoGAMgASgJIjgKCEl0ZW1SZWZzEiwKBWl0ZW1zGAEgAygLMh0uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbVJlZiKDAQoPT3ZlcndyaXRlUG9saWN5EjEKBG1vZGUYASABKA4yIy5kcm9wYm94X2Nvbm5lY3Rvci52MS5PdmVyd3JpdGVNb2RlEj0KD3NpemVfY29tcGFyaXNvbhgCIAEoDjIkLmRyb3Bib3hfY29ubmVjdG9yLnYxLlNpemVDb21wYXJpc29uIk8KB1NraXBwZWQSDgoGcmVhc29uGAEgASgJEjQKCGV4aXN0aW5nGAIgASgLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhIqsBCgpVcGxvYWRTcGVjEhcKCmNvbm5lY3Rpb24YASABKAlCA+BBAhIaChJkZXN0aW5hdGlvbl9mb2xkZXIYAiABKAkSOAoJb3ZlcndyaXRlGAMgASgLMiUuZHJvcGJveF9jb25uZWN0b3IudjEuT3ZlcndyaXRlUG9saWN5EhoKEmtlZXBfbW9kaWZpZWRfZGF0ZRgEIAEoCBISCgphdXRvcmVuYW1lGAUgASgIIo0BCgpGaWxlSGVhZGVyEhoKDXJlbGF0aXZlX3BhdGgYASABKAlCA+BBAhIRCgRzaXplGAIgASgESACIAQESMQoNbW9kaWZpZWRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY29udGVudF9oYXNoGAQgASgJQgcKBV9zaXplIikKCURhdGFDaHVuaxIOCgZvZmZzZXQYASABKAQSDAoEZGF0YRgCIAEoDCIfCgdGaWxlRW5kEhQKDGNvbnRlbnRfaGFzaBgBIAEoCSLvAQoSVXBsb2FkRmlsZXNSZXF1ZXN0EjAKBHNwZWMYASABKAsyIC5kcm9wYm94X2Nvbm5lY3Rvci52MS5VcGxvYWRTcGVjSAASNwoLZmlsZV9oZWFkZXIYAiABKAsyIC5kcm9wYm94X2Nvbm5lY3Rvci52MS5GaWxlSGVhZGVySAASMAoFY2h1bmsYAyABKAsyHy5kcm9wYm94X2Nvbm5lY3Rvci52MS5EYXRhQ2h1bmtIABIxCghmaWxlX2VuZBgEIAEoCzIdLmRyb3Bib3hfY29ubmVjdG9yLnYxLkZpbGVFbmRIAEIJCgdtZXNzYWdlIsoBCgpGaWxlUmVzdWx0EhUKDXJlbGF0aXZlX3BhdGgYASABKAkSNgoIdXBsb2FkZWQYAiABKAsyIi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtTWV0YWRhdGFIABIwCgdza2lwcGVkGAMgASgLMh0uZHJvcGJveF9jb25uZWN0b3IudjEuU2tpcHBlZEgAEjAKBWVycm9yGAQgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbUVycm9ySABCCQoHb3V0Y29tZSJIChNVcGxvYWRGaWxlc1Jlc3BvbnNlEjEKB3Jlc3VsdHMYASADKAsyIC5kcm9wYm94X2Nvbm5lY3Rvci52MS5GaWxlUmVzdWx0ImMKEExpc3RJdGVtc1JlcXVlc3QSFwoKY29ubmVjdGlvbhgBIAEoCUID4EECEjYKBmZpbHRlchgCIAEoCzImLmRyb3Bib3hfY29ubmVjdG9yLnYxLlJlbW90ZUZpbGVGaWx0ZXIiRgoRTGlzdEl0ZW1zUmVzcG9uc2USMQoFaXRlbXMYASADKAsyIi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtTWV0YWRhdGEiKwoJQnl0ZVJhbmdlEg4KBm9mZnNldBgBIAEoBBIOCgZsZW5ndGgYAiABKAQi4wIKFERvd25sb2FkRmlsZXNSZXF1ZXN0EhcKCmNvbm5lY3Rpb24YASABKAlCA+BBAhI4CgZmaWx0ZXIYAiABKAsyJi5kcm9wYm94X2Nvbm5lY3Rvci52MS5SZW1vdGVGaWxlRmlsdGVySAASLwoFaXRlbXMYAyABKAsyHi5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtUmVmc0gAEi4KBXJhbmdlGAQgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuQnl0ZVJhbmdlEjgKCW92ZXJ3cml0ZRgFIAEoCzIlLmRyb3Bib3hfY29ubmVjdG9yLnYxLk92ZXJ3cml0ZVBvbGljeRI0Cgtsb2NhbF9maWxlcxgGIAMoCzIfLmRyb3Bib3hfY29ubmVjdG9yLnYxLkxvY2FsRmlsZRIaChJrZWVwX21vZGlmaWVkX2RhdGUYByABKAhCCwoJc2VsZWN0aW9uIn4KCUxvY2FsRmlsZRIaCg1yZWxhdGl2ZV9wYXRoGAEgASgJQgPgQQISDAoEc2l6ZRgCIAEoBBIxCg1tb2RpZmllZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjb250ZW50X2hhc2gYBCABKAkimQEKDkRvd25sb2FkSGVhZGVyEjQKCG1ldGFkYXRhGAEgASgLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhEg4KBm9mZnNldBgCIAEoBBIOCgZsZW5ndGgYAyABKAQSMQoNbW9kaWZpZWRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNwoLRG93bmxvYWRFbmQSFAoMY29udGVudF9oYXNoGAEgASgJEhIKCmJ5dGVzX3NlbnQYAiABKAQirgIKFURvd25sb2FkRmlsZXNSZXNwb25zZRI2CgZoZWFkZXIYASABKAsyJC5kcm9wYm94X2Nvbm5lY3Rvci52MS5Eb3dubG9hZEhlYWRlckgAEjAKBWNodW5rGAIgASgLMh8uZHJvcGJveF9jb25uZWN0b3IudjEuRGF0YUNodW5rSAASMAoDZW5kGAMgASgLMiEuZHJvcGJveF9jb25uZWN0b3IudjEuRG93bmxvYWRFbmRIABI0CgVlcnJvchgEIAEoCzIjLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRvd25sb2FkRXJyb3JIABI4Cgdza2lwcGVkGAUgASgLMiUuZHJvcGJveF9jb25uZWN0b3IudjEuRG93bmxvYWRTa2lwcGVkSABCCQoHbWVzc2FnZSJPCg9Eb3dubG9hZFNraXBwZWQSDAoEcGF0aBgBIAEoCRIuCgdza2lwcGVkGAIgASgLMh0uZHJvcGJveF9jb25uZWN0b3IudjEuU2tpcHBlZCJNCg1Eb3dubG9hZEVycm9yEgwKBHBhdGgYASABKAkSLgoFZXJyb3IYAiABKAsyHy5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtRXJyb3IiUwoTQ3JlYXRlRm9sZGVyUmVxdWVzdBIXCgpjb25uZWN0aW9uGAEgASgJQgPgQQISEQoEcGF0aBgCIAEoCUID4EECEhAKCGV4aXN0X29rGAMgASgIIlsKFENyZWF0ZUZvbGRlclJlc3BvbnNlEjIKBmZvbGRlchgBIAEoCzIiLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1NZXRhZGF0YRIPCgdjcmVhdGVkGAIgASgIIrYBChJEZWxldGVJdGVtc1JlcXVlc3QSFwoKY29ubmVjdGlvbhgBIAEoCUID4EECEjgKBmZpbHRlchgCIAEoCzImLmRyb3Bib3hfY29ubmVjdG9yLnYxLlJlbW90ZUZpbGVGaWx0ZXJIABIvCgVpdGVtcxgDIAEoCzIeLmRyb3Bib3hfY29ubmVjdG9yLnYxLkl0ZW1SZWZzSAASDwoHZHJ5X3J1bhgEIAEoCEILCglzZWxlY3Rpb24iqAEKE0RlbGV0ZUl0ZW1zUmVzcG9uc2USDAoEcGF0aBgBIAEoCRI1CgdkZWxldGVkGAIgASgLMiIuZHJvcGJveF9jb25uZWN0b3IudjEuSXRlbU1ldGFkYXRhSAASMAoFZXJyb3IYAyABKAsyHy5kcm9wYm94X2Nvbm5lY3Rvci52MS5JdGVtRXJyb3JIABIPCgdkcnlfcnVuGAQgASgIQgkKB291dGNvbWUi/AEKG1N0YXJ0UmVzdW1hYmxlVXBsb2FkUmVxdWVzdBIXCgpjb25uZWN0aW9uGAEgASgJQgPgQQISEQoEcGF0aBgCIAEoCUID4EECEjgKCW92ZXJ3cml0ZRgDIAEoCzIlLmRyb3Bib3hfY29ubmVjdG9yLnYxLk92ZXJ3cml0ZVBvbGljeRIxCg1tb2RpZmllZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgphdXRvcmVuYW1lGAUgASgIEhEKBHNpemUYBiABKARIAIgBARIUCgxjb250ZW50X2hhc2gYByABKAlCBwoFX3NpemUikgEKHFN0YXJ0UmVzdW1hYmxlVXBsb2FkUmVzcG9uc2USEQoJdXBsb2FkX2lkGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdza2lwcGVkGAMgASgLMh0uZHJvcGJveF9jb25uZWN0b3IudjEuU2tpcHBlZCKAAQobV3JpdGVSZXN1bWFibGVVcGxvYWRSZXF1ZXN0EhEKCXVwbG9hZF9pZBgBIAEoCRIUCgx3cml0ZV9vZmZzZXQYAiABKAQSDAoEZGF0YRgDIAEoDBIUCgxmaW5pc2hfd3JpdGUYBCABKAgSFAoMY29udGVudF9oYXNoGAUgASgJImgKHFdyaXRlUmVzdW1hYmxlVXBsb2FkUmVzcG9uc2USFgoOcGVyc2lzdGVkX3NpemUYASABKAQSMAoGcmVzdWx0GAIgASgLMiAuZHJvcGJveF9jb25uZWN0b3IudjEuRmlsZVJlc3VsdCIsChJRdWVyeVVwbG9hZFJlcXVlc3QSFgoJdXBsb2FkX2lkGAEgASgJQgPgQQIingEKE1F1ZXJ5VXBsb2FkUmVzcG9uc2USFgoOcGVyc2lzdGVkX3NpemUYASABKAQSMAoGcmVzdWx0GAIgASgLMiAuZHJvcGJveF9jb25uZWN0b3IudjEuRmlsZVJlc3VsdBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcGF0aBgEIAEoCSItChNDYW5jZWxVcGxvYWRSZXF1ZXN0EhYKCXVwbG9hZF9pZBgBIAEoCUID4EECIhYKFENhbmNlbFVwbG9hZFJlc3BvbnNlKmIKCEl0ZW1LaW5kEhkKFUlURU1fS0lORF9VTlNQRUNJRklFRBAAEhIKDklURU1fS0lORF9GSUxFEAESFAoQSVRFTV9LSU5EX0ZPTERFUhACEhEKDUlURU1fS0lORF9BTEwQAyo3CgRKb2luEhQKEEpPSU5fVU5TUEVDSUZJRUQQABIMCghKT0lOX0FORBABEgsKB0pPSU5fT1IQAipnCglEYXRlRmllbGQSGgoWREFURV9GSUVMRF9VTlNQRUNJRklFRBAAEh4KGkRBVEVfRklFTERfQ0xJRU5UX01PRElGSUVEEAESHgoaREFURV9GSUVMRF9TRVJWRVJfTU9ESUZJRUQQAipbCgZTb3J0QnkSFwoTU09SVF9CWV9VTlNQRUNJRklFRBAAEhAKDFNPUlRfQllfTkFNRRABEhQKEFNPUlRfQllfTU9ESUZJRUQQAhIQCgxTT1JUX0JZX1NJWkUQAyqdAQoNT3ZlcndyaXRlTW9kZRIeChpPVkVSV1JJVEVfTU9ERV9VTlNQRUNJRklFRBAAEhkKFU9WRVJXUklURV9NT0RFX0FMV0FZUxABEhsKF09WRVJXUklURV9NT0RFX0lGX05FV0VSEAISGgoWT1ZFUldSSVRFX01PREVfSUZfU0laRRADEhgKFE9WRVJXUklURV9NT0RFX05FVkVSEAQqygEKDlNpemVDb21wYXJpc29uEh8KG1NJWkVfQ09NUEFSSVNPTl9VTlNQRUNJRklFRBAAEhgKFFNJWkVfQ09NUEFSSVNPTl9TQU1FEAESGwoXU0laRV9DT01QQVJJU09OX1NNQUxMRVIQAhIaChZTSVpFX0NPTVBBUklTT05fTEFSR0VSEAMSJQohU0laRV9DT01QQVJJU09OX1NNQUxMRVJfT1JfTEFSR0VSEAQSHQoZU0laRV9DT01QQVJJU09OX0RJRkZFUkVOVBAFMt4HChBDbG91ZFRhc2tTZXJ2aWNlEmYKC1VwbG9hZEZpbGVzEiguZHJvcGJveF9jb25uZWN0b3IudjEuVXBsb2FkRmlsZXNSZXF1ZXN0GikuZHJvcGJveF9jb25uZWN0b3IudjEuVXBsb2FkRmlsZXNSZXNwb25zZSgBMAESXgoJTGlzdEl0ZW1zEiYuZHJvcGJveF9jb25uZWN0b3IudjEuTGlzdEl0ZW1zUmVxdWVzdBonLmRyb3Bib3hfY29ubmVjdG9yLnYxLkxpc3RJdGVtc1Jlc3BvbnNlMAESagoNRG93bmxvYWRGaWxlcxIqLmRyb3Bib3hfY29ubmVjdG9yLnYxLkRvd25sb2FkRmlsZXNSZXF1ZXN0GisuZHJvcGJveF9jb25uZWN0b3IudjEuRG93bmxvYWRGaWxlc1Jlc3BvbnNlMAESZQoMQ3JlYXRlRm9sZGVyEikuZHJvcGJveF9jb25uZWN0b3IudjEuQ3JlYXRlRm9sZGVyUmVxdWVzdBoqLmRyb3Bib3hfY29ubmVjdG9yLnYxLkNyZWF0ZUZvbGRlclJlc3BvbnNlEmQKC0RlbGV0ZUl0ZW1zEiguZHJvcGJveF9jb25uZWN0b3IudjEuRGVsZXRlSXRlbXNSZXF1ZXN0GikuZHJvcGJveF9jb25uZWN0b3IudjEuRGVsZXRlSXRlbXNSZXNwb25zZTABEn0KFFN0YXJ0UmVzdW1hYmxlVXBsb2FkEjEuZHJvcGJveF9jb25uZWN0b3IudjEuU3RhcnRSZXN1bWFibGVVcGxvYWRSZXF1ZXN0GjIuZHJvcGJveF9jb25uZWN0b3IudjEuU3RhcnRSZXN1bWFibGVVcGxvYWRSZXNwb25zZRJ/ChRXcml0ZVJlc3VtYWJsZVVwbG9hZBIxLmRyb3Bib3hfY29ubmVjdG9yLnYxLldyaXRlUmVzdW1hYmxlVXBsb2FkUmVxdWVzdBoyLmRyb3Bib3hfY29ubmVjdG9yLnYxLldyaXRlUmVzdW1hYmxlVXBsb2FkUmVzcG9uc2UoARJiCgtRdWVyeVVwbG9hZBIoLmRyb3Bib3hfY29ubmVjdG9yLnYxLlF1ZXJ5VXBsb2FkUmVxdWVzdBopLmRyb3Bib3hfY29ubmVjdG9yLnYxLlF1ZXJ5VXBsb2FkUmVzcG9uc2USZQoMQ2FuY2VsVXBsb2FkEikuZHJvcGJveF9jb25uZWN0b3IudjEuQ2FuY2VsVXBsb2FkUmVxdWVzdBoqLmRyb3Bib3hfY29ubmVjdG9yLnYxLkNhbmNlbFVwbG9hZFJlc3BvbnNlYgZwcm90bzM", [file_dropbox_connector_v1_errors, file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * Metadata of a Dropbox file or folder.
@@ -258,11 +258,25 @@ export type ItemRef = Message<"dropbox_connector.v1.ItemRef"> & {
 
   /**
    * Download: this revision. Delete: only if this is still the current
-   * revision (Dropbox's parent_rev).
+   * revision (Dropbox's parent_rev); when it is not, the item is kept and
+   * reported with REVISION_CHANGED.
    *
    * @generated from field: string rev = 2;
    */
   rev: string;
+
+  /**
+   * DownloadFiles only: where the caller puts this file, relative to its own
+   * destination folder, `/`-separated (e.g. "2026/q3.csv"). It is echoed in
+   * DownloadHeader.metadata.relative_path and is the key into
+   * DownloadFilesRequest.local_files. Empty: the file's name. Lets a caller
+   * that lists first and then downloads named items keep the sub-folder
+   * layout of the listing. Same rules as LocalFile.relative_path. Ignored by
+   * DeleteItems.
+   *
+   * @generated from field: string relative_path = 3;
+   */
+  relativePath: string;
 };
 
 /**
@@ -335,7 +349,9 @@ export type Skipped = Message<"dropbox_connector.v1.Skipped"> & {
   reason: string;
 
   /**
-   * The destination item that was kept.
+   * Uploads: the item at the destination that was kept. DownloadFiles: the
+   * remote file that was not downloaded (the caller's local file is kept);
+   * its relative_path is the local_files key it was compared with.
    *
    * @generated from field: dropbox_connector.v1.ItemMetadata existing = 2;
    */
@@ -697,6 +713,26 @@ export const ByteRangeSchema: GenMessage<ByteRange> = /*@__PURE__*/
 /**
  * Request for DownloadFiles.
  *
+ * Overwrite options. VisualCron's Download task replaces a local file only as
+ * its overwrite option allows. The caller sends what it already holds
+ * (`local_files`) and the service decides with the same rules it uses for
+ * uploads, in the opposite direction: the Dropbox file is the source, the
+ * caller's file the destination. The rules live in one place, the service,
+ * instead of in every client language, and a skipped file costs no download.
+ * (The alternative, metadata first and the client deciding, would need every
+ * client to carry the rules and a second round trip.) A file the caller holds
+ * no LocalFile for is always downloaded.
+ *
+ * Delete after download ("Delete source file after download"). Not an option
+ * of this call: the service cannot know the caller has safely stored a file
+ * until the caller says so. After verifying and storing a file (its bytes hash
+ * to DownloadEnd.content_hash), the caller calls DeleteItems with
+ * ItemRef{path: the header's metadata.id (or path_lower), rev: the header's
+ * metadata.rev}. Dropbox deletes that revision only (delete_v2 parent_rev); a
+ * file changed in Dropbox since it was downloaded is kept and reported per
+ * item with REVISION_CHANGED, so nothing that was not downloaded is ever
+ * deleted.
+ *
  * @generated from message dropbox_connector.v1.DownloadFilesRequest
  */
 export type DownloadFilesRequest = Message<"dropbox_connector.v1.DownloadFilesRequest"> & {
@@ -714,7 +750,8 @@ export type DownloadFilesRequest = Message<"dropbox_connector.v1.DownloadFilesRe
    */
   selection: {
     /**
-     * Files matching a filter (folders are never downloaded).
+     * Files matching a filter (folders are never downloaded). Each file's
+     * relative_path is its path below the filter's folder ("sub/a.txt").
      *
      * @generated from field: dropbox_connector.v1.RemoteFileFilter filter = 2;
      */
@@ -722,7 +759,8 @@ export type DownloadFilesRequest = Message<"dropbox_connector.v1.DownloadFilesRe
     case: "filter";
   } | {
     /**
-     * Files named directly.
+     * Files named directly. Each file's relative_path is ItemRef.relative_path,
+     * or the file's name when that is empty.
      *
      * @generated from field: dropbox_connector.v1.ItemRefs items = 3;
      */
@@ -736,6 +774,37 @@ export type DownloadFilesRequest = Message<"dropbox_connector.v1.DownloadFilesRe
    * @generated from field: dropbox_connector.v1.ByteRange range = 4;
    */
   range?: ByteRange | undefined;
+
+  /**
+   * When to replace a file the caller already holds (unset: ALWAYS, as for
+   * uploads). IF_NEWER replaces when the Dropbox file's client_modified is
+   * later, in whole seconds, than LocalFile.modified_time; IF_SIZE compares
+   * the caller's file (the destination) with the Dropbox file's size, and
+   * with DIFFERENT also content_hash when the sizes match; NEVER keeps every
+   * file the caller holds. A kept file is reported as `skipped`.
+   *
+   * @generated from field: dropbox_connector.v1.OverwritePolicy overwrite = 5;
+   */
+  overwrite?: OverwritePolicy | undefined;
+
+  /**
+   * What the caller holds where the files would go, keyed by relative_path
+   * (see `selection`). At most 100,000 entries, each relative_path once; the
+   * whole request must fit the service's 8 MiB message limit, so send
+   * content_hash only when the policy needs it (IF_SIZE with DIFFERENT).
+   *
+   * @generated from field: repeated dropbox_connector.v1.LocalFile local_files = 6;
+   */
+  localFiles: LocalFile[];
+
+  /**
+   * Fill DownloadHeader.modified_time with each file's Dropbox modification
+   * time (client_modified), for the caller to set on the file it writes
+   * (VisualCron's "Keep modified date").
+   *
+   * @generated from field: bool keep_modified_date = 7;
+   */
+  keepModifiedDate: boolean;
 };
 
 /**
@@ -744,6 +813,52 @@ export type DownloadFilesRequest = Message<"dropbox_connector.v1.DownloadFilesRe
  */
 export const DownloadFilesRequestSchema: GenMessage<DownloadFilesRequest> = /*@__PURE__*/
   messageDesc(file_dropbox_connector_v1_cloud_tasks, 16);
+
+/**
+ * A file the caller already holds, for the overwrite decision of DownloadFiles.
+ *
+ * @generated from message dropbox_connector.v1.LocalFile
+ */
+export type LocalFile = Message<"dropbox_connector.v1.LocalFile"> & {
+  /**
+   * The file's path relative to the caller's destination folder, exactly as
+   * DownloadHeader.metadata.relative_path names it: `/`-separated, not
+   * starting with `/`, no empty, "." or ".." component, at most 4096 bytes.
+   *
+   * @generated from field: string relative_path = 1;
+   */
+  relativePath: string;
+
+  /**
+   * Size in bytes.
+   *
+   * @generated from field: uint64 size = 2;
+   */
+  size: bigint;
+
+  /**
+   * Modification time; required with IF_NEWER.
+   *
+   * @generated from field: google.protobuf.Timestamp modified_time = 3;
+   */
+  modifiedTime?: Timestamp | undefined;
+
+  /**
+   * Its Dropbox content_hash (64 hex digits). Used by IF_SIZE with DIFFERENT
+   * when the sizes match: a different hash replaces the file; without one,
+   * the same size counts as the same file.
+   *
+   * @generated from field: string content_hash = 4;
+   */
+  contentHash: string;
+};
+
+/**
+ * Describes the message dropbox_connector.v1.LocalFile.
+ * Use `create(LocalFileSchema)` to create a new message.
+ */
+export const LocalFileSchema: GenMessage<LocalFile> = /*@__PURE__*/
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 17);
 
 /**
  * Starts one file in DownloadFiles.
@@ -771,6 +886,14 @@ export type DownloadHeader = Message<"dropbox_connector.v1.DownloadHeader"> & {
    * @generated from field: uint64 length = 3;
    */
   length: bigint;
+
+  /**
+   * With keep_modified_date: the file's Dropbox modification time
+   * (client_modified), to set on the written file. Unset otherwise.
+   *
+   * @generated from field: google.protobuf.Timestamp modified_time = 4;
+   */
+  modifiedTime?: Timestamp | undefined;
 };
 
 /**
@@ -778,7 +901,7 @@ export type DownloadHeader = Message<"dropbox_connector.v1.DownloadHeader"> & {
  * Use `create(DownloadHeaderSchema)` to create a new message.
  */
 export const DownloadHeaderSchema: GenMessage<DownloadHeader> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 17);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 18);
 
 /**
  * Ends one file in DownloadFiles.
@@ -806,7 +929,7 @@ export type DownloadEnd = Message<"dropbox_connector.v1.DownloadEnd"> & {
  * Use `create(DownloadEndSchema)` to create a new message.
  */
 export const DownloadEndSchema: GenMessage<DownloadEnd> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 18);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 19);
 
 /**
  * One message of the DownloadFiles stream.
@@ -851,6 +974,15 @@ export type DownloadFilesResponse = Message<"dropbox_connector.v1.DownloadFilesR
      */
     value: DownloadError;
     case: "error";
+  } | {
+    /**
+     * The named file was not downloaded: the overwrite policy keeps the
+     * caller's file. No header, chunks or end follow for it.
+     *
+     * @generated from field: dropbox_connector.v1.DownloadSkipped skipped = 5;
+     */
+    value: DownloadSkipped;
+    case: "skipped";
   } | { case: undefined; value?: undefined };
 };
 
@@ -859,7 +991,35 @@ export type DownloadFilesResponse = Message<"dropbox_connector.v1.DownloadFilesR
  * Use `create(DownloadFilesResponseSchema)` to create a new message.
  */
 export const DownloadFilesResponseSchema: GenMessage<DownloadFilesResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 19);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 20);
+
+/**
+ * A file of DownloadFiles that the overwrite policy skipped.
+ *
+ * @generated from message dropbox_connector.v1.DownloadSkipped
+ */
+export type DownloadSkipped = Message<"dropbox_connector.v1.DownloadSkipped"> & {
+  /**
+   * The path as selected (the Dropbox path for a filter, ItemRef.path for items).
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Why, and the Dropbox file that was not downloaded.
+   *
+   * @generated from field: dropbox_connector.v1.Skipped skipped = 2;
+   */
+  skipped?: Skipped | undefined;
+};
+
+/**
+ * Describes the message dropbox_connector.v1.DownloadSkipped.
+ * Use `create(DownloadSkippedSchema)` to create a new message.
+ */
+export const DownloadSkippedSchema: GenMessage<DownloadSkipped> = /*@__PURE__*/
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 21);
 
 /**
  * A failed file in DownloadFiles.
@@ -887,7 +1047,7 @@ export type DownloadError = Message<"dropbox_connector.v1.DownloadError"> & {
  * Use `create(DownloadErrorSchema)` to create a new message.
  */
 export const DownloadErrorSchema: GenMessage<DownloadError> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 20);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 22);
 
 /**
  * Request for CreateFolder.
@@ -922,7 +1082,7 @@ export type CreateFolderRequest = Message<"dropbox_connector.v1.CreateFolderRequ
  * Use `create(CreateFolderRequestSchema)` to create a new message.
  */
 export const CreateFolderRequestSchema: GenMessage<CreateFolderRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 21);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 23);
 
 /**
  * Response of CreateFolder.
@@ -950,7 +1110,7 @@ export type CreateFolderResponse = Message<"dropbox_connector.v1.CreateFolderRes
  * Use `create(CreateFolderResponseSchema)` to create a new message.
  */
 export const CreateFolderResponseSchema: GenMessage<CreateFolderResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 22);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 24);
 
 /**
  * Request for DeleteItems.
@@ -1001,7 +1161,7 @@ export type DeleteItemsRequest = Message<"dropbox_connector.v1.DeleteItemsReques
  * Use `create(DeleteItemsRequestSchema)` to create a new message.
  */
 export const DeleteItemsRequestSchema: GenMessage<DeleteItemsRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 23);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 25);
 
 /**
  * The outcome for one item of DeleteItems.
@@ -1052,7 +1212,7 @@ export type DeleteItemsResponse = Message<"dropbox_connector.v1.DeleteItemsRespo
  * Use `create(DeleteItemsResponseSchema)` to create a new message.
  */
 export const DeleteItemsResponseSchema: GenMessage<DeleteItemsResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 24);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 26);
 
 /**
  * Request for StartResumableUpload.
@@ -1116,7 +1276,7 @@ export type StartResumableUploadRequest = Message<"dropbox_connector.v1.StartRes
  * Use `create(StartResumableUploadRequestSchema)` to create a new message.
  */
 export const StartResumableUploadRequestSchema: GenMessage<StartResumableUploadRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 25);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 27);
 
 /**
  * Response of StartResumableUpload.
@@ -1153,7 +1313,7 @@ export type StartResumableUploadResponse = Message<"dropbox_connector.v1.StartRe
  * Use `create(StartResumableUploadResponseSchema)` to create a new message.
  */
 export const StartResumableUploadResponseSchema: GenMessage<StartResumableUploadResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 26);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 28);
 
 /**
  * One message of the WriteResumableUpload stream.
@@ -1207,7 +1367,7 @@ export type WriteResumableUploadRequest = Message<"dropbox_connector.v1.WriteRes
  * Use `create(WriteResumableUploadRequestSchema)` to create a new message.
  */
 export const WriteResumableUploadRequestSchema: GenMessage<WriteResumableUploadRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 27);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 29);
 
 /**
  * Response of WriteResumableUpload.
@@ -1237,7 +1397,7 @@ export type WriteResumableUploadResponse = Message<"dropbox_connector.v1.WriteRe
  * Use `create(WriteResumableUploadResponseSchema)` to create a new message.
  */
 export const WriteResumableUploadResponseSchema: GenMessage<WriteResumableUploadResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 28);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 30);
 
 /**
  * Request for QueryUpload.
@@ -1258,7 +1418,7 @@ export type QueryUploadRequest = Message<"dropbox_connector.v1.QueryUploadReques
  * Use `create(QueryUploadRequestSchema)` to create a new message.
  */
 export const QueryUploadRequestSchema: GenMessage<QueryUploadRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 29);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 31);
 
 /**
  * Response of QueryUpload.
@@ -1300,7 +1460,7 @@ export type QueryUploadResponse = Message<"dropbox_connector.v1.QueryUploadRespo
  * Use `create(QueryUploadResponseSchema)` to create a new message.
  */
 export const QueryUploadResponseSchema: GenMessage<QueryUploadResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 30);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 32);
 
 /**
  * Request for CancelUpload.
@@ -1321,7 +1481,7 @@ export type CancelUploadRequest = Message<"dropbox_connector.v1.CancelUploadRequ
  * Use `create(CancelUploadRequestSchema)` to create a new message.
  */
 export const CancelUploadRequestSchema: GenMessage<CancelUploadRequest> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 31);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 33);
 
 /**
  * Response of CancelUpload.
@@ -1336,7 +1496,7 @@ export type CancelUploadResponse = Message<"dropbox_connector.v1.CancelUploadRes
  * Use `create(CancelUploadResponseSchema)` to create a new message.
  */
 export const CancelUploadResponseSchema: GenMessage<CancelUploadResponse> = /*@__PURE__*/
-  messageDesc(file_dropbox_connector_v1_cloud_tasks, 32);
+  messageDesc(file_dropbox_connector_v1_cloud_tasks, 34);
 
 /**
  * Kinds of remote items.
