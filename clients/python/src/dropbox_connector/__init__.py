@@ -1,0 +1,23 @@
+"""Python client of dropbox-connector: the generated stubs (`dropbox_connector.v1`) and a
+small layer on top (`Client`, `AsyncClient`, `DropboxConnectorError`)."""
+
+from ._channel import MAX_CHUNK_BYTES, MAX_MESSAGE_BYTES
+from ._transfer import DownloadedFile, LocalFile
+from .aio import AsyncClient
+from .client import Client
+from .content_hash import ContentHasher, content_hash, content_hash_file
+from .errors import ERROR_DOMAIN, DropboxConnectorError
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "ContentHasher",
+    "DownloadedFile",
+    "DropboxConnectorError",
+    "ERROR_DOMAIN",
+    "LocalFile",
+    "MAX_CHUNK_BYTES",
+    "MAX_MESSAGE_BYTES",
+    "content_hash",
+    "content_hash_file",
+]
