@@ -88,24 +88,25 @@ groups = ["*"]
     path.write_text(text)
 
 
-def _start_server(data_dir: pathlib.Path, ca: trustme.CA, *, client_ca: trustme.CA | None = None,
+def _start_server(data_dir: pathlib.Path, ca: trustme.CA | None, *, client_ca: trustme.CA | None = None,
                   cert_name: str | None = None):
+    """With `ca` None: plain TCP and no callers file, as `--dev` on loopback allows."""
     stderr_log = open(data_dir / "server.stderr.log", "wb")
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    cert_file, key_file = data_dir / "server.crt", data_dir / "server.key"
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
     admin_token, reader_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    callers = data_dir / "callers.toml"
-    _callers_file(callers, admin_token, reader_token, cert_name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBXC_")}
-    env.update(
-        DBXC_LISTEN="127.0.0.1:0",
-        DBXC_TLS__CERT_FILE=str(cert_file),
-        DBXC_TLS__KEY_FILE=str(key_file),
-        DBXC_AUTH__CALLERS_FILE=str(callers),
-        DBXC_REFLECTION="true",
-    )
+    env.update(DBXC_LISTEN="127.0.0.1:0", DBXC_REFLECTION="true")
+    if ca is not None:
+        cert = ca.issue_cert("localhost", "127.0.0.1")
+        cert_file, key_file = data_dir / "server.crt", data_dir / "server.key"
+        cert.cert_chain_pems[0].write_to_path(str(cert_file))
+        cert.private_key_pem.write_to_path(str(key_file))
+        callers = data_dir / "callers.toml"
+        _callers_file(callers, admin_token, reader_token, cert_name)
+        env.update(
+            DBXC_TLS__CERT_FILE=str(cert_file),
+            DBXC_TLS__KEY_FILE=str(key_file),
+            DBXC_AUTH__CALLERS_FILE=str(callers),
+        )
     if client_ca is not None:
         client_ca_file = data_dir / "client-ca.pem"
         client_ca.cert_pem.write_to_path(str(client_ca_file))
@@ -144,7 +145,7 @@ def _start_server(data_dir: pathlib.Path, ca: trustme.CA, *, client_ca: trustme.
                     + (data_dir / "server.stderr.log").read_text())
     server = Server(
         address=address,
-        ca_pem=ca.cert_pem.bytes(),
+        ca_pem=ca.cert_pem.bytes() if ca is not None else b"",
         admin_token=admin_token,
         reader_token=reader_token,
         emulator_url=emulator_url,
@@ -165,6 +166,14 @@ def _start_server(data_dir: pathlib.Path, ca: trustme.CA, *, client_ca: trustme.
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     server, stop = _start_server(tmp_path_factory.mktemp("dbxc-data"), trustme.CA())
+    yield server
+    stop()
+
+
+@pytest.fixture(scope="session")
+def plaintext_server(tmp_path_factory):
+    """`--dev` as the README's quick start runs it: loopback, no TLS, no callers."""
+    server, stop = _start_server(tmp_path_factory.mktemp("dbxc-plain"), None)
     yield server
     stop()
 

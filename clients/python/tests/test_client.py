@@ -283,3 +283,8 @@ def test_mtls_client_certificate_identifies_the_caller(mtls_server, tmp_path):
         with pytest.raises(DropboxConnectorError) as caught:
             client.create_folder(DEMO, _folder())
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_plaintext_loopback_reaches_a_dev_server_without_tls(plaintext_server):
+    with Client(plaintext_server.address, plaintext_loopback=True, timeout=30) as client:
+        assert DEMO in [c.display_name for c in client.list_connections()]

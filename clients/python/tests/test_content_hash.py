@@ -40,3 +40,10 @@ def test_pieces_of_any_size_give_the_same_hash(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(data)
     assert content_hash_file(path) == _reference(data)
+
+
+def test_the_installed_package_is_under_test():
+    """The suite imports the package pip installed, not clients/python/src by path."""
+    import dropbox_connector
+
+    assert "site-packages" in dropbox_connector.__file__, dropbox_connector.__file__
