@@ -2,7 +2,7 @@
 # The Python client's suite, as the test command runs it from a fresh clone:
 #   1. a venv (clients/python/.venv, made when missing) with the package installed from
 #      this folder as a user would (`pip install ./clients/python`) and requirements-dev.txt;
-#   2. regeneration into a temp dir must equal the committed stubs;
+#   2. ruff (lint, format) on the hand-written code; regeneration into a temp dir must equal the committed stubs;
 #   3. pytest against the real server (`dropbox-connector --dev`, its emulator in-process);
 #   4. install-as-a-user: the package alone in another fresh venv, and a five-line script
 #      that lists a folder of a running server over TLS with a token.
@@ -34,6 +34,9 @@ venv="$here/.venv"
 # --force-reinstall of the package alone: the venv is reused, the package under test never is.
 "$venv/bin/python" -m pip install "${pip_flags[@]}" -r "$here/requirements-dev.txt" "$here"
 "$venv/bin/python" -m pip install "${pip_flags[@]}" --force-reinstall --no-deps "$here"
+
+step "ruff: lint and format (settings in pyproject.toml)"
+(cd "$here" && "$venv/bin/ruff" check --quiet . && "$venv/bin/ruff" format --check --quiet .)
 
 step "generated code is current"
 PYTHON="$venv/bin/python" bash "$here/generate.sh" "$work/generated"

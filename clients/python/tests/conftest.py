@@ -88,8 +88,9 @@ groups = ["*"]
     path.write_text(text)
 
 
-def _start_server(data_dir: pathlib.Path, ca: trustme.CA | None, *, client_ca: trustme.CA | None = None,
-                  cert_name: str | None = None):
+def _start_server(
+    data_dir: pathlib.Path, ca: trustme.CA | None, *, client_ca: trustme.CA | None = None, cert_name: str | None = None
+):
     """With `ca` None: plain TCP and no callers file, as `--dev` on loopback allows."""
     stderr_log = open(data_dir / "server.stderr.log", "wb")
     admin_token, reader_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -141,8 +142,10 @@ def _start_server(data_dir: pathlib.Path, ca: trustme.CA | None, *, client_ca: t
         proc.kill()
         proc.wait()
         stderr_log.close()
-        pytest.fail("dropbox-connector --dev did not print its address and emulator URL:\n"
-                    + (data_dir / "server.stderr.log").read_text())
+        pytest.fail(
+            "dropbox-connector --dev did not print its address and emulator URL:\n"
+            + (data_dir / "server.stderr.log").read_text()
+        )
     server = Server(
         address=address,
         ca_pem=ca.cert_pem.bytes() if ca is not None else b"",

@@ -4,7 +4,6 @@ server and its emulator, over TLS with a bearer token."""
 import datetime
 import filecmp
 import hashlib
-import os
 import pathlib
 import tracemalloc
 import uuid
@@ -85,9 +84,7 @@ def test_20_mib_streams_from_a_file_in_bounded_memory_then_lists_downloads_and_d
     assert result.uploaded.content_hash == _expected_content_hash(source)
 
     listed = list(client.list(DEMO, folder))
-    assert [(i.name, i.size, i.content_hash) for i in listed] == [
-        ("big.bin", size, result.uploaded.content_hash)
-    ]
+    assert [(i.name, i.size, i.content_hash) for i in listed] == [("big.bin", size, result.uploaded.content_hash)]
 
     target = tmp_path / "down" / "big-copy.bin"
     downloaded = client.download_file(DEMO, f"{folder}/big.bin", target)
@@ -127,7 +124,7 @@ def test_a_folder_uploads_and_downloads_with_its_relative_paths(client, tmp_path
 
     # "never" keeps what is there: the file is reported skipped, not uploaded.
     (tree / "reports" / "notes.txt").write_text("changed\n")
-    [again] = client.upload_file(DEMO, tree / "reports" / "notes.txt", f"{folder}/reports", overwrite="never"),
+    again = client.upload_file(DEMO, tree / "reports" / "notes.txt", f"{folder}/reports", overwrite="never")
     assert again.WhichOneof("outcome") == "skipped"
     client.delete(DEMO, folder)
 
@@ -274,8 +271,9 @@ def test_mtls_client_certificate_identifies_the_caller(mtls_server, tmp_path):
     cert_file, key_file = tmp_path / "client.crt", tmp_path / "client.key"
     cert_file.write_bytes(mtls_server.client_cert_pem)
     key_file.write_bytes(mtls_server.client_key_pem)
-    with Client(server.address, ca_file=ca_file, client_cert_file=cert_file, client_key_file=key_file,
-                timeout=30) as client:
+    with Client(
+        server.address, ca_file=ca_file, client_cert_file=cert_file, client_key_file=key_file, timeout=30
+    ) as client:
         folder = _folder()
         assert client.create_folder(DEMO, folder).path_display == folder
     # Without the certificate the TLS handshake is refused.

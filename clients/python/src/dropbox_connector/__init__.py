@@ -2,7 +2,8 @@
 small layer on top (`Client`, `AsyncClient`, `DropboxConnectorError`)."""
 
 from ._channel import MAX_CHUNK_BYTES, MAX_MESSAGE_BYTES
-from ._transfer import DownloadedFile, LocalFile
+from ._download import DownloadedFile
+from ._upload import LocalFile
 from .aio import AsyncClient
 from .client import Client
 from .content_hash import ContentHasher, content_hash, content_hash_file

@@ -11,15 +11,15 @@ from typing import AsyncIterator, Callable, Iterable, Iterator, Sequence, TypeVa
 
 import grpc
 
-from . import _transfer
+from . import _download, _requests, _resumable, _upload
 from ._channel import MAX_CHUNK_BYTES, PathLike, channel_config
-from ._transfer import DownloadedFile, LocalFile
+from ._download import DownloadedFile
+from ._upload import LocalFile
 from .content_hash import content_hash_file
 from .errors import DropboxConnectorError
 from .v1 import cloud_tasks_pb2 as pb
-from .v1 import cloud_tasks_pb2_grpc
+from .v1 import cloud_tasks_pb2_grpc, connection_pb2_grpc
 from .v1 import connection_pb2 as conn_pb
-from .v1 import connection_pb2_grpc
 
 T = TypeVar("T")
 _DONE = object()
@@ -97,15 +97,9 @@ class AsyncClient:
         app_key: str | None = None,
         group: str = "",
     ) -> conn_pb.Connection:
-        connection = conn_pb.Connection(
-            display_name=display_name,
-            group=group,
-            credentials=conn_pb.Credentials(
-                access_token=access_token or "", refresh_token=refresh_token or ""
-            ),
+        connection = _requests.new_connection(
+            display_name, access_token=access_token, refresh_token=refresh_token, app_key=app_key, group=group
         )
-        if app_key:
-            connection.app.app_key = app_key
         with _translated():
             response = await self.connections.CreateConnection(
                 conn_pb.CreateConnectionRequest(connection=connection), timeout=self.timeout
@@ -134,9 +128,7 @@ class AsyncClient:
 
     async def delete_connection(self, name: str) -> None:
         with _translated():
-            await self.connections.DeleteConnection(
-                conn_pb.DeleteConnectionRequest(name=name), timeout=self.timeout
-            )
+            await self.connections.DeleteConnection(conn_pb.DeleteConnectionRequest(name=name), timeout=self.timeout)
 
     async def create_folder(self, connection: str, path: str, *, exist_ok: bool = False) -> pb.ItemMetadata:
         with _translated():
@@ -156,9 +148,7 @@ class AsyncClient:
         kind: int = pb.ITEM_KIND_FILE,
         filter: pb.RemoteFileFilter | None = None,
     ) -> AsyncIterator[pb.ItemMetadata]:
-        request = _transfer.list_request(
-            connection, folder, mask=mask, recursive=recursive, kind=kind, filter=filter
-        )
+        request = _requests.list_request(connection, folder, mask=mask, recursive=recursive, kind=kind, filter=filter)
         with _translated():
             async for page in self.tasks.ListItems(request, timeout=self.timeout):
                 for item in page.items:
@@ -175,18 +165,14 @@ class AsyncClient:
         autorename: bool = False,
         chunk_bytes: int = MAX_CHUNK_BYTES,
     ) -> list[pb.FileResult]:
-        spec = pb.UploadSpec(
-            connection=connection,
-            destination_folder=remote_folder,
-            overwrite=_transfer.overwrite_policy(overwrite),
-            keep_modified_date=keep_modified_date,
-            autorename=autorename,
+        spec = _requests.upload_spec(
+            connection, remote_folder, overwrite=overwrite, keep_modified_date=keep_modified_date, autorename=autorename
         )
-        requests = _in_thread(_transfer.upload_requests(spec, files, chunk_bytes))
+        requests = _in_thread(_upload.upload_requests(spec, files, chunk_bytes))
         with _translated():
             response = await self.tasks.UploadFiles(requests, timeout=self.timeout)
-        results = _transfer.results_of(response)
-        _transfer.raise_first_failure(results)
+        results = _upload.results_of(response)
+        _upload.raise_first_failure(results)
         return results
 
     async def upload_file(
@@ -199,7 +185,7 @@ class AsyncClient:
     async def upload_folder(
         self, connection: str, local_folder: PathLike, remote_folder: str, *, recursive: bool = True, **options
     ) -> list[pb.FileResult]:
-        files = _transfer.files_of_folder(local_folder, recursive=recursive)
+        files = _upload.files_of_folder(local_folder, recursive=recursive)
         return await self.upload(connection, files, remote_folder, **options)
 
     async def download_file(
@@ -213,16 +199,22 @@ class AsyncClient:
         return downloaded
 
     async def download_folder(
-        self, connection: str, remote_folder: str, local_dir: PathLike, *, mask: str = "", recursive: bool = False,
+        self,
+        connection: str,
+        remote_folder: str,
+        local_dir: PathLike,
+        *,
+        mask: str = "",
+        recursive: bool = False,
         filter: pb.RemoteFileFilter | None = None,
     ) -> list[DownloadedFile]:
         if filter is None:
             filter = pb.RemoteFileFilter(folder=remote_folder, mask=mask, include_subfolders=recursive)
         request = pb.DownloadFilesRequest(connection=connection, filter=filter)
-        return await self._download(request, _transfer.relative_destination(local_dir))
+        return await self._download(request, _download.relative_destination(local_dir))
 
     async def _download(self, request: pb.DownloadFilesRequest, destination_of) -> list[DownloadedFile]:
-        receiver = _transfer.DownloadReceiver(destination_of)
+        receiver = _download.DownloadReceiver(destination_of)
         try:
             with _translated():
                 async for message in self.tasks.DownloadFiles(request, timeout=self.timeout):
@@ -275,13 +267,13 @@ class AsyncClient:
             request = pb.StartResumableUploadRequest(
                 connection=connection,
                 path=remote_path,
-                overwrite=_transfer.overwrite_policy(overwrite),
+                overwrite=_requests.overwrite_policy(overwrite),
                 autorename=autorename,
                 size=size,
                 content_hash=digest,
             )
             if keep_modified_date:
-                request.modified_time.CopyFrom(_transfer.timestamp_of(os.stat(path).st_mtime))
+                request.modified_time.CopyFrom(_requests.timestamp_of(os.stat(path).st_mtime))
             with _translated():
                 started = await self.tasks.StartResumableUpload(request, timeout=self.timeout)
             if started.HasField("skipped"):
@@ -305,23 +297,21 @@ class AsyncClient:
                             if on_resume is not None:
                                 on_resume(offset)
                     if result is None:
-                        requests = _transfer.resumable_requests(upload_id, path, offset, digest, chunk_bytes)
-                        written = await self.tasks.WriteResumableUpload(
-                            _in_thread(requests), timeout=self.timeout
-                        )
+                        requests = _resumable.resumable_requests(upload_id, path, offset, digest, chunk_bytes)
+                        written = await self.tasks.WriteResumableUpload(_in_thread(requests), timeout=self.timeout)
                         if written.HasField("result"):
                             result = written.result
             except DropboxConnectorError as err:
                 error = err
             if result is not None:
-                return _transfer.finished_result(result)
+                return _resumable.finished_result(result)
             if error is None:
                 error = DropboxConnectorError(
                     grpc.StatusCode.UNAVAILABLE, "the write stream ended before the upload finished"
                 )
             attempt += 1
-            delay = _transfer.resume_delay(attempt, error, max_delay)
-            if attempt >= max_attempts or delay is None or not _transfer.worth_resuming(error):
+            delay = _resumable.resume_delay(attempt, error, max_delay)
+            if attempt >= max_attempts or delay is None or not _resumable.worth_resuming(error):
                 raise error
             await asyncio.sleep(delay)
             ask_where = True

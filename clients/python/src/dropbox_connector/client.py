@@ -12,15 +12,15 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import grpc
 
-from . import _transfer
+from . import _download, _requests, _resumable, _upload
 from ._channel import MAX_CHUNK_BYTES, PathLike, channel_config
-from ._transfer import DownloadedFile, LocalFile
+from ._download import DownloadedFile
+from ._upload import LocalFile
 from .content_hash import content_hash_file
 from .errors import DropboxConnectorError
 from .v1 import cloud_tasks_pb2 as pb
-from .v1 import cloud_tasks_pb2_grpc
+from .v1 import cloud_tasks_pb2_grpc, connection_pb2_grpc
 from .v1 import connection_pb2 as conn_pb
-from .v1 import connection_pb2_grpc
 
 
 @contextlib.contextmanager
@@ -112,15 +112,9 @@ class Client:
     ) -> conn_pb.Connection:
         """Stores a connection with tokens given directly (for other settings, pass a
         whole `Connection` to `self.connections.CreateConnection`)."""
-        connection = conn_pb.Connection(
-            display_name=display_name,
-            group=group,
-            credentials=conn_pb.Credentials(
-                access_token=access_token or "", refresh_token=refresh_token or ""
-            ),
+        connection = _requests.new_connection(
+            display_name, access_token=access_token, refresh_token=refresh_token, app_key=app_key, group=group
         )
-        if app_key:
-            connection.app.app_key = app_key
         request = conn_pb.CreateConnectionRequest(connection=connection)
         return self.connections.CreateConnection(request, timeout=self.timeout).connection
 
@@ -168,9 +162,7 @@ class Client:
     ) -> Iterator[pb.ItemMetadata]:
         """The items of `folder` (files by default; `kind=ITEM_KIND_ALL` adds folders), as
         the service streams them. `filter` replaces the other arguments."""
-        request = _transfer.list_request(
-            connection, folder, mask=mask, recursive=recursive, kind=kind, filter=filter
-        )
+        request = _requests.list_request(connection, folder, mask=mask, recursive=recursive, kind=kind, filter=filter)
         with _translated():
             for page in self.tasks.ListItems(request, timeout=self.timeout):
                 yield from page.items
@@ -189,18 +181,14 @@ class Client:
         """Uploads `files` in one stream; returns a result per file (uploaded or skipped)
         and raises the first failed file's error after the stream, when the other files
         are stored."""
-        spec = pb.UploadSpec(
-            connection=connection,
-            destination_folder=remote_folder,
-            overwrite=_transfer.overwrite_policy(overwrite),
-            keep_modified_date=keep_modified_date,
-            autorename=autorename,
+        spec = _requests.upload_spec(
+            connection, remote_folder, overwrite=overwrite, keep_modified_date=keep_modified_date, autorename=autorename
         )
-        requests = _transfer.upload_requests(spec, files, chunk_bytes)
+        requests = _upload.upload_requests(spec, files, chunk_bytes)
         with _translated():
             response = self.tasks.UploadFiles(requests, timeout=self.timeout)
-        results = _transfer.results_of(response)
-        _transfer.raise_first_failure(results)
+        results = _upload.results_of(response)
+        _upload.raise_first_failure(results)
         return results
 
     def upload_file(
@@ -215,7 +203,7 @@ class Client:
         self, connection: str, local_folder: PathLike, remote_folder: str, *, recursive: bool = True, **options
     ) -> list[pb.FileResult]:
         """Uploads the files of `local_folder` keeping their relative paths."""
-        files = _transfer.files_of_folder(local_folder, recursive=recursive)
+        files = _upload.files_of_folder(local_folder, recursive=recursive)
         return self.upload(connection, files, remote_folder, **options)
 
     def download_file(
@@ -231,7 +219,13 @@ class Client:
         return downloaded
 
     def download_folder(
-        self, connection: str, remote_folder: str, local_dir: PathLike, *, mask: str = "", recursive: bool = False,
+        self,
+        connection: str,
+        remote_folder: str,
+        local_dir: PathLike,
+        *,
+        mask: str = "",
+        recursive: bool = False,
         filter: pb.RemoteFileFilter | None = None,
     ) -> list[DownloadedFile]:
         """Downloads the files of `remote_folder` (or of `filter`) under `local_dir`,
@@ -239,10 +233,10 @@ class Client:
         if filter is None:
             filter = pb.RemoteFileFilter(folder=remote_folder, mask=mask, include_subfolders=recursive)
         request = pb.DownloadFilesRequest(connection=connection, filter=filter)
-        return self._download(request, _transfer.relative_destination(local_dir))
+        return self._download(request, _download.relative_destination(local_dir))
 
     def _download(self, request: pb.DownloadFilesRequest, destination_of) -> list[DownloadedFile]:
-        receiver = _transfer.DownloadReceiver(destination_of)
+        receiver = _download.DownloadReceiver(destination_of)
         try:
             with _translated():
                 for message in self.tasks.DownloadFiles(request, timeout=self.timeout):
@@ -301,13 +295,13 @@ class Client:
             request = pb.StartResumableUploadRequest(
                 connection=connection,
                 path=remote_path,
-                overwrite=_transfer.overwrite_policy(overwrite),
+                overwrite=_requests.overwrite_policy(overwrite),
                 autorename=autorename,
                 size=size,
                 content_hash=digest,
             )
             if keep_modified_date:
-                request.modified_time.CopyFrom(_transfer.timestamp_of(os.stat(path).st_mtime))
+                request.modified_time.CopyFrom(_requests.timestamp_of(os.stat(path).st_mtime))
             with _translated():
                 started = self.tasks.StartResumableUpload(request, timeout=self.timeout)
             if started.HasField("skipped"):
@@ -335,7 +329,7 @@ class Client:
                                 on_resume(offset)
                     if result is None:
                         written = self.tasks.WriteResumableUpload(
-                            _transfer.resumable_requests(upload_id, path, offset, digest, chunk_bytes),
+                            _resumable.resumable_requests(upload_id, path, offset, digest, chunk_bytes),
                             timeout=self.timeout,
                         )
                         if written.HasField("result"):
@@ -343,14 +337,14 @@ class Client:
             except DropboxConnectorError as err:
                 error = err
             if result is not None:
-                return _transfer.finished_result(result)
+                return _resumable.finished_result(result)
             if error is None:
                 error = DropboxConnectorError(
                     grpc.StatusCode.UNAVAILABLE, "the write stream ended before the upload finished"
                 )
             attempt += 1
-            delay = _transfer.resume_delay(attempt, error, max_delay)
-            if attempt >= max_attempts or delay is None or not _transfer.worth_resuming(error):
+            delay = _resumable.resume_delay(attempt, error, max_delay)
+            if attempt >= max_attempts or delay is None or not _resumable.worth_resuming(error):
                 raise error
             time.sleep(delay)
             ask_where = True
