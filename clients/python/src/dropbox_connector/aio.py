@@ -149,10 +149,14 @@ class AsyncClient:
         filter: pb.RemoteFileFilter | None = None,
     ) -> AsyncIterator[pb.ItemMetadata]:
         request = _requests.list_request(connection, folder, mask=mask, recursive=recursive, kind=kind, filter=filter)
-        with _translated():
-            async for page in self.tasks.ListItems(request, timeout=self.timeout):
-                for item in page.items:
-                    yield item
+        call = self.tasks.ListItems(request, timeout=self.timeout)
+        try:
+            with _translated():
+                async for page in call:
+                    for item in page.items:
+                        yield item
+        finally:
+            call.cancel()
 
     async def upload(
         self,
@@ -215,12 +219,14 @@ class AsyncClient:
 
     async def _download(self, request: pb.DownloadFilesRequest, destination_of) -> list[DownloadedFile]:
         receiver = _download.DownloadReceiver(destination_of)
+        call = self.tasks.DownloadFiles(request, timeout=self.timeout)
         try:
             with _translated():
-                async for message in self.tasks.DownloadFiles(request, timeout=self.timeout):
-                    # Writing a chunk is a short blocking write; hashing it dominates.
+                async for message in call:
+                    # Hashing and writing a chunk would hold up the event loop.
                     await asyncio.to_thread(receiver.feed, message)
         finally:
+            call.cancel()
             receiver.close()
         return receiver.outcome()
 

@@ -163,9 +163,14 @@ class Client:
         """The items of `folder` (files by default; `kind=ITEM_KIND_ALL` adds folders), as
         the service streams them. `filter` replaces the other arguments."""
         request = _requests.list_request(connection, folder, mask=mask, recursive=recursive, kind=kind, filter=filter)
-        with _translated():
-            for page in self.tasks.ListItems(request, timeout=self.timeout):
-                yield from page.items
+        call = self.tasks.ListItems(request, timeout=self.timeout)
+        try:
+            with _translated():
+                for page in call:
+                    yield from page.items
+        finally:
+            # A caller that stops iterating early ends the call instead of leaving it open.
+            call.cancel()
 
     def upload(
         self,
@@ -237,11 +242,13 @@ class Client:
 
     def _download(self, request: pb.DownloadFilesRequest, destination_of) -> list[DownloadedFile]:
         receiver = _download.DownloadReceiver(destination_of)
+        call = self.tasks.DownloadFiles(request, timeout=self.timeout)
         try:
             with _translated():
-                for message in self.tasks.DownloadFiles(request, timeout=self.timeout):
+                for message in call:
                     receiver.feed(message)
         finally:
+            call.cancel()
             receiver.close()
         return receiver.outcome()
 
