@@ -5,6 +5,8 @@ import datetime
 import filecmp
 import hashlib
 import pathlib
+import subprocess
+import sys
 import tracemalloc
 import uuid
 
@@ -99,6 +101,29 @@ def test_20_mib_streams_from_a_file_in_bounded_memory_then_lists_downloads_and_d
         list(client.list(DEMO, folder))
     assert caught.value.code == grpc.StatusCode.NOT_FOUND
     assert caught.value.reason == "PATH_NOT_FOUND"
+
+
+def test_upload_memory_of_the_whole_process_does_not_grow_with_the_file(client, server, tmp_path):
+    """tracemalloc sees Python's buffers only; this counts gRPC's own too: a fresh process
+    uploads 64 MiB, and its resident memory must rise by far less than that."""
+    size = 64 * MIB
+    source = _write_file(tmp_path / "large.bin", size, seed=11)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(server.ca_pem)
+    folder = _folder()
+    probe = pathlib.Path(__file__).with_name("rss_probe.py")
+    out = subprocess.run(
+        [sys.executable, str(probe), server.address, str(ca_file), server.admin_token, DEMO, str(source), folder],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    uploaded, growth_mib = out.stdout.split()
+    print(f"upload of {size} bytes: resident memory rose {growth_mib} MiB")
+    assert int(uploaded) == size
+    assert float(growth_mib) < 40, f"resident memory rose {growth_mib} MiB for a {size // MIB} MiB file"
+    client.delete(DEMO, folder)
 
 
 def test_a_folder_uploads_and_downloads_with_its_relative_paths(client, tmp_path):
