@@ -3,7 +3,7 @@ small layer on top (`Client`, `AsyncClient`, `DropboxConnectorError`)."""
 
 from ._channel import MAX_CHUNK_BYTES, MAX_MESSAGE_BYTES
 from ._download import DownloadedFile
-from ._upload import LocalFile
+from ._upload import FileToUpload
 from .aio import AsyncClient
 from .client import Client
 from .content_hash import ContentHasher, content_hash, content_hash_file
@@ -16,7 +16,7 @@ __all__ = [
     "DownloadedFile",
     "DropboxConnectorError",
     "ERROR_DOMAIN",
-    "LocalFile",
+    "FileToUpload",
     "MAX_CHUNK_BYTES",
     "MAX_MESSAGE_BYTES",
     "content_hash",

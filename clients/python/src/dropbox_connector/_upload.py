@@ -15,14 +15,14 @@ from .v1 import cloud_tasks_pb2 as pb
 
 
 @dataclasses.dataclass(frozen=True)
-class LocalFile:
+class FileToUpload:
     """A file to upload and where it goes under the destination folder ("sub/a.txt")."""
 
     path: pathlib.Path
     relative_path: str
 
 
-def files_of_folder(folder: PathLike, *, recursive: bool = True) -> list[LocalFile]:
+def files_of_folder(folder: PathLike, *, recursive: bool = True) -> list[FileToUpload]:
     """Regular files under `folder` in a stable order; links to folders are not followed."""
     root = pathlib.Path(folder)
     if not root.is_dir():
@@ -35,12 +35,12 @@ def files_of_folder(folder: PathLike, *, recursive: bool = True) -> list[LocalFi
         for name in sorted(filenames):
             path = pathlib.Path(dirpath) / name
             if path.is_file():
-                found.append(LocalFile(path, path.relative_to(root).as_posix()))
+                found.append(FileToUpload(path, path.relative_to(root).as_posix()))
     return found
 
 
 def upload_requests(
-    spec: pb.UploadSpec, files: Iterable[LocalFile], chunk_bytes: int = MAX_CHUNK_BYTES
+    spec: pb.UploadSpec, files: Iterable[FileToUpload], chunk_bytes: int = MAX_CHUNK_BYTES
 ) -> Iterator[pb.UploadFilesRequest]:
     """The UploadFiles stream. Files are opened one at a time and read a chunk at a time as
     gRPC asks for the next message, so memory stays at a few chunks whatever the sizes;

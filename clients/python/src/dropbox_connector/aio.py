@@ -14,7 +14,7 @@ import grpc
 from . import _download, _requests, _resumable, _upload
 from ._channel import MAX_CHUNK_BYTES, PathLike, channel_config
 from ._download import DownloadedFile
-from ._upload import LocalFile
+from ._upload import FileToUpload
 from .content_hash import content_hash_file
 from .errors import DropboxConnectorError
 from .v1 import cloud_tasks_pb2 as pb
@@ -161,7 +161,7 @@ class AsyncClient:
     async def upload(
         self,
         connection: str,
-        files: Iterable[LocalFile],
+        files: Iterable[FileToUpload],
         remote_folder: str,
         *,
         overwrite: str | pb.OverwritePolicy | None = None,
@@ -183,7 +183,7 @@ class AsyncClient:
         self, connection: str, local_path: PathLike, remote_folder: str, *, name: str | None = None, **options
     ) -> pb.FileResult:
         path = pathlib.Path(local_path)
-        [result] = await self.upload(connection, [LocalFile(path, name or path.name)], remote_folder, **options)
+        [result] = await self.upload(connection, [FileToUpload(path, name or path.name)], remote_folder, **options)
         return result
 
     async def upload_folder(

@@ -15,7 +15,7 @@ import grpc
 from . import _download, _requests, _resumable, _upload
 from ._channel import MAX_CHUNK_BYTES, PathLike, channel_config
 from ._download import DownloadedFile
-from ._upload import LocalFile
+from ._upload import FileToUpload
 from .content_hash import content_hash_file
 from .errors import DropboxConnectorError
 from .v1 import cloud_tasks_pb2 as pb
@@ -175,7 +175,7 @@ class Client:
     def upload(
         self,
         connection: str,
-        files: Iterable[LocalFile],
+        files: Iterable[FileToUpload],
         remote_folder: str,
         *,
         overwrite: str | pb.OverwritePolicy | None = None,
@@ -201,7 +201,7 @@ class Client:
     ) -> pb.FileResult:
         """Uploads one file into `remote_folder` (as `name`, default its own name)."""
         path = pathlib.Path(local_path)
-        [result] = self.upload(connection, [LocalFile(path, name or path.name)], remote_folder, **options)
+        [result] = self.upload(connection, [FileToUpload(path, name or path.name)], remote_folder, **options)
         return result
 
     def upload_folder(
