@@ -1,5 +1,6 @@
 import datetime
 
+from dropbox_connector.v1 import errors_pb2 as _errors_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -10,46 +11,6 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    ERROR_REASON_UNSPECIFIED: _ClassVar[ErrorReason]
-    ERROR_REASON_CONNECTION_NOT_FOUND: _ClassVar[ErrorReason]
-    ERROR_REASON_CONNECTION_NAME_TAKEN: _ClassVar[ErrorReason]
-    ERROR_REASON_INVALID_ARGUMENT: _ClassVar[ErrorReason]
-    ERROR_REASON_MALFORMED_PATH: _ClassVar[ErrorReason]
-    ERROR_REASON_PATH_NOT_FOUND: _ClassVar[ErrorReason]
-    ERROR_REASON_PATH_CONFLICT: _ClassVar[ErrorReason]
-    ERROR_REASON_PATH_WRONG_KIND: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_UNAUTHORIZED: _ClassVar[ErrorReason]
-    ERROR_REASON_RATE_LIMITED: _ClassVar[ErrorReason]
-    ERROR_REASON_CONTENT_HASH_MISMATCH: _ClassVar[ErrorReason]
-    ERROR_REASON_STREAM_OUT_OF_ORDER: _ClassVar[ErrorReason]
-    ERROR_REASON_CHUNK_OFFSET_MISMATCH: _ClassVar[ErrorReason]
-    ERROR_REASON_NO_ITEMS_MATCHED: _ClassVar[ErrorReason]
-    ERROR_REASON_CONNECTION_NOT_AUTHORIZED: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_TIMEOUT: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_UNAVAILABLE: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_ERROR: _ClassVar[ErrorReason]
-    ERROR_REASON_INSUFFICIENT_SPACE: _ClassVar[ErrorReason]
-    ERROR_REASON_SKIPPED_BY_OVERWRITE_POLICY: _ClassVar[ErrorReason]
-    ERROR_REASON_CANCELLED: _ClassVar[ErrorReason]
-    ERROR_REASON_SHUTTING_DOWN: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_PERMISSION_DENIED: _ClassVar[ErrorReason]
-    ERROR_REASON_REAUTHORIZATION_REQUIRED: _ClassVar[ErrorReason]
-    ERROR_REASON_INVALID_REDIRECT_URI: _ClassVar[ErrorReason]
-    ERROR_REASON_AUTHORIZATION_STATE_INVALID: _ClassVar[ErrorReason]
-    ERROR_REASON_PROXY_FAILED: _ClassVar[ErrorReason]
-    ERROR_REASON_UPLOAD_NOT_FOUND: _ClassVar[ErrorReason]
-    ERROR_REASON_UPLOAD_BUSY: _ClassVar[ErrorReason]
-    ERROR_REASON_UPLOAD_SESSION_LOST: _ClassVar[ErrorReason]
-    ERROR_REASON_CALLER_UNKNOWN: _ClassVar[ErrorReason]
-    ERROR_REASON_CALLER_NOT_ALLOWED: _ClassVar[ErrorReason]
-    ERROR_REASON_SERVER_BUSY: _ClassVar[ErrorReason]
-    ERROR_REASON_LISTING_TOO_LARGE: _ClassVar[ErrorReason]
-    ERROR_REASON_INTERNAL: _ClassVar[ErrorReason]
-    ERROR_REASON_STREAM_IDLE: _ClassVar[ErrorReason]
-    ERROR_REASON_TARGET_NOT_ALLOWED: _ClassVar[ErrorReason]
 
 class ItemKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -93,43 +54,6 @@ class SizeComparison(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIZE_COMPARISON_LARGER: _ClassVar[SizeComparison]
     SIZE_COMPARISON_SMALLER_OR_LARGER: _ClassVar[SizeComparison]
     SIZE_COMPARISON_DIFFERENT: _ClassVar[SizeComparison]
-ERROR_REASON_UNSPECIFIED: ErrorReason
-ERROR_REASON_CONNECTION_NOT_FOUND: ErrorReason
-ERROR_REASON_CONNECTION_NAME_TAKEN: ErrorReason
-ERROR_REASON_INVALID_ARGUMENT: ErrorReason
-ERROR_REASON_MALFORMED_PATH: ErrorReason
-ERROR_REASON_PATH_NOT_FOUND: ErrorReason
-ERROR_REASON_PATH_CONFLICT: ErrorReason
-ERROR_REASON_PATH_WRONG_KIND: ErrorReason
-ERROR_REASON_DROPBOX_UNAUTHORIZED: ErrorReason
-ERROR_REASON_RATE_LIMITED: ErrorReason
-ERROR_REASON_CONTENT_HASH_MISMATCH: ErrorReason
-ERROR_REASON_STREAM_OUT_OF_ORDER: ErrorReason
-ERROR_REASON_CHUNK_OFFSET_MISMATCH: ErrorReason
-ERROR_REASON_NO_ITEMS_MATCHED: ErrorReason
-ERROR_REASON_CONNECTION_NOT_AUTHORIZED: ErrorReason
-ERROR_REASON_DROPBOX_TIMEOUT: ErrorReason
-ERROR_REASON_DROPBOX_UNAVAILABLE: ErrorReason
-ERROR_REASON_DROPBOX_ERROR: ErrorReason
-ERROR_REASON_INSUFFICIENT_SPACE: ErrorReason
-ERROR_REASON_SKIPPED_BY_OVERWRITE_POLICY: ErrorReason
-ERROR_REASON_CANCELLED: ErrorReason
-ERROR_REASON_SHUTTING_DOWN: ErrorReason
-ERROR_REASON_DROPBOX_PERMISSION_DENIED: ErrorReason
-ERROR_REASON_REAUTHORIZATION_REQUIRED: ErrorReason
-ERROR_REASON_INVALID_REDIRECT_URI: ErrorReason
-ERROR_REASON_AUTHORIZATION_STATE_INVALID: ErrorReason
-ERROR_REASON_PROXY_FAILED: ErrorReason
-ERROR_REASON_UPLOAD_NOT_FOUND: ErrorReason
-ERROR_REASON_UPLOAD_BUSY: ErrorReason
-ERROR_REASON_UPLOAD_SESSION_LOST: ErrorReason
-ERROR_REASON_CALLER_UNKNOWN: ErrorReason
-ERROR_REASON_CALLER_NOT_ALLOWED: ErrorReason
-ERROR_REASON_SERVER_BUSY: ErrorReason
-ERROR_REASON_LISTING_TOO_LARGE: ErrorReason
-ERROR_REASON_INTERNAL: ErrorReason
-ERROR_REASON_STREAM_IDLE: ErrorReason
-ERROR_REASON_TARGET_NOT_ALLOWED: ErrorReason
 ITEM_KIND_UNSPECIFIED: ItemKind
 ITEM_KIND_FILE: ItemKind
 ITEM_KIND_FOLDER: ItemKind
@@ -181,25 +105,6 @@ class ItemMetadata(_message.Message):
     content_hash: str
     relative_path: str
     def __init__(self, kind: _Optional[_Union[ItemKind, str]] = ..., name: _Optional[str] = ..., path_display: _Optional[str] = ..., path_lower: _Optional[str] = ..., id: _Optional[str] = ..., rev: _Optional[str] = ..., size: _Optional[int] = ..., client_modified: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., server_modified: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., content_hash: _Optional[str] = ..., relative_path: _Optional[str] = ...) -> None: ...
-
-class ItemError(_message.Message):
-    __slots__ = ("code", "reason", "message", "metadata")
-    class MetadataEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    CODE_FIELD_NUMBER: _ClassVar[int]
-    REASON_FIELD_NUMBER: _ClassVar[int]
-    MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    METADATA_FIELD_NUMBER: _ClassVar[int]
-    code: int
-    reason: str
-    message: str
-    metadata: _containers.ScalarMap[str, str]
-    def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RemoteFileFilter(_message.Message):
     __slots__ = ("folder", "mask", "mask_is_regex", "case_sensitive", "kind", "include_subfolders", "modified_before", "modified_after", "date_join", "date_field", "size_smaller_than", "size_larger_than", "size_join", "sort_by", "sort_descending", "limit", "fail_if_empty")
@@ -330,8 +235,8 @@ class FileResult(_message.Message):
     relative_path: str
     uploaded: ItemMetadata
     skipped: Skipped
-    error: ItemError
-    def __init__(self, relative_path: _Optional[str] = ..., uploaded: _Optional[_Union[ItemMetadata, _Mapping]] = ..., skipped: _Optional[_Union[Skipped, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+    error: _errors_pb2.ItemError
+    def __init__(self, relative_path: _Optional[str] = ..., uploaded: _Optional[_Union[ItemMetadata, _Mapping]] = ..., skipped: _Optional[_Union[Skipped, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class UploadFilesResponse(_message.Message):
     __slots__ = ("results",)
@@ -408,8 +313,8 @@ class DownloadError(_message.Message):
     PATH_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     path: str
-    error: ItemError
-    def __init__(self, path: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+    error: _errors_pb2.ItemError
+    def __init__(self, path: _Optional[str] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class CreateFolderRequest(_message.Message):
     __slots__ = ("connection", "path", "exist_ok")
@@ -449,9 +354,9 @@ class DeleteItemsResponse(_message.Message):
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     path: str
     deleted: ItemMetadata
-    error: ItemError
+    error: _errors_pb2.ItemError
     dry_run: bool
-    def __init__(self, path: _Optional[str] = ..., deleted: _Optional[_Union[ItemMetadata, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., deleted: _Optional[_Union[ItemMetadata, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class StartResumableUploadRequest(_message.Message):
     __slots__ = ("connection", "path", "overwrite", "modified_time", "autorename", "size", "content_hash")
