@@ -134,7 +134,9 @@ def test_a_folder_uploads_and_downloads_with_its_relative_paths(client, tmp_path
     (tree / "empty.txt").write_bytes(b"")
     folder = _folder()
 
-    results = client.upload_folder(DEMO, tree, folder)
+    told = []
+    results = client.upload_folder(DEMO, tree, folder, on_result=told.append)
+    assert told == results, "each result is told as it arrives, and all of them are returned"
     assert sorted(r.relative_path for r in results) == ["empty.txt", "reports/2026/q1.csv", "reports/notes.txt"]
     assert all(r.WhichOneof("outcome") == "uploaded" for r in results)
 

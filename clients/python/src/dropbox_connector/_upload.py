@@ -67,7 +67,8 @@ def upload_requests(
 
 
 def results_of(response: pb.UploadFilesResponse) -> list[pb.FileResult]:
-    """The results one UploadFiles response carries (the one place that reads them)."""
+    """The results one UploadFiles response carries (the one place that reads them): the
+    service sends each file's result as the file finishes, in one or more responses."""
     return list(response.results)
 
 

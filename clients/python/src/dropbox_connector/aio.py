@@ -168,14 +168,23 @@ class AsyncClient:
         keep_modified_date: bool = False,
         autorename: bool = False,
         chunk_bytes: int = MAX_CHUNK_BYTES,
+        on_result: Callable[[pb.FileResult], None] | None = None,
     ) -> list[pb.FileResult]:
         spec = _requests.upload_spec(
             connection, remote_folder, overwrite=overwrite, keep_modified_date=keep_modified_date, autorename=autorename
         )
         requests = _in_thread(_upload.upload_requests(spec, files, chunk_bytes))
-        with _translated():
-            response = await self.tasks.UploadFiles(requests, timeout=self.timeout)
-        results = _upload.results_of(response)
+        results: list[pb.FileResult] = []
+        call = self.tasks.UploadFiles(requests, timeout=self.timeout)
+        try:
+            with _translated():
+                async for response in call:
+                    for result in _upload.results_of(response):
+                        results.append(result)
+                        if on_result is not None:
+                            on_result(result)
+        finally:
+            call.cancel()
         _upload.raise_first_failure(results)
         return results
 

@@ -182,17 +182,26 @@ class Client:
         keep_modified_date: bool = False,
         autorename: bool = False,
         chunk_bytes: int = MAX_CHUNK_BYTES,
+        on_result: Callable[[pb.FileResult], None] | None = None,
     ) -> list[pb.FileResult]:
         """Uploads `files` in one stream; returns a result per file (uploaded or skipped)
         and raises the first failed file's error after the stream, when the other files
-        are stored."""
+        are stored. `on_result(result)` is told of each file as the service finishes it."""
         spec = _requests.upload_spec(
             connection, remote_folder, overwrite=overwrite, keep_modified_date=keep_modified_date, autorename=autorename
         )
         requests = _upload.upload_requests(spec, files, chunk_bytes)
-        with _translated():
-            response = self.tasks.UploadFiles(requests, timeout=self.timeout)
-        results = _upload.results_of(response)
+        results: list[pb.FileResult] = []
+        call = self.tasks.UploadFiles(requests, timeout=self.timeout)
+        try:
+            with _translated():
+                for response in call:
+                    for result in _upload.results_of(response):
+                        results.append(result)
+                        if on_result is not None:
+                            on_result(result)
+        finally:
+            call.cancel()
         _upload.raise_first_failure(results)
         return results
 
