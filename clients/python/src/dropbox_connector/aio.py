@@ -202,13 +202,27 @@ class AsyncClient:
         return await self.upload(connection, files, remote_folder, **options)
 
     async def download_file(
-        self, connection: str, remote_path: str, local_path: PathLike, *, rev: str = ""
+        self,
+        connection: str,
+        remote_path: str,
+        local_path: PathLike,
+        *,
+        rev: str = "",
+        overwrite: str | pb.OverwritePolicy | None = None,
+        keep_dates: bool = False,
+        delete_source: bool = False,
     ) -> DownloadedFile:
-        request = pb.DownloadFilesRequest(
-            connection=connection, items=pb.ItemRefs(items=[pb.ItemRef(path=remote_path, rev=rev)])
-        )
+        """As `Client.download_file`."""
         destination = pathlib.Path(local_path)
-        [downloaded] = await self._download(request, lambda _metadata: destination)
+        request = _download.file_request(
+            connection,
+            remote_path,
+            destination,
+            rev=rev,
+            overwrite=_requests.overwrite_policy(overwrite),
+            keep_dates=keep_dates,
+        )
+        [downloaded] = await self._download(request, lambda _metadata: destination, delete_source, None)
         return downloaded
 
     async def download_folder(
@@ -220,14 +234,27 @@ class AsyncClient:
         mask: str = "",
         recursive: bool = False,
         filter: pb.RemoteFileFilter | None = None,
+        overwrite: str | pb.OverwritePolicy | None = None,
+        keep_dates: bool = False,
+        delete_source: bool = False,
+        on_downloaded: Callable[[DownloadedFile], None] | None = None,
     ) -> list[DownloadedFile]:
+        """As `Client.download_folder`."""
         if filter is None:
             filter = pb.RemoteFileFilter(folder=remote_folder, mask=mask, include_subfolders=recursive)
-        request = pb.DownloadFilesRequest(connection=connection, filter=filter)
-        return await self._download(request, _download.relative_destination(local_dir))
+        request = _download.folder_request(
+            connection,
+            filter,
+            local_dir,
+            overwrite=_requests.overwrite_policy(overwrite),
+            keep_dates=keep_dates,
+        )
+        return await self._download(request, _download.relative_destination(local_dir), delete_source, on_downloaded)
 
-    async def _download(self, request: pb.DownloadFilesRequest, destination_of) -> list[DownloadedFile]:
-        receiver = _download.DownloadReceiver(destination_of)
+    async def _download(
+        self, request: pb.DownloadFilesRequest, destination_of, delete_source: bool, on_downloaded
+    ) -> list[DownloadedFile]:
+        receiver = _download.DownloadReceiver(destination_of, on_downloaded)
         call = self.tasks.DownloadFiles(request, timeout=self.timeout)
         try:
             with _translated():
@@ -237,7 +264,16 @@ class AsyncClient:
         finally:
             call.cancel()
             receiver.close()
-        return receiver.outcome()
+        files = receiver.files
+        refs = _download.source_refs(files) if delete_source else []
+        if refs:
+            delete = pb.DeleteItemsRequest(connection=request.connection, items=pb.ItemRefs(items=refs))
+            with _translated():
+                responses = [r async for r in self.tasks.DeleteItems(delete, timeout=self.timeout)]
+            files = _download.with_delete_outcomes(files, responses)
+        if receiver.errors:
+            raise receiver.errors[0]
+        return files
 
     async def delete(self, connection: str, *paths: str, dry_run: bool = False) -> list[pb.ItemMetadata]:
         request = pb.DeleteItemsRequest(

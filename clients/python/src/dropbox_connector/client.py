@@ -221,15 +221,34 @@ class Client:
         return self.upload(connection, files, remote_folder, **options)
 
     def download_file(
-        self, connection: str, remote_path: str, local_path: PathLike, *, rev: str = ""
+        self,
+        connection: str,
+        remote_path: str,
+        local_path: PathLike,
+        *,
+        rev: str = "",
+        overwrite: str | pb.OverwritePolicy | None = None,
+        keep_dates: bool = False,
+        delete_source: bool = False,
     ) -> DownloadedFile:
         """Downloads one file to `local_path`. The bytes go to a temporary file beside it,
-        which replaces `local_path` only when its content_hash matches Dropbox's."""
-        request = pb.DownloadFilesRequest(
-            connection=connection, items=pb.ItemRefs(items=[pb.ItemRef(path=remote_path, rev=rev)])
-        )
+        which replaces `local_path` only when its content_hash matches Dropbox's.
+
+        `overwrite` ("always", "if-newer", "never" or an OverwritePolicy) decides against a
+        file already at `local_path` (the service compares; a kept file comes back with
+        `skipped` set); `keep_dates` gives the file Dropbox's modification time;
+        `delete_source` deletes the Dropbox file once it is stored and verified, pinned to
+        the revision downloaded (a file changed meanwhile is kept: `source_error`)."""
         destination = pathlib.Path(local_path)
-        [downloaded] = self._download(request, lambda _metadata: destination)
+        request = _download.file_request(
+            connection,
+            remote_path,
+            destination,
+            rev=rev,
+            overwrite=_requests.overwrite_policy(overwrite),
+            keep_dates=keep_dates,
+        )
+        [downloaded] = self._download(request, lambda _metadata: destination, delete_source, None)
         return downloaded
 
     def download_folder(
@@ -241,16 +260,30 @@ class Client:
         mask: str = "",
         recursive: bool = False,
         filter: pb.RemoteFileFilter | None = None,
+        overwrite: str | pb.OverwritePolicy | None = None,
+        keep_dates: bool = False,
+        delete_source: bool = False,
+        on_downloaded: Callable[[DownloadedFile], None] | None = None,
     ) -> list[DownloadedFile]:
         """Downloads the files of `remote_folder` (or of `filter`) under `local_dir`,
-        keeping their relative paths, each verified like `download_file`."""
+        keeping their relative paths, each verified like `download_file`, with the same
+        options (`overwrite` compares with the files already under `local_dir`).
+        `on_downloaded(file)` is told of each file as it is stored."""
         if filter is None:
             filter = pb.RemoteFileFilter(folder=remote_folder, mask=mask, include_subfolders=recursive)
-        request = pb.DownloadFilesRequest(connection=connection, filter=filter)
-        return self._download(request, _download.relative_destination(local_dir))
+        request = _download.folder_request(
+            connection,
+            filter,
+            local_dir,
+            overwrite=_requests.overwrite_policy(overwrite),
+            keep_dates=keep_dates,
+        )
+        return self._download(request, _download.relative_destination(local_dir), delete_source, on_downloaded)
 
-    def _download(self, request: pb.DownloadFilesRequest, destination_of) -> list[DownloadedFile]:
-        receiver = _download.DownloadReceiver(destination_of)
+    def _download(
+        self, request: pb.DownloadFilesRequest, destination_of, delete_source: bool, on_downloaded
+    ) -> list[DownloadedFile]:
+        receiver = _download.DownloadReceiver(destination_of, on_downloaded)
         call = self.tasks.DownloadFiles(request, timeout=self.timeout)
         try:
             with _translated():
@@ -259,7 +292,17 @@ class Client:
         finally:
             call.cancel()
             receiver.close()
-        return receiver.outcome()
+        files = receiver.files
+        refs = _download.source_refs(files) if delete_source else []
+        if refs:
+            delete = pb.DeleteItemsRequest(connection=request.connection, items=pb.ItemRefs(items=refs))
+            with _translated():
+                responses = list(self.tasks.DeleteItems(delete, timeout=self.timeout))
+            files = _download.with_delete_outcomes(files, responses)
+        # The sources of the files that were stored are deleted even when another failed.
+        if receiver.errors:
+            raise receiver.errors[0]
+        return files
 
     def delete(self, connection: str, *paths: str, dry_run: bool = False) -> list[pb.ItemMetadata]:
         """Deletes the items at `paths` (files or folders); returns them as they were.
