@@ -2,6 +2,7 @@
 
 import asyncio
 import filecmp
+import os
 import uuid
 
 import grpc
@@ -62,3 +63,30 @@ def test_async_resumable_upload_resumes_by_itself(server, tmp_path):
     assert resumed_at and resumed_at[0] > 0, resumed_at
     assert result.uploaded.size == source.stat().st_size
     assert result.uploaded.content_hash == content_hash_file(source)
+
+
+def test_async_download_options(server, tmp_path):
+    folder = f"/py-async-{uuid.uuid4().hex[:8]}"
+    source = tmp_path / "dated.txt"
+    source.write_bytes(b"dated")
+    stamp = 1767268800  # 2026-01-01T12:00:00Z, whole seconds as Dropbox keeps them
+    os.utime(source, (stamp, stamp))
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "dated.txt").write_bytes(b"held locally")
+
+    async def scenario():
+        async with AsyncClient(server.address, ca_pem=server.ca_pem, token=server.admin_token, timeout=60) as client:
+            await client.upload_file(DEMO, source, folder, keep_modified_date=True)
+            [kept] = await client.download_folder(DEMO, folder, local, overwrite="never")
+            assert kept.skipped is not None
+            assert (local / "dated.txt").read_bytes() == b"held locally"
+            fresh = await client.download_file(
+                DEMO, f"{folder}/dated.txt", tmp_path / "fresh.txt", keep_dates=True, delete_source=True
+            )
+            assert fresh.path.stat().st_mtime == stamp
+            assert fresh.source_deleted
+            assert [item async for item in client.list(DEMO, folder)] == []
+            await client.delete(DEMO, folder)
+
+    asyncio.run(scenario())
