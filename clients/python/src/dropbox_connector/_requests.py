@@ -15,7 +15,7 @@ _OVERWRITE_MODES = {
 
 
 def overwrite_policy(value: str | pb.OverwritePolicy | None) -> pb.OverwritePolicy | None:
-    """ "always", "if-newer", "never", or an OverwritePolicy (for IF_SIZE)."""
+    """Accepts "always", "if-newer", "never", or an OverwritePolicy (needed for IF_SIZE)."""
     if value is None or isinstance(value, pb.OverwritePolicy):
         return value
     try:
