@@ -46,6 +46,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_INTERNAL: _ClassVar[ErrorReason]
     ERROR_REASON_STREAM_IDLE: _ClassVar[ErrorReason]
     ERROR_REASON_TARGET_NOT_ALLOWED: _ClassVar[ErrorReason]
+    ERROR_REASON_REVISION_CHANGED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 ERROR_REASON_CONNECTION_NOT_FOUND: ErrorReason
 ERROR_REASON_CONNECTION_NAME_TAKEN: ErrorReason
@@ -83,6 +84,7 @@ ERROR_REASON_LISTING_TOO_LARGE: ErrorReason
 ERROR_REASON_INTERNAL: ErrorReason
 ERROR_REASON_STREAM_IDLE: ErrorReason
 ERROR_REASON_TARGET_NOT_ALLOWED: ErrorReason
+ERROR_REASON_REVISION_CHANGED: ErrorReason
 
 class ItemError(_message.Message):
     __slots__ = ("code", "reason", "message", "metadata")

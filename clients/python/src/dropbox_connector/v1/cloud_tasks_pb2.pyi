@@ -145,12 +145,14 @@ class RemoteFileFilter(_message.Message):
     def __init__(self, folder: _Optional[str] = ..., mask: _Optional[str] = ..., mask_is_regex: _Optional[bool] = ..., case_sensitive: _Optional[bool] = ..., kind: _Optional[_Union[ItemKind, str]] = ..., include_subfolders: _Optional[bool] = ..., modified_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., modified_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., date_join: _Optional[_Union[Join, str]] = ..., date_field: _Optional[_Union[DateField, str]] = ..., size_smaller_than: _Optional[int] = ..., size_larger_than: _Optional[int] = ..., size_join: _Optional[_Union[Join, str]] = ..., sort_by: _Optional[_Union[SortBy, str]] = ..., sort_descending: _Optional[bool] = ..., limit: _Optional[int] = ..., fail_if_empty: _Optional[bool] = ...) -> None: ...
 
 class ItemRef(_message.Message):
-    __slots__ = ("path", "rev")
+    __slots__ = ("path", "rev", "relative_path")
     PATH_FIELD_NUMBER: _ClassVar[int]
     REV_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
     path: str
     rev: str
-    def __init__(self, path: _Optional[str] = ..., rev: _Optional[str] = ...) -> None: ...
+    relative_path: str
+    def __init__(self, path: _Optional[str] = ..., rev: _Optional[str] = ..., relative_path: _Optional[str] = ...) -> None: ...
 
 class ItemRefs(_message.Message):
     __slots__ = ("items",)
@@ -267,26 +269,46 @@ class ByteRange(_message.Message):
     def __init__(self, offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class DownloadFilesRequest(_message.Message):
-    __slots__ = ("connection", "filter", "items", "range")
+    __slots__ = ("connection", "filter", "items", "range", "overwrite", "local_files", "keep_modified_date")
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     RANGE_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FILES_FIELD_NUMBER: _ClassVar[int]
+    KEEP_MODIFIED_DATE_FIELD_NUMBER: _ClassVar[int]
     connection: str
     filter: RemoteFileFilter
     items: ItemRefs
     range: ByteRange
-    def __init__(self, connection: _Optional[str] = ..., filter: _Optional[_Union[RemoteFileFilter, _Mapping]] = ..., items: _Optional[_Union[ItemRefs, _Mapping]] = ..., range: _Optional[_Union[ByteRange, _Mapping]] = ...) -> None: ...
+    overwrite: OverwritePolicy
+    local_files: _containers.RepeatedCompositeFieldContainer[LocalFile]
+    keep_modified_date: bool
+    def __init__(self, connection: _Optional[str] = ..., filter: _Optional[_Union[RemoteFileFilter, _Mapping]] = ..., items: _Optional[_Union[ItemRefs, _Mapping]] = ..., range: _Optional[_Union[ByteRange, _Mapping]] = ..., overwrite: _Optional[_Union[OverwritePolicy, _Mapping]] = ..., local_files: _Optional[_Iterable[_Union[LocalFile, _Mapping]]] = ..., keep_modified_date: _Optional[bool] = ...) -> None: ...
+
+class LocalFile(_message.Message):
+    __slots__ = ("relative_path", "size", "modified_time", "content_hash")
+    RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_TIME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    relative_path: str
+    size: int
+    modified_time: _timestamp_pb2.Timestamp
+    content_hash: str
+    def __init__(self, relative_path: _Optional[str] = ..., size: _Optional[int] = ..., modified_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., content_hash: _Optional[str] = ...) -> None: ...
 
 class DownloadHeader(_message.Message):
-    __slots__ = ("metadata", "offset", "length")
+    __slots__ = ("metadata", "offset", "length", "modified_time")
     METADATA_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_TIME_FIELD_NUMBER: _ClassVar[int]
     metadata: ItemMetadata
     offset: int
     length: int
-    def __init__(self, metadata: _Optional[_Union[ItemMetadata, _Mapping]] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+    modified_time: _timestamp_pb2.Timestamp
+    def __init__(self, metadata: _Optional[_Union[ItemMetadata, _Mapping]] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., modified_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DownloadEnd(_message.Message):
     __slots__ = ("content_hash", "bytes_sent")
@@ -297,16 +319,26 @@ class DownloadEnd(_message.Message):
     def __init__(self, content_hash: _Optional[str] = ..., bytes_sent: _Optional[int] = ...) -> None: ...
 
 class DownloadFilesResponse(_message.Message):
-    __slots__ = ("header", "chunk", "end", "error")
+    __slots__ = ("header", "chunk", "end", "error", "skipped")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     header: DownloadHeader
     chunk: DataChunk
     end: DownloadEnd
     error: DownloadError
-    def __init__(self, header: _Optional[_Union[DownloadHeader, _Mapping]] = ..., chunk: _Optional[_Union[DataChunk, _Mapping]] = ..., end: _Optional[_Union[DownloadEnd, _Mapping]] = ..., error: _Optional[_Union[DownloadError, _Mapping]] = ...) -> None: ...
+    skipped: DownloadSkipped
+    def __init__(self, header: _Optional[_Union[DownloadHeader, _Mapping]] = ..., chunk: _Optional[_Union[DataChunk, _Mapping]] = ..., end: _Optional[_Union[DownloadEnd, _Mapping]] = ..., error: _Optional[_Union[DownloadError, _Mapping]] = ..., skipped: _Optional[_Union[DownloadSkipped, _Mapping]] = ...) -> None: ...
+
+class DownloadSkipped(_message.Message):
+    __slots__ = ("path", "skipped")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    skipped: Skipped
+    def __init__(self, path: _Optional[str] = ..., skipped: _Optional[_Union[Skipped, _Mapping]] = ...) -> None: ...
 
 class DownloadError(_message.Message):
     __slots__ = ("path", "error")
