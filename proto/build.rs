@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 const PROTOS: &[&str] = &[
+    "dropbox_connector/v1/errors.proto",
     "dropbox_connector/v1/connection.proto",
     "dropbox_connector/v1/cloud_tasks.proto",
 ];

@@ -8,7 +8,7 @@
 use dropbox_connector_proto::v1::file_result::Outcome;
 use dropbox_connector_proto::v1::upload_files_request::Message;
 use dropbox_connector_proto::v1::{
-    DataChunk, FileEnd, FileHeader, FileResult, UploadFilesRequest, UploadSpec,
+    DataChunk, FileEnd, FileHeader, FileResult, UploadFilesRequest, UploadFilesResponse, UploadSpec,
 };
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -163,8 +163,8 @@ async fn upload_stream(
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let producer = tokio::spawn(produce(tx, spec, files.to_vec(), progress.clone()));
     let call = ctx.tasks().upload_files(ReceiverStream::new(rx)).await;
-    let response = match call {
-        Ok(response) => response.into_inner(),
+    let results = match all_results(call).await {
+        Ok(results) => results,
         Err(status) => {
             // The server gave up on the stream; stop reading files.
             producer.abort();
@@ -172,12 +172,12 @@ async fn upload_stream(
             return Err(CliError::from_status(&status));
         }
     };
-    // The server answers only after the end of the stream, so the producer is done.
+    // The server ends its stream only after the end of ours, so the producer is done.
     let states = producer
         .await
         .map_err(|e| CliError::failure(format!("the file reader stopped: {e}")))?;
 
-    let mut results = response.results.into_iter();
+    let mut results = results.into_iter();
     let mut failed = 0;
     for (file, state) in files.iter().zip(states) {
         let report = match state {
@@ -203,6 +203,19 @@ async fn upload_stream(
         }
     }
     Ok(failed)
+}
+
+/// Every file's result of an UploadFiles call: the server sends them as files finish,
+/// spread over its response messages, and ends with the call's status.
+async fn all_results(
+    call: Result<tonic::Response<tonic::Streaming<UploadFilesResponse>>, tonic::Status>,
+) -> Result<Vec<FileResult>, tonic::Status> {
+    let mut stream = call?.into_inner();
+    let mut results = Vec::new();
+    while let Some(response) = stream.message().await? {
+        results.extend(response.results);
+    }
+    Ok(results)
 }
 
 /// Reads the files and feeds the stream. Returns what happened to each file, in order.

@@ -10,6 +10,7 @@ mkdir -p "$out"
 "$python" -m grpc_tools.protoc \
     -I "$repo/proto" \
     --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
+    "$repo/proto/dropbox_connector/v1/errors.proto" \
     "$repo/proto/dropbox_connector/v1/connection.proto" \
     "$repo/proto/dropbox_connector/v1/cloud_tasks.proto" \
     "$repo/proto/google/api/field_behavior.proto"

@@ -23,8 +23,6 @@ use crate::transport;
 
 /// Largest message accepted or sent: the contract's cap.
 pub use dropbox_connector_proto::MAX_MESSAGE_BYTES;
-// An UploadFilesResponse (one result per file) must fit in one message.
-const _: () = assert!(crate::tasks::upload::RESULTS_BUDGET_BYTES < MAX_MESSAGE_BYTES);
 
 pub const CLOUD_TASK_SERVICE: &str = "dropbox_connector.v1.CloudTaskService";
 pub const CONNECTION_SERVICE: &str = "dropbox_connector.v1.ConnectionService";

@@ -217,10 +217,12 @@ impl Matrix {
         let mut s = spec(folder, None, false);
         s.connection = connection.into();
         let messages = upload_messages(s, vec![Src::new(name, data)], 1024);
-        self.cloud()
-            .upload_files(authed(token, futures::stream::iter(messages)))
-            .await
-            .map(|r| r.into_inner())
+        upload_results(
+            self.cloud()
+                .upload_files(authed(token, futures::stream::iter(messages)))
+                .await,
+        )
+        .await
     }
 
     async fn list_items(

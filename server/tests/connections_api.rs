@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, Options, Src, approve, reason, upload_messages};
+use common::{Env, Options, Src, approve, reason, upload_messages, upload_results};
 use dropbox_connector_proto::v1 as pb;
 use dropbox_emulator::AppRegistration;
 use pb::file_result::Outcome;
@@ -45,12 +45,13 @@ async fn upload(env: &Env, connection: &str, folder: &str, name: &str) -> pb::Fi
         autorename: false,
     };
     let messages = upload_messages(spec, vec![Src::new(name, b"hello")], 1024);
-    let mut r = env
-        .cloud()
-        .upload_files(futures::stream::iter(messages))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut r = upload_results(
+        env.cloud()
+            .upload_files(futures::stream::iter(messages))
+            .await,
+    )
+    .await
+    .unwrap();
     r.results.remove(0)
 }
 

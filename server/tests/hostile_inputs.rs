@@ -99,10 +99,11 @@ async fn run(env: &Env, call: Call) -> Outcome {
             )
             .map(ok)?,
             Call::Upload(messages) => {
-                let r = status_of(cloud.upload_files(futures::stream::iter(messages)).await)?;
+                let r = status_of(
+                    upload_results(cloud.upload_files(futures::stream::iter(messages)).await).await,
+                )?;
                 Outcome::Ok(
-                    r.into_inner()
-                        .results
+                    r.results
                         .into_iter()
                         .filter_map(|f| match f.outcome {
                             Some(pb::file_result::Outcome::Error(e)) => Some(e),
@@ -1484,12 +1485,13 @@ async fn hostile_inputs_get_clear_errors() {
 #[tokio::test]
 async fn ten_thousand_files_fit_in_one_response() {
     let env = Env::start().await;
-    let response = env
-        .cloud()
-        .upload_files(futures::stream::iter(many_files(10_000)))
-        .await
-        .unwrap()
-        .into_inner();
+    let response = upload_results(
+        env.cloud()
+            .upload_files(futures::stream::iter(many_files(10_000)))
+            .await,
+    )
+    .await
+    .unwrap();
     assert_eq!(response.results.len(), 10_000);
     assert!(response.results.iter().all(|r| matches!(
         &r.outcome,
@@ -1523,16 +1525,18 @@ async fn oversize_messages_are_refused() {
     );
     assert!(err.message().contains("too large"), "{err:?}");
 
-    let err = env
-        .cloud()
-        .upload_files(futures::stream::iter(vec![
-            up_spec("/hostile"),
-            up_header("huge.bin", None),
-            up_chunk(0, vec![0; nine_mib]),
-            up_end(""),
-        ]))
-        .await
-        .unwrap_err();
+    let err = upload_results(
+        env.cloud()
+            .upload_files(futures::stream::iter(vec![
+                up_spec("/hostile"),
+                up_header("huge.bin", None),
+                up_chunk(0, vec![0; nine_mib]),
+                up_end(""),
+            ]))
+            .await,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         reason(&err),
         (Code::InvalidArgument, "INVALID_ARGUMENT".into()),

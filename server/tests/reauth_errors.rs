@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Env, Options, Src, reason, upload_messages};
+use common::{Env, Options, Src, reason, upload_messages, upload_results};
 use dropbox_connector_proto::v1 as pb;
 use dropbox_emulator::AppRegistration;
 use futures::StreamExt;
@@ -73,12 +73,13 @@ async fn an_upload_per_file_result_names_the_connection() {
         autorename: false,
     };
     let messages = upload_messages(spec, vec![Src::new("a.txt", b"hello")], 1024);
-    let r = env
-        .cloud()
-        .upload_files(futures::stream::iter(messages))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = upload_results(
+        env.cloud()
+            .upload_files(futures::stream::iter(messages))
+            .await,
+    )
+    .await
+    .unwrap();
     let [result] = r.results.as_slice() else {
         panic!("{r:?}")
     };

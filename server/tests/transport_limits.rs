@@ -48,11 +48,9 @@ impl OpenUpload {
     fn start(channel: tonic::transport::Channel) -> OpenUpload {
         let (tx, rx) = mpsc::channel(1);
         let call = tokio::spawn(async move {
-            pb::cloud_task_service_client::CloudTaskServiceClient::new(channel)
-                .max_encoding_message_size(16 * MIB)
-                .upload_files(ReceiverStream::new(rx))
-                .await
-                .map(|r| r.into_inner())
+            let mut client = pb::cloud_task_service_client::CloudTaskServiceClient::new(channel)
+                .max_encoding_message_size(16 * MIB);
+            upload_results(client.upload_files(ReceiverStream::new(rx)).await).await
         });
         OpenUpload { tx, call }
     }
@@ -166,7 +164,7 @@ async fn a_silent_upload_stream_ends_with_stream_idle_and_nothing_is_stored() {
     let (tx, rx) = mpsc::channel::<pb::UploadFilesRequest>(1);
     let status = tokio::time::timeout(
         Duration::from_secs(30),
-        env.cloud().upload_files(ReceiverStream::new(rx)),
+        upload_results(env.cloud().upload_files(ReceiverStream::new(rx)).await),
     )
     .await
     .expect("closed by the server")

@@ -235,7 +235,9 @@ async fn certificate_rotation_during_a_64_mib_upload() {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     let call = {
         let mut cloud = env.cloud();
-        tokio::spawn(async move { cloud.upload_files(ReceiverStream::new(rx)).await })
+        tokio::spawn(async move {
+            upload_results(cloud.upload_files(ReceiverStream::new(rx)).await).await
+        })
     };
     tx.send(msg(Up::Spec(spec("/rot", None, false))))
         .await
@@ -272,11 +274,7 @@ async fn certificate_rotation_during_a_64_mib_upload() {
     .unwrap();
     drop(tx);
 
-    let response = call
-        .await
-        .unwrap()
-        .expect("the upload in flight completes")
-        .into_inner();
+    let response = call.await.unwrap().expect("the upload in flight completes");
     match response.results[0].outcome.as_ref().unwrap() {
         pb::file_result::Outcome::Uploaded(m) => assert_eq!(m.content_hash, expected_hash),
         other => panic!("not uploaded: {other:?}"),

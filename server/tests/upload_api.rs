@@ -188,6 +188,60 @@ async fn keep_modified_date_subfolders_and_large_files_through_sessions() {
     env.stop().await;
 }
 
+/// Each file's result arrives as soon as the file is finished, while the request stream
+/// is still open: the client sends the next file only after reading the previous one's
+/// result (a client that waited for the end of its stream would hang here).
+#[tokio::test]
+async fn results_arrive_as_files_finish() {
+    let env = Env::start().await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(msg(Up::Spec(spec("/live", None, false))))
+        .await
+        .unwrap();
+    let mut responses = env
+        .cloud()
+        .upload_files(ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    for name in ["one.txt", "two.txt", "three.txt"] {
+        for m in upload_messages(
+            spec("/live", None, false),
+            vec![Src::new(name, name.as_bytes())],
+            1024,
+        )
+        .into_iter()
+        .skip(1)
+        {
+            tx.send(m).await.unwrap();
+        }
+        let response =
+            tokio::time::timeout(std::time::Duration::from_secs(30), responses.message())
+                .await
+                .expect("the result comes before the request stream ends")
+                .unwrap()
+                .expect("a response");
+        let [result] = response.results.as_slice() else {
+            panic!("one result per finished file: {response:?}")
+        };
+        assert_eq!(result.relative_path, name);
+        assert!(
+            matches!(result.outcome, Some(Outcome::Uploaded(_))),
+            "{result:?}"
+        );
+        assert_eq!(
+            env.remote_bytes(&format!("/live/{name}")).await,
+            name.as_bytes()
+        );
+    }
+    drop(tx);
+    assert!(
+        responses.message().await.unwrap().is_none(),
+        "the call ends OK"
+    );
+    env.stop().await;
+}
+
 #[tokio::test]
 async fn per_file_failures_do_not_stop_the_stream() {
     let env = Env::start().await;
@@ -233,12 +287,9 @@ async fn per_file_failures_do_not_stop_the_stream() {
         .into_iter()
         .skip(1),
     );
-    let r = env
-        .cloud()
-        .upload_files(futures::stream::iter(m))
+    let r = upload_results(env.cloud().upload_files(futures::stream::iter(m)).await)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let Some(Outcome::Error(e)) = &r.results[0].outcome else {
         panic!("{:?}", r.results[0])
     };
@@ -255,11 +306,13 @@ async fn chunk_before_spec_is_stream_out_of_order() {
         offset: 0,
         data: b"x".to_vec(),
     }));
-    let err = env
-        .cloud()
-        .upload_files(futures::stream::iter(vec![chunk]))
-        .await
-        .unwrap_err();
+    let err = upload_results(
+        env.cloud()
+            .upload_files(futures::stream::iter(vec![chunk]))
+            .await,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         reason(&err),
         (tonic::Code::InvalidArgument, "STREAM_OUT_OF_ORDER".into())
@@ -272,9 +325,7 @@ async fn chunk_before_spec_is_stream_out_of_order() {
             data: vec![1],
         })),
     ];
-    let err = env
-        .cloud()
-        .upload_files(futures::stream::iter(m))
+    let err = upload_results(env.cloud().upload_files(futures::stream::iter(m)).await)
         .await
         .unwrap_err();
     assert_eq!(
@@ -357,7 +408,9 @@ async fn cancelled_upload_leaves_new_file_absent_and_existing_file_unchanged() {
         // 1. The client aborts the call half-way.
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let mut client = env.cloud();
-        let call = tokio::spawn(async move { client.upload_files(ReceiverStream::new(rx)).await });
+        let call = tokio::spawn(async move {
+            upload_results(client.upload_files(ReceiverStream::new(rx)).await).await
+        });
         send_half_a_file(&tx, rel, &data).await;
         call.abort();
         let _ = call.await;
@@ -366,7 +419,9 @@ async fn cancelled_upload_leaves_new_file_absent_and_existing_file_unchanged() {
         // 2. The client's request stream ends (sender dropped) without a FileEnd.
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let mut client = env.cloud();
-        let call = tokio::spawn(async move { client.upload_files(ReceiverStream::new(rx)).await });
+        let call = tokio::spawn(async move {
+            upload_results(client.upload_files(ReceiverStream::new(rx)).await).await
+        });
         send_half_a_file(&tx, rel, &data).await;
         drop(tx);
         let err = call.await.unwrap().unwrap_err();

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-pub use dropbox_connector_test_kit::outcome::assert_all_uploaded;
+pub use dropbox_connector_test_kit::outcome::{assert_all_uploaded, upload_results};
 pub use dropbox_connector_test_kit::{
     EmulatorHttp, Process, ProxyProcess, SOCKS_USER, ascii_json, bin, bin_dir, bytes, free_port,
     random_chunk, wait_until, write_random_file,

@@ -269,11 +269,11 @@ async fn a_256_mib_upload_and_download_survive_every_fault_kind() {
             expire();
         }
     });
-    let response = grpc::cloud(&s.channel)
-        .upload_files(messages)
-        .await
-        .unwrap()
-        .into_inner();
+    let response = dropbox_connector_tests::upload_results(
+        grpc::cloud(&s.channel).upload_files(messages).await,
+    )
+    .await
+    .unwrap();
     let expected = sent_hash
         .lock()
         .unwrap()
@@ -383,11 +383,13 @@ async fn a_cancelled_download_stops_the_dropbox_read() {
     }))
     .chain([grpc::message(Up::FileEnd(pb::FileEnd::default()))])
     .collect();
-    let r = grpc::cloud(&s.channel)
-        .upload_files(tokio_stream::iter(chunks))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = dropbox_connector_tests::upload_results(
+        grpc::cloud(&s.channel)
+            .upload_files(tokio_stream::iter(chunks))
+            .await,
+    )
+    .await
+    .unwrap();
     dropbox_connector_tests::assert_all_uploaded(&r, "the upload under a slow network");
 
     // 1 MiB/s: the whole file would take 32 s to leave the emulator.

@@ -61,11 +61,13 @@ async fn upload(channel: tonic::transport::Channel, connection: String, n: u64) 
         })));
         messages.push(grpc::message(Up::FileEnd(pb::FileEnd::default())));
     }
-    let response = grpc::cloud(&channel)
-        .upload_files(tokio_stream::iter(messages))
-        .await
-        .unwrap()
-        .into_inner();
+    let response = dropbox_connector_tests::upload_results(
+        grpc::cloud(&channel)
+            .upload_files(tokio_stream::iter(messages))
+            .await,
+    )
+    .await
+    .unwrap();
     response
         .results
         .into_iter()

@@ -102,7 +102,7 @@ def test_reflection_lists_services_and_describes_methods(server):
             if svc.name == "CloudTaskService":
                 methods = {m.name: m for m in svc.method}
     assert set(methods) >= {"UploadFiles", "ListItems", "DownloadFiles", "CreateFolder", "DeleteItems"}
-    assert methods["UploadFiles"].client_streaming and not methods["UploadFiles"].server_streaming
+    assert methods["UploadFiles"].client_streaming and methods["UploadFiles"].server_streaming
     assert methods["DownloadFiles"].server_streaming
 
 
@@ -134,10 +134,11 @@ def test_generated_stubs_drive_the_cloud_tasks(server):
         )
         yield cloud_tasks_pb2.UploadFilesRequest(file_end=cloud_tasks_pb2.FileEnd())
 
-    uploaded = tasks.UploadFiles(upload_messages(), timeout=60)
-    assert len(uploaded.results) == 1
-    assert uploaded.results[0].WhichOneof("outcome") == "uploaded"
-    assert uploaded.results[0].uploaded.size == len(data)
+    # Results arrive as files finish, spread over the response messages.
+    results = [r for response in tasks.UploadFiles(upload_messages(), timeout=60) for r in response.results]
+    assert len(results) == 1
+    assert results[0].WhichOneof("outcome") == "uploaded"
+    assert results[0].uploaded.size == len(data)
 
     pages = tasks.ListItems(
         cloud_tasks_pb2.ListItemsRequest(
@@ -166,7 +167,7 @@ def test_generated_stubs_drive_the_cloud_tasks(server):
         elif kind == "error":
             raise AssertionError(message.error)
     assert bytes(received) == data
-    assert end_hash == uploaded.results[0].uploaded.content_hash
+    assert end_hash == results[0].uploaded.content_hash
 
     try:
         tasks.ListItems(

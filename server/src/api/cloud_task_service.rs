@@ -91,7 +91,24 @@ where
     Fut: Future<Output = ()> + Send + 'static,
     P: Fn(E) -> T + Send + 'static,
 {
-    let rx = task_guard::spawn_guarded(span, CHANNEL_DEPTH, task);
+    spawn_stream_queued(span, CHANNEL_DEPTH, task, to_proto)
+}
+
+/// [`spawn_stream`] with `depth` events queued before the task waits for the reader.
+fn spawn_stream_queued<E, T, F, Fut, P>(
+    span: tracing::Span,
+    depth: usize,
+    task: F,
+    to_proto: P,
+) -> BoxStream<T>
+where
+    E: Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(tasks::Events<E>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+    P: Fn(E) -> T + Send + 'static,
+{
+    let rx = task_guard::spawn_guarded(span, depth, task);
     Box::pin(ReceiverStream::new(rx).map(move |r| r.map(&to_proto).map_err(|e| to_status(&e))))
 }
 
@@ -212,10 +229,12 @@ fn deleted(r: &pb::DeleteItemsResponse) -> u64 {
 
 #[tonic::async_trait]
 impl CloudTaskService for CloudTasksApi {
+    type UploadFilesStream = BoxStream<pb::UploadFilesResponse>;
+
     async fn upload_files(
         &self,
         req: Request<Streaming<pb::UploadFilesRequest>>,
-    ) -> Result<Response<pb::UploadFilesResponse>, Status> {
+    ) -> Result<Response<Self::UploadFilesStream>, Status> {
         // The role is checked before a byte of the stream is read.
         let caller = self.auth.authorize(&req, Method::UploadFiles);
         let mut audit = Audit::new(Method::UploadFiles, &caller, "");
@@ -244,32 +263,47 @@ impl CloudTaskService for CloudTasksApi {
         };
         audit.set_connection(&spec.connection);
         let span = tracing::info_span!("UploadFiles", connection = %spec.connection, destination = %spec.destination_folder);
-        let result = task_guard::guarded(async move {
+        let prepared = task_guard::guarded(async {
             let upload = convert::upload_spec(&spec)?;
             let client = self
                 .client(&caller, Method::UploadFiles, &spec.connection, &metadata)
                 .await?;
-            // A broken stream (client gone, reset) ends the call; nothing open is committed.
-            let messages = stream.map(|m| match m? {
-                Ok(m) => upload_message(m),
-                Err(status) if status.code() == tonic::Code::OutOfRange => {
-                    Err(convert::oversize_message(status.message()))
-                }
-                Err(status) => {
-                    tracing::info!(code = ?status.code(), "upload stream broke");
-                    Err(TaskError::Cancelled)
-                }
-            });
-            let results =
-                tasks::upload::upload_files(&client, &upload, &self.budget, messages).await?;
-            tracing::info!(files = results.len(), "upload finished");
-            Ok(Response::new(pb::UploadFilesResponse {
-                results: results.into_iter().map(file_result).collect(),
-            }))
+            Ok((upload, client))
         })
-        .instrument(span)
+        .instrument(span.clone())
         .await;
-        audit.finish(result, |r| uploaded(r.get_ref()))
+        let (upload, client) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Err(audit.fail(e)),
+        };
+        // A broken stream (client gone, reset) ends the call; nothing open is committed.
+        let messages = stream.map(|m| match m? {
+            Ok(m) => upload_message(m),
+            Err(status) if status.code() == tonic::Code::OutOfRange => {
+                Err(convert::oversize_message(status.message()))
+            }
+            Err(status) => {
+                tracing::info!(code = ?status.code(), "upload stream broke");
+                Err(TaskError::Cancelled)
+            }
+        });
+        let budget = self.budget.clone();
+        let stream = spawn_stream_queued(
+            span,
+            tasks::upload::RESULT_QUEUE_DEPTH,
+            move |tx| async move {
+                tasks::run_to_channel(
+                    tx.clone(),
+                    tasks::upload::upload_files(&client, &upload, &budget, messages, &tx),
+                )
+                .await
+            },
+            // One message per finished file: small, and the caller sees progress.
+            |r| pb::UploadFilesResponse {
+                results: vec![file_result(r)],
+            },
+        );
+        Ok(Response::new(Box::pin(audit.stream(stream, uploaded))))
     }
 
     type ListItemsStream = BoxStream<pb::ListItemsResponse>;

@@ -10,10 +10,10 @@ use dropbox_client::{CommitInfo, DropboxClient, FileMetadata, Metadata, WriteMod
 use futures::{Stream, StreamExt};
 use time::OffsetDateTime;
 
-use super::TaskError;
 use super::budget::{BufferClaim, UploadBudget};
 use super::connection_client::ConnectionClient;
 use super::overwrite::{Decision, OverwritePolicy, SourceFacts};
+use super::{Events, TaskError, emit};
 
 /// Bytes sent to Dropbox per request: a multiple of Dropbox's 4 MiB hash block.
 pub const PIECE: usize = 8 * 1024 * 1024;
@@ -98,12 +98,18 @@ struct OpenFile {
     state: State,
 }
 
-/// Most files one UploadFiles call takes: the response carries one result per file and
-/// must fit in one gRPC message. More files go in further calls.
+/// Most files one UploadFiles call takes. Results wait in the call's queue until the
+/// client reads them (see [`RESULT_QUEUE_DEPTH`]), so the count and the results' size
+/// bound what a call can hold. More files go in further calls.
 pub const MAX_FILES_PER_CALL: usize = 10_000;
-/// What the results of one call may add up to (estimated by [`result_bytes`]): the
-/// server's 8 MiB message limit (`server::MAX_MESSAGE_BYTES`) less an eighth.
+/// What the queued results of one call may add up to (estimated by [`result_bytes`]).
 pub const RESULTS_BUDGET_BYTES: usize = 7 * 1024 * 1024;
+/// Results a call can queue without waiting for its reader: every result of a call plus
+/// its final error. A client may read the results only after it has sent every file
+/// (a plain way to write a bidirectional call); if the upload waited for that reader it
+/// would stop reading the request, and both sides would wait forever. The memory this
+/// takes is bounded by [`MAX_FILES_PER_CALL`] and [`RESULTS_BUDGET_BYTES`].
+pub const RESULT_QUEUE_DEPTH: usize = MAX_FILES_PER_CALL + 1;
 
 /// An over-estimate of one file's encoded result: the fixed fields (id, rev, times, hash,
 /// an error's reason and message) plus the paths it repeats (relative path twice, name,
@@ -112,43 +118,58 @@ fn result_bytes(destination_folder: &str, relative_path: &str) -> usize {
     512 + 8 * (destination_folder.len() + relative_path.len())
 }
 
-/// Runs the upload over `messages` (everything after the spec). A broken or cancelled
-/// stream fails the call; per-file problems become that file's result. Buffered bytes
-/// are claimed from `budget`; when it stays full the call fails with `ServerBusy`.
+/// Runs the upload over `messages` (everything after the spec) and emits each file's
+/// result on `tx` as soon as the file is finished. A broken or cancelled stream fails
+/// the call; per-file problems become that file's result. Buffered bytes are claimed
+/// from `budget`; when it stays full the call fails with `ServerBusy`. `tx` should hold
+/// [`RESULT_QUEUE_DEPTH`] results.
 pub async fn upload_files<S>(
     conn: &ConnectionClient,
     spec: &UploadSpec,
     budget: &UploadBudget,
     messages: S,
-) -> Result<Vec<FileResult>, TaskError>
+    tx: &Events<FileResult>,
+) -> Result<(), TaskError>
 where
     S: Stream<Item = Result<UploadMessage, TaskError>> + Unpin,
 {
-    let results = conn
-        .named(upload_all(conn.dropbox(), spec, budget, messages))
-        .await?;
-    Ok(results
-        .into_iter()
-        .map(|r| FileResult {
+    let emit_checked = |r: FileResult| {
+        let r = FileResult {
             outcome: match r.outcome {
                 FileOutcome::Failed(e) => FileOutcome::Failed(conn.check(e)),
                 other => other,
             },
             ..r
-        })
-        .collect())
+        };
+        emit(tx, r)
+    };
+    let files = conn
+        .named(upload_all(
+            conn.dropbox(),
+            spec,
+            budget,
+            messages,
+            emit_checked,
+        ))
+        .await?;
+    tracing::info!(files, "upload finished");
+    Ok(())
 }
 
-async fn upload_all<S>(
+/// Returns how many files were handled.
+async fn upload_all<S, E, F>(
     client: &DropboxClient,
     spec: &UploadSpec,
     budget: &UploadBudget,
     mut messages: S,
-) -> Result<Vec<FileResult>, TaskError>
+    emit: E,
+) -> Result<usize, TaskError>
 where
     S: Stream<Item = Result<UploadMessage, TaskError>> + Unpin,
+    E: Fn(FileResult) -> F,
+    F: Future<Output = Result<(), TaskError>>,
 {
-    let mut results = Vec::new();
+    let mut files = 0;
     let mut open: Option<OpenFile> = None;
     let mut result_budget = RESULTS_BUDGET_BYTES;
     let mut names = NamesInCall::default();
@@ -169,14 +190,13 @@ where
             }
             (UploadMessage::Header(h), None) => {
                 let cost = result_bytes(&spec.destination_folder, &h.relative_path);
-                if results.len() == MAX_FILES_PER_CALL || cost > result_budget {
+                if files == MAX_FILES_PER_CALL || cost > result_budget {
                     let name: String = h.relative_path.chars().take(200).collect();
                     return Err(TaskError::invalid(
                         "file_header",
                         format!(
-                            "file {} ({name:?}) is over what one UploadFiles call takes: at most {MAX_FILES_PER_CALL} files, and fewer with long paths, so that the results fit in the response; the {} files before it were handled but the call failed, so list the destination to see them, and send the rest in further calls",
-                            results.len() + 1,
-                            results.len()
+                            "file {} ({name:?}) is over what one UploadFiles call takes: at most {MAX_FILES_PER_CALL} files, and fewer with long paths; the {files} files before it were handled and their results sent; send the rest in further calls",
+                            files + 1,
                         ),
                     ));
                 }
@@ -196,7 +216,8 @@ where
             }
             (UploadMessage::End { content_hash }, Some(_)) => {
                 if let Some(f) = open.take() {
-                    results.push(finish_file(client, spec, f, content_hash).await);
+                    files += 1;
+                    emit(finish_file(client, spec, f, content_hash).await).await?;
                 }
             }
             (UploadMessage::Chunk { .. } | UploadMessage::End { .. }, None) => {
@@ -212,7 +233,7 @@ where
             f.header.relative_path
         )));
     }
-    Ok(results)
+    Ok(files)
 }
 
 /// Checks a client-given relative path: `/`-separated components, none empty, `.` or `..`.

@@ -20,6 +20,7 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 pub use dropbox_connector_test_kit::emulator::{Metadata, RemoteFile};
+pub use dropbox_connector_test_kit::outcome::upload_results;
 pub use dropbox_connector_test_kit::{bytes, random_chunk, wait_until};
 
 pub const TOKEN: &str = "test-token";
@@ -351,10 +352,12 @@ impl Env {
         files: Vec<Src>,
     ) -> Result<pb::UploadFilesResponse, tonic::Status> {
         let messages = upload_messages(spec, files, 1024 * 1024);
-        self.cloud()
-            .upload_files(futures::stream::iter(messages))
-            .await
-            .map(|r| r.into_inner())
+        upload_results(
+            self.cloud()
+                .upload_files(futures::stream::iter(messages))
+                .await,
+        )
+        .await
     }
 
     /// Uploads one file with ALWAYS into `folder` (test fixtures).
@@ -564,11 +567,12 @@ pub async fn upload_one(env: &Env, connection: &str, folder: &str, name: &str, d
         ..Default::default()
     };
     let messages = upload_messages(spec, vec![Src::new(name, data)], 1024);
-    let r = env
-        .cloud()
-        .upload_files(futures::stream::iter(messages))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = upload_results(
+        env.cloud()
+            .upload_files(futures::stream::iter(messages))
+            .await,
+    )
+    .await
+    .unwrap();
     dropbox_connector_test_kit::outcome::assert_all_uploaded(&r, connection);
 }

@@ -12,3 +12,18 @@ pub fn assert_all_uploaded(response: &pb::UploadFilesResponse, what: &str) {
         "{what}: {response:?}"
     );
 }
+
+/// The whole answer of an UploadFiles call: the server sends each file's result as the
+/// file finishes, spread over its response messages; they are gathered into one
+/// response, in order. A call that fails (at the start or after some results) is its
+/// status, as a client that needs every result sees it.
+pub async fn upload_results(
+    call: Result<tonic::Response<tonic::Streaming<pb::UploadFilesResponse>>, tonic::Status>,
+) -> Result<pb::UploadFilesResponse, tonic::Status> {
+    let mut stream = call?.into_inner();
+    let mut all = pb::UploadFilesResponse::default();
+    while let Some(response) = stream.message().await? {
+        all.results.extend(response.results);
+    }
+    Ok(all)
+}

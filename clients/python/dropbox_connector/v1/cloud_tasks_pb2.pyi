@@ -1,5 +1,6 @@
 import datetime
 
+from dropbox_connector.v1 import errors_pb2 as _errors_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -10,46 +11,6 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    ERROR_REASON_UNSPECIFIED: _ClassVar[ErrorReason]
-    ERROR_REASON_CONNECTION_NOT_FOUND: _ClassVar[ErrorReason]
-    ERROR_REASON_CONNECTION_NAME_TAKEN: _ClassVar[ErrorReason]
-    ERROR_REASON_INVALID_ARGUMENT: _ClassVar[ErrorReason]
-    ERROR_REASON_MALFORMED_PATH: _ClassVar[ErrorReason]
-    ERROR_REASON_PATH_NOT_FOUND: _ClassVar[ErrorReason]
-    ERROR_REASON_PATH_CONFLICT: _ClassVar[ErrorReason]
-    ERROR_REASON_PATH_WRONG_KIND: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_UNAUTHORIZED: _ClassVar[ErrorReason]
-    ERROR_REASON_RATE_LIMITED: _ClassVar[ErrorReason]
-    ERROR_REASON_CONTENT_HASH_MISMATCH: _ClassVar[ErrorReason]
-    ERROR_REASON_STREAM_OUT_OF_ORDER: _ClassVar[ErrorReason]
-    ERROR_REASON_CHUNK_OFFSET_MISMATCH: _ClassVar[ErrorReason]
-    ERROR_REASON_NO_ITEMS_MATCHED: _ClassVar[ErrorReason]
-    ERROR_REASON_CONNECTION_NOT_AUTHORIZED: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_TIMEOUT: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_UNAVAILABLE: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_ERROR: _ClassVar[ErrorReason]
-    ERROR_REASON_INSUFFICIENT_SPACE: _ClassVar[ErrorReason]
-    ERROR_REASON_SKIPPED_BY_OVERWRITE_POLICY: _ClassVar[ErrorReason]
-    ERROR_REASON_CANCELLED: _ClassVar[ErrorReason]
-    ERROR_REASON_SHUTTING_DOWN: _ClassVar[ErrorReason]
-    ERROR_REASON_DROPBOX_PERMISSION_DENIED: _ClassVar[ErrorReason]
-    ERROR_REASON_REAUTHORIZATION_REQUIRED: _ClassVar[ErrorReason]
-    ERROR_REASON_INVALID_REDIRECT_URI: _ClassVar[ErrorReason]
-    ERROR_REASON_AUTHORIZATION_STATE_INVALID: _ClassVar[ErrorReason]
-    ERROR_REASON_PROXY_FAILED: _ClassVar[ErrorReason]
-    ERROR_REASON_UPLOAD_NOT_FOUND: _ClassVar[ErrorReason]
-    ERROR_REASON_UPLOAD_BUSY: _ClassVar[ErrorReason]
-    ERROR_REASON_UPLOAD_SESSION_LOST: _ClassVar[ErrorReason]
-    ERROR_REASON_CALLER_UNKNOWN: _ClassVar[ErrorReason]
-    ERROR_REASON_CALLER_NOT_ALLOWED: _ClassVar[ErrorReason]
-    ERROR_REASON_SERVER_BUSY: _ClassVar[ErrorReason]
-    ERROR_REASON_LISTING_TOO_LARGE: _ClassVar[ErrorReason]
-    ERROR_REASON_INTERNAL: _ClassVar[ErrorReason]
-    ERROR_REASON_STREAM_IDLE: _ClassVar[ErrorReason]
-    ERROR_REASON_TARGET_NOT_ALLOWED: _ClassVar[ErrorReason]
 
 class ItemKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -93,43 +54,6 @@ class SizeComparison(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIZE_COMPARISON_LARGER: _ClassVar[SizeComparison]
     SIZE_COMPARISON_SMALLER_OR_LARGER: _ClassVar[SizeComparison]
     SIZE_COMPARISON_DIFFERENT: _ClassVar[SizeComparison]
-ERROR_REASON_UNSPECIFIED: ErrorReason
-ERROR_REASON_CONNECTION_NOT_FOUND: ErrorReason
-ERROR_REASON_CONNECTION_NAME_TAKEN: ErrorReason
-ERROR_REASON_INVALID_ARGUMENT: ErrorReason
-ERROR_REASON_MALFORMED_PATH: ErrorReason
-ERROR_REASON_PATH_NOT_FOUND: ErrorReason
-ERROR_REASON_PATH_CONFLICT: ErrorReason
-ERROR_REASON_PATH_WRONG_KIND: ErrorReason
-ERROR_REASON_DROPBOX_UNAUTHORIZED: ErrorReason
-ERROR_REASON_RATE_LIMITED: ErrorReason
-ERROR_REASON_CONTENT_HASH_MISMATCH: ErrorReason
-ERROR_REASON_STREAM_OUT_OF_ORDER: ErrorReason
-ERROR_REASON_CHUNK_OFFSET_MISMATCH: ErrorReason
-ERROR_REASON_NO_ITEMS_MATCHED: ErrorReason
-ERROR_REASON_CONNECTION_NOT_AUTHORIZED: ErrorReason
-ERROR_REASON_DROPBOX_TIMEOUT: ErrorReason
-ERROR_REASON_DROPBOX_UNAVAILABLE: ErrorReason
-ERROR_REASON_DROPBOX_ERROR: ErrorReason
-ERROR_REASON_INSUFFICIENT_SPACE: ErrorReason
-ERROR_REASON_SKIPPED_BY_OVERWRITE_POLICY: ErrorReason
-ERROR_REASON_CANCELLED: ErrorReason
-ERROR_REASON_SHUTTING_DOWN: ErrorReason
-ERROR_REASON_DROPBOX_PERMISSION_DENIED: ErrorReason
-ERROR_REASON_REAUTHORIZATION_REQUIRED: ErrorReason
-ERROR_REASON_INVALID_REDIRECT_URI: ErrorReason
-ERROR_REASON_AUTHORIZATION_STATE_INVALID: ErrorReason
-ERROR_REASON_PROXY_FAILED: ErrorReason
-ERROR_REASON_UPLOAD_NOT_FOUND: ErrorReason
-ERROR_REASON_UPLOAD_BUSY: ErrorReason
-ERROR_REASON_UPLOAD_SESSION_LOST: ErrorReason
-ERROR_REASON_CALLER_UNKNOWN: ErrorReason
-ERROR_REASON_CALLER_NOT_ALLOWED: ErrorReason
-ERROR_REASON_SERVER_BUSY: ErrorReason
-ERROR_REASON_LISTING_TOO_LARGE: ErrorReason
-ERROR_REASON_INTERNAL: ErrorReason
-ERROR_REASON_STREAM_IDLE: ErrorReason
-ERROR_REASON_TARGET_NOT_ALLOWED: ErrorReason
 ITEM_KIND_UNSPECIFIED: ItemKind
 ITEM_KIND_FILE: ItemKind
 ITEM_KIND_FOLDER: ItemKind
@@ -182,25 +106,6 @@ class ItemMetadata(_message.Message):
     relative_path: str
     def __init__(self, kind: _Optional[_Union[ItemKind, str]] = ..., name: _Optional[str] = ..., path_display: _Optional[str] = ..., path_lower: _Optional[str] = ..., id: _Optional[str] = ..., rev: _Optional[str] = ..., size: _Optional[int] = ..., client_modified: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., server_modified: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., content_hash: _Optional[str] = ..., relative_path: _Optional[str] = ...) -> None: ...
 
-class ItemError(_message.Message):
-    __slots__ = ("code", "reason", "message", "metadata")
-    class MetadataEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    CODE_FIELD_NUMBER: _ClassVar[int]
-    REASON_FIELD_NUMBER: _ClassVar[int]
-    MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    METADATA_FIELD_NUMBER: _ClassVar[int]
-    code: int
-    reason: str
-    message: str
-    metadata: _containers.ScalarMap[str, str]
-    def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
-
 class RemoteFileFilter(_message.Message):
     __slots__ = ("folder", "mask", "mask_is_regex", "case_sensitive", "kind", "include_subfolders", "modified_before", "modified_after", "date_join", "date_field", "size_smaller_than", "size_larger_than", "size_join", "sort_by", "sort_descending", "limit", "fail_if_empty")
     FOLDER_FIELD_NUMBER: _ClassVar[int]
@@ -240,12 +145,14 @@ class RemoteFileFilter(_message.Message):
     def __init__(self, folder: _Optional[str] = ..., mask: _Optional[str] = ..., mask_is_regex: _Optional[bool] = ..., case_sensitive: _Optional[bool] = ..., kind: _Optional[_Union[ItemKind, str]] = ..., include_subfolders: _Optional[bool] = ..., modified_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., modified_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., date_join: _Optional[_Union[Join, str]] = ..., date_field: _Optional[_Union[DateField, str]] = ..., size_smaller_than: _Optional[int] = ..., size_larger_than: _Optional[int] = ..., size_join: _Optional[_Union[Join, str]] = ..., sort_by: _Optional[_Union[SortBy, str]] = ..., sort_descending: _Optional[bool] = ..., limit: _Optional[int] = ..., fail_if_empty: _Optional[bool] = ...) -> None: ...
 
 class ItemRef(_message.Message):
-    __slots__ = ("path", "rev")
+    __slots__ = ("path", "rev", "relative_path")
     PATH_FIELD_NUMBER: _ClassVar[int]
     REV_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
     path: str
     rev: str
-    def __init__(self, path: _Optional[str] = ..., rev: _Optional[str] = ...) -> None: ...
+    relative_path: str
+    def __init__(self, path: _Optional[str] = ..., rev: _Optional[str] = ..., relative_path: _Optional[str] = ...) -> None: ...
 
 class ItemRefs(_message.Message):
     __slots__ = ("items",)
@@ -330,8 +237,8 @@ class FileResult(_message.Message):
     relative_path: str
     uploaded: ItemMetadata
     skipped: Skipped
-    error: ItemError
-    def __init__(self, relative_path: _Optional[str] = ..., uploaded: _Optional[_Union[ItemMetadata, _Mapping]] = ..., skipped: _Optional[_Union[Skipped, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+    error: _errors_pb2.ItemError
+    def __init__(self, relative_path: _Optional[str] = ..., uploaded: _Optional[_Union[ItemMetadata, _Mapping]] = ..., skipped: _Optional[_Union[Skipped, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class UploadFilesResponse(_message.Message):
     __slots__ = ("results",)
@@ -362,26 +269,46 @@ class ByteRange(_message.Message):
     def __init__(self, offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class DownloadFilesRequest(_message.Message):
-    __slots__ = ("connection", "filter", "items", "range")
+    __slots__ = ("connection", "filter", "items", "range", "overwrite", "local_files", "keep_modified_date")
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     RANGE_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FILES_FIELD_NUMBER: _ClassVar[int]
+    KEEP_MODIFIED_DATE_FIELD_NUMBER: _ClassVar[int]
     connection: str
     filter: RemoteFileFilter
     items: ItemRefs
     range: ByteRange
-    def __init__(self, connection: _Optional[str] = ..., filter: _Optional[_Union[RemoteFileFilter, _Mapping]] = ..., items: _Optional[_Union[ItemRefs, _Mapping]] = ..., range: _Optional[_Union[ByteRange, _Mapping]] = ...) -> None: ...
+    overwrite: OverwritePolicy
+    local_files: _containers.RepeatedCompositeFieldContainer[LocalFile]
+    keep_modified_date: bool
+    def __init__(self, connection: _Optional[str] = ..., filter: _Optional[_Union[RemoteFileFilter, _Mapping]] = ..., items: _Optional[_Union[ItemRefs, _Mapping]] = ..., range: _Optional[_Union[ByteRange, _Mapping]] = ..., overwrite: _Optional[_Union[OverwritePolicy, _Mapping]] = ..., local_files: _Optional[_Iterable[_Union[LocalFile, _Mapping]]] = ..., keep_modified_date: _Optional[bool] = ...) -> None: ...
+
+class LocalFile(_message.Message):
+    __slots__ = ("relative_path", "size", "modified_time", "content_hash")
+    RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_TIME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    relative_path: str
+    size: int
+    modified_time: _timestamp_pb2.Timestamp
+    content_hash: str
+    def __init__(self, relative_path: _Optional[str] = ..., size: _Optional[int] = ..., modified_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., content_hash: _Optional[str] = ...) -> None: ...
 
 class DownloadHeader(_message.Message):
-    __slots__ = ("metadata", "offset", "length")
+    __slots__ = ("metadata", "offset", "length", "modified_time")
     METADATA_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_TIME_FIELD_NUMBER: _ClassVar[int]
     metadata: ItemMetadata
     offset: int
     length: int
-    def __init__(self, metadata: _Optional[_Union[ItemMetadata, _Mapping]] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+    modified_time: _timestamp_pb2.Timestamp
+    def __init__(self, metadata: _Optional[_Union[ItemMetadata, _Mapping]] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., modified_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DownloadEnd(_message.Message):
     __slots__ = ("content_hash", "bytes_sent")
@@ -392,24 +319,34 @@ class DownloadEnd(_message.Message):
     def __init__(self, content_hash: _Optional[str] = ..., bytes_sent: _Optional[int] = ...) -> None: ...
 
 class DownloadFilesResponse(_message.Message):
-    __slots__ = ("header", "chunk", "end", "error")
+    __slots__ = ("header", "chunk", "end", "error", "skipped")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     header: DownloadHeader
     chunk: DataChunk
     end: DownloadEnd
     error: DownloadError
-    def __init__(self, header: _Optional[_Union[DownloadHeader, _Mapping]] = ..., chunk: _Optional[_Union[DataChunk, _Mapping]] = ..., end: _Optional[_Union[DownloadEnd, _Mapping]] = ..., error: _Optional[_Union[DownloadError, _Mapping]] = ...) -> None: ...
+    skipped: DownloadSkipped
+    def __init__(self, header: _Optional[_Union[DownloadHeader, _Mapping]] = ..., chunk: _Optional[_Union[DataChunk, _Mapping]] = ..., end: _Optional[_Union[DownloadEnd, _Mapping]] = ..., error: _Optional[_Union[DownloadError, _Mapping]] = ..., skipped: _Optional[_Union[DownloadSkipped, _Mapping]] = ...) -> None: ...
+
+class DownloadSkipped(_message.Message):
+    __slots__ = ("path", "skipped")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    skipped: Skipped
+    def __init__(self, path: _Optional[str] = ..., skipped: _Optional[_Union[Skipped, _Mapping]] = ...) -> None: ...
 
 class DownloadError(_message.Message):
     __slots__ = ("path", "error")
     PATH_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     path: str
-    error: ItemError
-    def __init__(self, path: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+    error: _errors_pb2.ItemError
+    def __init__(self, path: _Optional[str] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class CreateFolderRequest(_message.Message):
     __slots__ = ("connection", "path", "exist_ok")
@@ -449,9 +386,9 @@ class DeleteItemsResponse(_message.Message):
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     path: str
     deleted: ItemMetadata
-    error: ItemError
+    error: _errors_pb2.ItemError
     dry_run: bool
-    def __init__(self, path: _Optional[str] = ..., deleted: _Optional[_Union[ItemMetadata, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., deleted: _Optional[_Union[ItemMetadata, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class StartResumableUploadRequest(_message.Message):
     __slots__ = ("connection", "path", "overwrite", "modified_time", "autorename", "size", "content_hash")

@@ -42,7 +42,7 @@ class CloudTaskServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.UploadFiles = channel.stream_unary(
+        self.UploadFiles = channel.stream_stream(
                 '/dropbox_connector.v1.CloudTaskService/UploadFiles',
                 request_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.UploadFilesRequest.SerializeToString,
                 response_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.UploadFilesResponse.FromString,
@@ -101,9 +101,12 @@ class CloudTaskServiceServicer:
     """
 
     def UploadFiles(self, request_iterator, context):
-        """"Cloud - Upload file(s)". Client streaming: first an UploadSpec, then for
-        each file a FileHeader, its FileChunks in order, and a FileEnd. A failure
-        of one file is reported in its FileResult; the stream goes on.
+        """"Cloud - Upload file(s)". The client sends first an UploadSpec, then for
+        each file a FileHeader, its DataChunks in order, and a FileEnd. The server
+        answers each file with its FileResult as soon as the file is finished, so
+        read the responses while sending; collect the results of every response.
+        A failure of one file is reported in its FileResult and the stream goes
+        on; a failure of the call ends the response stream with its status.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,7 +182,7 @@ class CloudTaskServiceServicer:
 
 def add_CloudTaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'UploadFiles': grpc.stream_unary_rpc_method_handler(
+            'UploadFiles': grpc.stream_stream_rpc_method_handler(
                     servicer.UploadFiles,
                     request_deserializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.UploadFilesRequest.FromString,
                     response_serializer=dropbox__connector_dot_v1_dot_cloud__tasks__pb2.UploadFilesResponse.SerializeToString,
@@ -254,7 +257,7 @@ class CloudTaskService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.stream_unary(
+        return grpc.experimental.stream_stream(
             request_iterator,
             target,
             '/dropbox_connector.v1.CloudTaskService/UploadFiles',

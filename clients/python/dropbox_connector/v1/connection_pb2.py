@@ -22,14 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from dropbox_connector.v1 import cloud_tasks_pb2 as dropbox__connector_dot_v1_dot_cloud__tasks__pb2
+from dropbox_connector.v1 import errors_pb2 as dropbox__connector_dot_v1_dot_errors__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%dropbox_connector/v1/connection.proto\x12\x14\x64ropbox_connector.v1\x1a&dropbox_connector/v1/cloud_tasks.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x04\n\nConnection\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x08\x12\x19\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12\r\n\x05group\x18\x03 \x01(\t\x12\x17\n\x0ftimeout_seconds\x18\x04 \x01(\r\x12\x11\n\tcode_page\x18\x05 \x01(\t\x12.\n\x03\x61pp\x18\x06 \x01(\x0b\x32!.dropbox_connector.v1.AppSettings\x12\x37\n\x0c\x61\x63\x63ount_type\x18\x07 \x01(\x0e\x32!.dropbox_connector.v1.AccountType\x12\x38\n\x08\x62usiness\x18\x08 \x01(\x0b\x32&.dropbox_connector.v1.BusinessSettings\x12\x32\n\x05proxy\x18\t \x01(\x0b\x32#.dropbox_connector.v1.ProxySettings\x12;\n\x0b\x63redentials\x18\n \x01(\x0b\x32!.dropbox_connector.v1.CredentialsB\x03\xe0\x41\x04\x12\x44\n\x10\x63redential_state\x18\x0b \x01(\x0b\x32%.dropbox_connector.v1.CredentialStateB\x03\xe0\x41\x03\x12\x37\n\x07\x61\x63\x63ount\x18\x0c \x01(\x0b\x32!.dropbox_connector.v1.AccountInfoB\x03\xe0\x41\x03\x12\x34\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x34\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\"M\n\x0b\x41ppSettings\x12\x0f\n\x07\x61pp_key\x18\x01 \x01(\t\x12\x17\n\napp_secret\x18\x02 \x01(\tB\x03\xe0\x41\x04\x12\x14\n\x0credirect_uri\x18\x03 \x01(\t\"o\n\x10\x42usinessSettings\x12\x16\n\x0eteam_member_id\x18\x01 \x01(\t\x12\x10\n\x08\x61s_admin\x18\x02 \x01(\x08\x12\x31\n\tpath_root\x18\x03 \x01(\x0b\x32\x1e.dropbox_connector.v1.PathRoot\"\\\n\x08PathRoot\x12\x0e\n\x04home\x18\x01 \x01(\x08H\x00\x12 \n\x16team_root_namespace_id\x18\x02 \x01(\tH\x00\x12\x16\n\x0cnamespace_id\x18\x03 \x01(\tH\x00\x42\x06\n\x04root\"\xc1\x01\n\rProxySettings\x12-\n\x04type\x18\x01 \x01(\x0e\x32\x1f.dropbox_connector.v1.ProxyType\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12\x17\n\x0fuse_credentials\x18\x04 \x01(\x08\x12\x10\n\x08username\x18\x05 \x01(\t\x12\x15\n\x08password\x18\x06 \x01(\tB\x03\xe0\x41\x04\x12\x0e\n\x06\x64omain\x18\x07 \x01(\t\x12\x10\n\x08test_url\x18\x08 \x01(\t\":\n\x0b\x43redentials\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\"\xd7\x01\n\x0f\x43redentialState\x12\x18\n\x10has_access_token\x18\x01 \x01(\x08\x12\x19\n\x11has_refresh_token\x18\x02 \x01(\x08\x12\x16\n\x0ehas_app_secret\x18\x03 \x01(\x08\x12\x1a\n\x12has_proxy_password\x18\x04 \x01(\x08\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15needs_reauthorization\x18\x06 \x01(\x08\"\\\n\x0b\x41\x63\x63ountInfo\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x04 \x01(\t\"T\n\x17\x43reateConnectionRequest\x12\x39\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.ConnectionB\x03\xe0\x41\x02\"P\n\x18\x43reateConnectionResponse\x12\x34\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.Connection\")\n\x14GetConnectionRequest\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x02\"M\n\x15GetConnectionResponse\x12\x34\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.Connection\"N\n\x16ListConnectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\"i\n\x17ListConnectionsResponse\x12\x35\n\x0b\x63onnections\x18\x01 \x03(\x0b\x32 .dropbox_connector.v1.Connection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x17UpdateConnectionRequest\x12\x39\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.ConnectionB\x03\xe0\x41\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"P\n\x18UpdateConnectionResponse\x12\x34\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.Connection\",\n\x17\x44\x65leteConnectionRequest\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x02\"\x1a\n\x18\x44\x65leteConnectionResponse\"Y\n\x19StartAuthorizationRequest\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x02\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\x12\x13\n\x0bno_redirect\x18\x03 \x01(\x08\"\x89\x01\n\x1aStartAuthorizationResponse\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x14\n\x0credirect_uri\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x1c\x43ompleteAuthorizationRequest\x12\x12\n\x05state\x18\x01 \x01(\tB\x03\xe0\x41\x02\x12\x11\n\x04\x63ode\x18\x02 \x01(\tB\x03\xe0\x41\x02\"U\n\x1d\x43ompleteAuthorizationResponse\x12\x34\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.Connection\"*\n\x15TestConnectionRequest\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x02\"\x91\x01\n\x08TestStep\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1f.dropbox_connector.v1.ItemError\"\x87\x01\n\x16TestConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12-\n\x05steps\x18\x02 \x03(\x0b\x32\x1e.dropbox_connector.v1.TestStep\x12\x32\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32!.dropbox_connector.v1.AccountInfo*a\n\x0b\x41\x63\x63ountType\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_TYPE_PERSONAL\x10\x01\x12\x19\n\x15\x41\x43\x43OUNT_TYPE_BUSINESS\x10\x02*\x95\x01\n\tProxyType\x12\x1a\n\x16PROXY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0fPROXY_TYPE_NONE\x10\x01\x12\x13\n\x0fPROXY_TYPE_HTTP\x10\x02\x12\x14\n\x10PROXY_TYPE_HTTPS\x10\x03\x12\x15\n\x11PROXY_TYPE_SOCKS5\x10\x04\x12\x15\n\x11PROXY_TYPE_SOCKS4\x10\x05\x32\xaf\x07\n\x11\x43onnectionService\x12q\n\x10\x43reateConnection\x12-.dropbox_connector.v1.CreateConnectionRequest\x1a..dropbox_connector.v1.CreateConnectionResponse\x12h\n\rGetConnection\x12*.dropbox_connector.v1.GetConnectionRequest\x1a+.dropbox_connector.v1.GetConnectionResponse\x12n\n\x0fListConnections\x12,.dropbox_connector.v1.ListConnectionsRequest\x1a-.dropbox_connector.v1.ListConnectionsResponse\x12q\n\x10UpdateConnection\x12-.dropbox_connector.v1.UpdateConnectionRequest\x1a..dropbox_connector.v1.UpdateConnectionResponse\x12q\n\x10\x44\x65leteConnection\x12-.dropbox_connector.v1.DeleteConnectionRequest\x1a..dropbox_connector.v1.DeleteConnectionResponse\x12w\n\x12StartAuthorization\x12/.dropbox_connector.v1.StartAuthorizationRequest\x1a\x30.dropbox_connector.v1.StartAuthorizationResponse\x12\x80\x01\n\x15\x43ompleteAuthorization\x12\x32.dropbox_connector.v1.CompleteAuthorizationRequest\x1a\x33.dropbox_connector.v1.CompleteAuthorizationResponse\x12k\n\x0eTestConnection\x12+.dropbox_connector.v1.TestConnectionRequest\x1a,.dropbox_connector.v1.TestConnectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%dropbox_connector/v1/connection.proto\x12\x14\x64ropbox_connector.v1\x1a!dropbox_connector/v1/errors.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x04\n\nConnection\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x08\x12\x19\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12\r\n\x05group\x18\x03 \x01(\t\x12\x17\n\x0ftimeout_seconds\x18\x04 \x01(\r\x12\x11\n\tcode_page\x18\x05 \x01(\t\x12.\n\x03\x61pp\x18\x06 \x01(\x0b\x32!.dropbox_connector.v1.AppSettings\x12\x37\n\x0c\x61\x63\x63ount_type\x18\x07 \x01(\x0e\x32!.dropbox_connector.v1.AccountType\x12\x38\n\x08\x62usiness\x18\x08 \x01(\x0b\x32&.dropbox_connector.v1.BusinessSettings\x12\x32\n\x05proxy\x18\t \x01(\x0b\x32#.dropbox_connector.v1.ProxySettings\x12;\n\x0b\x63redentials\x18\n \x01(\x0b\x32!.dropbox_connector.v1.CredentialsB\x03\xe0\x41\x04\x12\x44\n\x10\x63redential_state\x18\x0b \x01(\x0b\x32%.dropbox_connector.v1.CredentialStateB\x03\xe0\x41\x03\x12\x37\n\x07\x61\x63\x63ount\x18\x0c \x01(\x0b\x32!.dropbox_connector.v1.AccountInfoB\x03\xe0\x41\x03\x12\x34\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x34\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\"M\n\x0b\x41ppSettings\x12\x0f\n\x07\x61pp_key\x18\x01 \x01(\t\x12\x17\n\napp_secret\x18\x02 \x01(\tB\x03\xe0\x41\x04\x12\x14\n\x0credirect_uri\x18\x03 \x01(\t\"o\n\x10\x42usinessSettings\x12\x16\n\x0eteam_member_id\x18\x01 \x01(\t\x12\x10\n\x08\x61s_admin\x18\x02 \x01(\x08\x12\x31\n\tpath_root\x18\x03 \x01(\x0b\x32\x1e.dropbox_connector.v1.PathRoot\"\\\n\x08PathRoot\x12\x0e\n\x04home\x18\x01 \x01(\x08H\x00\x12 \n\x16team_root_namespace_id\x18\x02 \x01(\tH\x00\x12\x16\n\x0cnamespace_id\x18\x03 \x01(\tH\x00\x42\x06\n\x04root\"\xc1\x01\n\rProxySettings\x12-\n\x04type\x18\x01 \x01(\x0e\x32\x1f.dropbox_connector.v1.ProxyType\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12\x17\n\x0fuse_credentials\x18\x04 \x01(\x08\x12\x10\n\x08username\x18\x05 \x01(\t\x12\x15\n\x08password\x18\x06 \x01(\tB\x03\xe0\x41\x04\x12\x0e\n\x06\x64omain\x18\x07 \x01(\t\x12\x10\n\x08test_url\x18\x08 \x01(\t\":\n\x0b\x43redentials\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\"\xd7\x01\n\x0f\x43redentialState\x12\x18\n\x10has_access_token\x18\x01 \x01(\x08\x12\x19\n\x11has_refresh_token\x18\x02 \x01(\x08\x12\x16\n\x0ehas_app_secret\x18\x03 \x01(\x08\x12\x1a\n\x12has_proxy_password\x18\x04 \x01(\x08\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15needs_reauthorization\x18\x06 \x01(\x08\"\\\n\x0b\x41\x63\x63ountInfo\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x04 \x01(\t\"T\n\x17\x43reateConnectionRequest\x12\x39\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.ConnectionB\x03\xe0\x41\x02\"P\n\x18\x43reateConnectionResponse\x12\x34\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.Connection\")\n\x14GetConnectionRequest\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x02\"M\n\x15GetConnectionResponse\x12\x34\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.Connection\"N\n\x16ListConnectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\"i\n\x17ListConnectionsResponse\x12\x35\n\x0b\x63onnections\x18\x01 \x03(\x0b\x32 .dropbox_connector.v1.Connection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x17UpdateConnectionRequest\x12\x39\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.ConnectionB\x03\xe0\x41\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"P\n\x18UpdateConnectionResponse\x12\x34\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.Connection\",\n\x17\x44\x65leteConnectionRequest\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x02\"\x1a\n\x18\x44\x65leteConnectionResponse\"Y\n\x19StartAuthorizationRequest\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x02\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\x12\x13\n\x0bno_redirect\x18\x03 \x01(\x08\"\x89\x01\n\x1aStartAuthorizationResponse\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x14\n\x0credirect_uri\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x1c\x43ompleteAuthorizationRequest\x12\x12\n\x05state\x18\x01 \x01(\tB\x03\xe0\x41\x02\x12\x11\n\x04\x63ode\x18\x02 \x01(\tB\x03\xe0\x41\x02\"U\n\x1d\x43ompleteAuthorizationResponse\x12\x34\n\nconnection\x18\x01 \x01(\x0b\x32 .dropbox_connector.v1.Connection\"*\n\x15TestConnectionRequest\x12\x11\n\x04name\x18\x01 \x01(\tB\x03\xe0\x41\x02\"\x91\x01\n\x08TestStep\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1f.dropbox_connector.v1.ItemError\"\x87\x01\n\x16TestConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12-\n\x05steps\x18\x02 \x03(\x0b\x32\x1e.dropbox_connector.v1.TestStep\x12\x32\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32!.dropbox_connector.v1.AccountInfo*a\n\x0b\x41\x63\x63ountType\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_TYPE_PERSONAL\x10\x01\x12\x19\n\x15\x41\x43\x43OUNT_TYPE_BUSINESS\x10\x02*\x95\x01\n\tProxyType\x12\x1a\n\x16PROXY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0fPROXY_TYPE_NONE\x10\x01\x12\x13\n\x0fPROXY_TYPE_HTTP\x10\x02\x12\x14\n\x10PROXY_TYPE_HTTPS\x10\x03\x12\x15\n\x11PROXY_TYPE_SOCKS5\x10\x04\x12\x15\n\x11PROXY_TYPE_SOCKS4\x10\x05\x32\xaf\x07\n\x11\x43onnectionService\x12q\n\x10\x43reateConnection\x12-.dropbox_connector.v1.CreateConnectionRequest\x1a..dropbox_connector.v1.CreateConnectionResponse\x12h\n\rGetConnection\x12*.dropbox_connector.v1.GetConnectionRequest\x1a+.dropbox_connector.v1.GetConnectionResponse\x12n\n\x0fListConnections\x12,.dropbox_connector.v1.ListConnectionsRequest\x1a-.dropbox_connector.v1.ListConnectionsResponse\x12q\n\x10UpdateConnection\x12-.dropbox_connector.v1.UpdateConnectionRequest\x1a..dropbox_connector.v1.UpdateConnectionResponse\x12q\n\x10\x44\x65leteConnection\x12-.dropbox_connector.v1.DeleteConnectionRequest\x1a..dropbox_connector.v1.DeleteConnectionResponse\x12w\n\x12StartAuthorization\x12/.dropbox_connector.v1.StartAuthorizationRequest\x1a\x30.dropbox_connector.v1.StartAuthorizationResponse\x12\x80\x01\n\x15\x43ompleteAuthorization\x12\x32.dropbox_connector.v1.CompleteAuthorizationRequest\x1a\x33.dropbox_connector.v1.CompleteAuthorizationResponse\x12k\n\x0eTestConnection\x12+.dropbox_connector.v1.TestConnectionRequest\x1a,.dropbox_connector.v1.TestConnectionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -70,60 +70,60 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPLETEAUTHORIZATIONREQUEST'].fields_by_name['code']._serialized_options = b'\340A\002'
   _globals['_TESTCONNECTIONREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_TESTCONNECTIONREQUEST'].fields_by_name['name']._serialized_options = b'\340A\002'
-  _globals['_ACCOUNTTYPE']._serialized_start=3208
-  _globals['_ACCOUNTTYPE']._serialized_end=3305
-  _globals['_PROXYTYPE']._serialized_start=3308
-  _globals['_PROXYTYPE']._serialized_end=3457
-  _globals['_CONNECTION']._serialized_start=236
-  _globals['_CONNECTION']._serialized_end=864
-  _globals['_APPSETTINGS']._serialized_start=866
-  _globals['_APPSETTINGS']._serialized_end=943
-  _globals['_BUSINESSSETTINGS']._serialized_start=945
-  _globals['_BUSINESSSETTINGS']._serialized_end=1056
-  _globals['_PATHROOT']._serialized_start=1058
-  _globals['_PATHROOT']._serialized_end=1150
-  _globals['_PROXYSETTINGS']._serialized_start=1153
-  _globals['_PROXYSETTINGS']._serialized_end=1346
-  _globals['_CREDENTIALS']._serialized_start=1348
-  _globals['_CREDENTIALS']._serialized_end=1406
-  _globals['_CREDENTIALSTATE']._serialized_start=1409
-  _globals['_CREDENTIALSTATE']._serialized_end=1624
-  _globals['_ACCOUNTINFO']._serialized_start=1626
-  _globals['_ACCOUNTINFO']._serialized_end=1718
-  _globals['_CREATECONNECTIONREQUEST']._serialized_start=1720
-  _globals['_CREATECONNECTIONREQUEST']._serialized_end=1804
-  _globals['_CREATECONNECTIONRESPONSE']._serialized_start=1806
-  _globals['_CREATECONNECTIONRESPONSE']._serialized_end=1886
-  _globals['_GETCONNECTIONREQUEST']._serialized_start=1888
-  _globals['_GETCONNECTIONREQUEST']._serialized_end=1929
-  _globals['_GETCONNECTIONRESPONSE']._serialized_start=1931
-  _globals['_GETCONNECTIONRESPONSE']._serialized_end=2008
-  _globals['_LISTCONNECTIONSREQUEST']._serialized_start=2010
-  _globals['_LISTCONNECTIONSREQUEST']._serialized_end=2088
-  _globals['_LISTCONNECTIONSRESPONSE']._serialized_start=2090
-  _globals['_LISTCONNECTIONSRESPONSE']._serialized_end=2195
-  _globals['_UPDATECONNECTIONREQUEST']._serialized_start=2198
-  _globals['_UPDATECONNECTIONREQUEST']._serialized_end=2331
-  _globals['_UPDATECONNECTIONRESPONSE']._serialized_start=2333
-  _globals['_UPDATECONNECTIONRESPONSE']._serialized_end=2413
-  _globals['_DELETECONNECTIONREQUEST']._serialized_start=2415
-  _globals['_DELETECONNECTIONREQUEST']._serialized_end=2459
-  _globals['_DELETECONNECTIONRESPONSE']._serialized_start=2461
-  _globals['_DELETECONNECTIONRESPONSE']._serialized_end=2487
-  _globals['_STARTAUTHORIZATIONREQUEST']._serialized_start=2489
-  _globals['_STARTAUTHORIZATIONREQUEST']._serialized_end=2578
-  _globals['_STARTAUTHORIZATIONRESPONSE']._serialized_start=2581
-  _globals['_STARTAUTHORIZATIONRESPONSE']._serialized_end=2718
-  _globals['_COMPLETEAUTHORIZATIONREQUEST']._serialized_start=2720
-  _globals['_COMPLETEAUTHORIZATIONREQUEST']._serialized_end=2789
-  _globals['_COMPLETEAUTHORIZATIONRESPONSE']._serialized_start=2791
-  _globals['_COMPLETEAUTHORIZATIONRESPONSE']._serialized_end=2876
-  _globals['_TESTCONNECTIONREQUEST']._serialized_start=2878
-  _globals['_TESTCONNECTIONREQUEST']._serialized_end=2920
-  _globals['_TESTSTEP']._serialized_start=2923
-  _globals['_TESTSTEP']._serialized_end=3068
-  _globals['_TESTCONNECTIONRESPONSE']._serialized_start=3071
-  _globals['_TESTCONNECTIONRESPONSE']._serialized_end=3206
-  _globals['_CONNECTIONSERVICE']._serialized_start=3460
-  _globals['_CONNECTIONSERVICE']._serialized_end=4403
+  _globals['_ACCOUNTTYPE']._serialized_start=3203
+  _globals['_ACCOUNTTYPE']._serialized_end=3300
+  _globals['_PROXYTYPE']._serialized_start=3303
+  _globals['_PROXYTYPE']._serialized_end=3452
+  _globals['_CONNECTION']._serialized_start=231
+  _globals['_CONNECTION']._serialized_end=859
+  _globals['_APPSETTINGS']._serialized_start=861
+  _globals['_APPSETTINGS']._serialized_end=938
+  _globals['_BUSINESSSETTINGS']._serialized_start=940
+  _globals['_BUSINESSSETTINGS']._serialized_end=1051
+  _globals['_PATHROOT']._serialized_start=1053
+  _globals['_PATHROOT']._serialized_end=1145
+  _globals['_PROXYSETTINGS']._serialized_start=1148
+  _globals['_PROXYSETTINGS']._serialized_end=1341
+  _globals['_CREDENTIALS']._serialized_start=1343
+  _globals['_CREDENTIALS']._serialized_end=1401
+  _globals['_CREDENTIALSTATE']._serialized_start=1404
+  _globals['_CREDENTIALSTATE']._serialized_end=1619
+  _globals['_ACCOUNTINFO']._serialized_start=1621
+  _globals['_ACCOUNTINFO']._serialized_end=1713
+  _globals['_CREATECONNECTIONREQUEST']._serialized_start=1715
+  _globals['_CREATECONNECTIONREQUEST']._serialized_end=1799
+  _globals['_CREATECONNECTIONRESPONSE']._serialized_start=1801
+  _globals['_CREATECONNECTIONRESPONSE']._serialized_end=1881
+  _globals['_GETCONNECTIONREQUEST']._serialized_start=1883
+  _globals['_GETCONNECTIONREQUEST']._serialized_end=1924
+  _globals['_GETCONNECTIONRESPONSE']._serialized_start=1926
+  _globals['_GETCONNECTIONRESPONSE']._serialized_end=2003
+  _globals['_LISTCONNECTIONSREQUEST']._serialized_start=2005
+  _globals['_LISTCONNECTIONSREQUEST']._serialized_end=2083
+  _globals['_LISTCONNECTIONSRESPONSE']._serialized_start=2085
+  _globals['_LISTCONNECTIONSRESPONSE']._serialized_end=2190
+  _globals['_UPDATECONNECTIONREQUEST']._serialized_start=2193
+  _globals['_UPDATECONNECTIONREQUEST']._serialized_end=2326
+  _globals['_UPDATECONNECTIONRESPONSE']._serialized_start=2328
+  _globals['_UPDATECONNECTIONRESPONSE']._serialized_end=2408
+  _globals['_DELETECONNECTIONREQUEST']._serialized_start=2410
+  _globals['_DELETECONNECTIONREQUEST']._serialized_end=2454
+  _globals['_DELETECONNECTIONRESPONSE']._serialized_start=2456
+  _globals['_DELETECONNECTIONRESPONSE']._serialized_end=2482
+  _globals['_STARTAUTHORIZATIONREQUEST']._serialized_start=2484
+  _globals['_STARTAUTHORIZATIONREQUEST']._serialized_end=2573
+  _globals['_STARTAUTHORIZATIONRESPONSE']._serialized_start=2576
+  _globals['_STARTAUTHORIZATIONRESPONSE']._serialized_end=2713
+  _globals['_COMPLETEAUTHORIZATIONREQUEST']._serialized_start=2715
+  _globals['_COMPLETEAUTHORIZATIONREQUEST']._serialized_end=2784
+  _globals['_COMPLETEAUTHORIZATIONRESPONSE']._serialized_start=2786
+  _globals['_COMPLETEAUTHORIZATIONRESPONSE']._serialized_end=2871
+  _globals['_TESTCONNECTIONREQUEST']._serialized_start=2873
+  _globals['_TESTCONNECTIONREQUEST']._serialized_end=2915
+  _globals['_TESTSTEP']._serialized_start=2918
+  _globals['_TESTSTEP']._serialized_end=3063
+  _globals['_TESTCONNECTIONRESPONSE']._serialized_start=3066
+  _globals['_TESTCONNECTIONRESPONSE']._serialized_end=3201
+  _globals['_CONNECTIONSERVICE']._serialized_start=3455
+  _globals['_CONNECTIONSERVICE']._serialized_end=4398
 # @@protoc_insertion_point(module_scope)

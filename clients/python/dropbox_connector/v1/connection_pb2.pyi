@@ -1,6 +1,6 @@
 import datetime
 
-from dropbox_connector.v1 import cloud_tasks_pb2 as _cloud_tasks_pb2
+from dropbox_connector.v1 import errors_pb2 as _errors_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
@@ -275,8 +275,8 @@ class TestStep(_message.Message):
     ok: bool
     detail: str
     duration: _duration_pb2.Duration
-    error: _cloud_tasks_pb2.ItemError
-    def __init__(self, step: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., error: _Optional[_Union[_cloud_tasks_pb2.ItemError, _Mapping]] = ...) -> None: ...
+    error: _errors_pb2.ItemError
+    def __init__(self, step: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class TestConnectionResponse(_message.Message):
     __slots__ = ("ok", "steps", "account")
