@@ -350,6 +350,17 @@ async fn local_files_are_bounded_unique_and_relative() {
         .await,
         invalid("local_files.modified_time")
     );
+    let absolute_ref = Some(pb::download_files_request::Selection::Items(pb::ItemRefs {
+        items: vec![pb::ItemRef {
+            path: "/x/a.txt".into(),
+            relative_path: "/a.txt".into(),
+            ..Default::default()
+        }],
+    }));
+    assert_eq!(
+        refused(&env, request(absolute_ref, never(), Vec::new())).await,
+        invalid("items.relative_path")
+    );
     let bad_hash = vec![local("a.txt", 1, None, "not-a-hash")];
     assert_eq!(
         refused(&env, request(filter("/x"), never(), bad_hash)).await,
