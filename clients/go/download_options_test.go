@@ -263,3 +263,34 @@ func TestDownloadFileToReportsAMissingFileAsFailedWithItsReason(t *testing.T) {
 		t.Fatalf("left behind: %v", entries)
 	}
 }
+
+// IF_SIZE with DIFFERENT compares content_hash when the sizes match, so the helper must
+// send the local file's hash: a same-size file with other bytes is replaced, an identical
+// one is skipped.
+func TestDownloadIfSizeDifferentComparesTheLocalContentHash(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	client := dial(t, ctx)
+	folder := uniqueFolder("go-if-size")
+	putRemote(t, ctx, client, folder, "same.txt", "remote bytes", remoteModified)
+	putRemote(t, ctx, client, folder, "other.txt", "remote bytes", remoteModified)
+	dir := t.TempDir()
+	same := writeDated(t, dir, "same.txt", "remote bytes", remoteModified)
+	other := writeDated(t, dir, "other.txt", "local!bytes!", remoteModified)
+
+	results, err := client.DownloadFolder(ctx, server.Connection, &pb.RemoteFileFilter{Folder: folder}, dir,
+		dropboxconnector.DownloadOptions{Overwrite: &pb.OverwritePolicy{Mode: pb.OverwriteMode_OVERWRITE_MODE_IF_SIZE,
+			SizeComparison: pb.SizeComparison_SIZE_COMPARISON_DIFFERENT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byName(t, results, 2)
+	if r := got["same.txt"]; r.Outcome != dropboxconnector.Skipped {
+		t.Fatalf("an identical local file must be skipped: %+v", r)
+	}
+	if r := got["other.txt"]; r.Outcome != dropboxconnector.Downloaded {
+		t.Fatalf("a same-size file with other bytes must be replaced: %+v (%v)", r, r.Err)
+	}
+	assertContents(t, same, "remote bytes")
+	assertContents(t, other, "remote bytes")
+}
