@@ -116,6 +116,13 @@ export async function downloadFolder(
 }
 
 /**
+ * Thrown by downloadFileTo / downloadFolder when a call as a whole fails (a broken stream,
+ * an unknown connection): the DropboxConnectorError, with the results of every file so far
+ * in `results` (some may be downloaded, some sources deleted).
+ */
+export type DownloadFailure = DropboxConnectorError & { results: DownloadResult[] };
+
+/**
  * Deletes from Dropbox the revisions that `results` downloaded (what deleteSource does
  * right away) and records each outcome in its result: a file changed since is kept with
  * sourceError.reason "REVISION_CHANGED". Results not "downloaded" are left alone.
@@ -169,7 +176,14 @@ async function download(
 ): Promise<DownloadResult[]> {
   const results: DownloadResult[] = [];
   for (let start = 0; start < refs.length; start += BATCH) {
-    results.push(...(await batch(tasks, options, refs.slice(start, start + BATCH), sizes)));
+    const done: DownloadResult[] = [];
+    try {
+      await batch(tasks, options, refs.slice(start, start + BATCH), sizes, done);
+    } catch (err) {
+      const failure: DownloadFailure = Object.assign(DropboxConnectorError.from(err), { results: [...results, ...done] });
+      throw failure;
+    }
+    results.push(...done);
   }
   return results;
 }
@@ -179,8 +193,8 @@ async function batch(
   options: DownloadToOptions,
   refs: ItemRef[],
   sizes: Map<string, bigint>,
-): Promise<DownloadResult[]> {
-  const results: DownloadResult[] = [];
+  results: DownloadResult[],
+): Promise<void> {
   const sent: ItemRef[] = [];
   const localFiles: LocalFile[] = [];
   for (const ref of refs) {
@@ -199,7 +213,7 @@ async function batch(
     }
     sent.push(ref);
   }
-  if (sent.length === 0) return results;
+  if (sent.length === 0) return;
   const request: DownloadFilesRequest = create(DownloadFilesRequestSchema, {
     connection: options.connection,
     selection: { case: "items", value: { items: sent } },
@@ -226,8 +240,7 @@ async function batch(
       callError ??= DropboxConnectorError.from(err);
     }
   }
-  if (callError !== undefined) throw Object.assign(callError, { results });
-  return results;
+  if (callError !== undefined) throw callError;
 }
 
 /**

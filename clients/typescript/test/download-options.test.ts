@@ -5,10 +5,12 @@ import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
+  type DownloadFailure,
   type DownloadResult,
   DropboxConnectorClient,
   type ItemMetadata,
   OverwriteMode,
+  SizeComparison,
 } from "../src/index.js";
 import { startServer, type TestServer } from "./support/server.js";
 
@@ -197,4 +199,39 @@ test("a missing file is a failed result with its reason, and nothing is written"
   assert.equal((result.error as { reason?: string }).reason, "PATH_NOT_FOUND");
   assert.equal(result.source, "untouched");
   assert.deepEqual(await readdir(dir), []);
+});
+
+test("if-size different sends the local content_hash: identical is skipped, same size other bytes replaced", async () => {
+  const folder = uniqueFolder("ts-if-size");
+  await putRemote(folder, "same.txt", "remote bytes", remoteModified);
+  await putRemote(folder, "other.txt", "remote bytes", remoteModified);
+  const dir = await scratchDir();
+  await writeDated(dir, "same.txt", "remote bytes", remoteModified);
+  const other = await writeDated(dir, "other.txt", "local!bytes!", remoteModified);
+
+  const results = byPath(
+    await client.downloadFolder({
+      connection,
+      filter: { folder },
+      localFolder: dir,
+      overwrite: { mode: OverwriteMode.IF_SIZE, sizeComparison: SizeComparison.DIFFERENT },
+    }),
+    2,
+  );
+  assert.equal(results.get("same.txt")!.status, "skipped");
+  assert.equal(results.get("other.txt")!.status, "downloaded", String(results.get("other.txt")!.error));
+  assert.equal(await readFile(other, "utf8"), "remote bytes");
+});
+
+test("a call that fails as a whole throws a typed error carrying the results so far", async () => {
+  await assert.rejects(
+    client.downloadFileTo({ connection: "no-such-connection", path: "/a.txt", localFolder: await scratchDir() }),
+    (err: DownloadFailure) => {
+      assert.equal(err.reason, "CONNECTION_NOT_FOUND");
+      assert.equal(err.results.length, 1);
+      assert.equal(err.results[0]!.status, "failed");
+      assert.equal(err.results[0]!.error, err);
+      return true;
+    },
+  );
 });
