@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"google.golang.org/grpc/status"
+
 	pb "github.com/dropbox-connector/dropbox-connector/clients/go/dropboxconnectorv1"
 )
 
@@ -167,7 +169,10 @@ func (c *Client) DeleteDownloadedSources(ctx context.Context, connection string,
 		return nil
 	}
 	failure := fromStatus(err)
-	typed, _ := AsError(failure)
+	typed, ok := AsError(failure)
+	if !ok {
+		typed = &Error{Code: status.Code(failure), Message: failure.Error(), Metadata: map[string]string{}}
+	}
 	for _, group := range bySelected {
 		for _, r := range group {
 			if r.Source == SourceUntouched {
