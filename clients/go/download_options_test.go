@@ -294,3 +294,18 @@ func TestDownloadIfSizeDifferentComparesTheLocalContentHash(t *testing.T) {
 	assertContents(t, same, "remote bytes")
 	assertContents(t, other, "remote bytes")
 }
+
+// A call that fails as a whole is the returned error, and each file's result says so too.
+func TestDownloadFileToWithAnUnknownConnectionFailsTheCallAndTheFile(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	client := dial(t, ctx)
+	result, err := client.DownloadFileTo(ctx, "no-such-connection", "/a.txt", t.TempDir(), dropboxconnector.DownloadOptions{})
+	failure, ok := dropboxconnector.AsError(err)
+	if !ok || !failure.HasReason(pb.ErrorReason_ERROR_REASON_CONNECTION_NOT_FOUND) {
+		t.Fatalf("want CONNECTION_NOT_FOUND, got %v", err)
+	}
+	if result == nil || result.Outcome != dropboxconnector.Failed || result.Err != err {
+		t.Fatalf("%+v", result)
+	}
+}
