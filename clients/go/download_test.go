@@ -70,3 +70,47 @@ func (f *fakeDownload) Recv() (*pb.DownloadFilesResponse, error) {
 	f.responses = f.responses[1:]
 	return next, nil
 }
+
+// What the helper tells the service about a held file: nothing for ALWAYS (the service
+// never looks), size and time for IF_NEWER, and no content_hash unless the policy uses it.
+func TestDownloadSendsLocalFilesOnlyAsThePolicyNeeds(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "held.txt"), []byte("held"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[pb.OverwriteMode]func(*pb.LocalFile) bool{
+		pb.OverwriteMode_OVERWRITE_MODE_ALWAYS: func(f *pb.LocalFile) bool { return f == nil },
+		pb.OverwriteMode_OVERWRITE_MODE_IF_NEWER: func(f *pb.LocalFile) bool {
+			return f != nil && f.GetRelativePath() == "held.txt" && f.GetSize() == 4 && f.GetModifiedTime() != nil && f.GetContentHash() == ""
+		},
+		pb.OverwriteMode_OVERWRITE_MODE_NEVER: func(f *pb.LocalFile) bool { return f != nil && f.GetContentHash() == "" },
+	}
+	for mode, ok := range cases {
+		tasks := &recordingTasks{}
+		client := &dropboxconnector.Client{Tasks: tasks}
+		if _, err := client.DownloadFileTo(context.Background(), "c", "/in/held.txt", dir,
+			dropboxconnector.DownloadOptions{Overwrite: &pb.OverwritePolicy{Mode: mode}}); err != nil {
+			t.Fatal(err)
+		}
+		var held *pb.LocalFile
+		if files := tasks.request.GetLocalFiles(); len(files) == 1 {
+			held = files[0]
+		} else if len(files) > 1 {
+			t.Fatalf("%v: %v", mode, files)
+		}
+		if !ok(held) {
+			t.Fatalf("%v: sent %v", mode, held)
+		}
+	}
+}
+
+// recordingTasks keeps the DownloadFiles request and answers with an empty stream.
+type recordingTasks struct {
+	pb.CloudTaskServiceClient
+	request *pb.DownloadFilesRequest
+}
+
+func (r *recordingTasks) DownloadFiles(_ context.Context, request *pb.DownloadFilesRequest, _ ...grpc.CallOption) (pb.CloudTaskService_DownloadFilesClient, error) {
+	r.request = request
+	return &fakeDownload{}, nil
+}

@@ -2,9 +2,17 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { type DeleteOptions, type DeleteOutcome, deleteItems } from "./delete.js";
 import { type DownloadFileOptions, downloadFile } from "./download.js";
+import {
+  type DownloadResult,
+  type DownloadToOptions,
+  deleteDownloadedSources,
+  downloadFileTo,
+  downloadFolder,
+} from "./download-options.js";
 import { typed } from "./errors.js";
 import {
   CloudTaskService,
+  type RemoteFileFilterSchema,
   type CreateFolderResponse,
   type FileResult,
   type ItemMetadata,
@@ -93,6 +101,30 @@ export class DropboxConnectorClient {
   /** Downloads one file, replacing `destination` only once its content_hash is verified. */
   downloadFile(options: DownloadFileOptions): Promise<ItemMetadata> {
     return downloadFile(this.tasks, options);
+  }
+
+  /**
+   * Downloads one Dropbox file into a local folder with VisualCron's download options
+   * (overwrite policy, keep modified date, delete source); see download-options.ts.
+   */
+  downloadFileTo(options: DownloadToOptions & { path: string }): Promise<DownloadResult> {
+    return downloadFileTo(this.tasks, options);
+  }
+
+  /** Downloads every file a filter matches into a local folder with the options; a result per file. */
+  downloadFolder(
+    options: DownloadToOptions & { filter: MessageInitShape<typeof RemoteFileFilterSchema> },
+  ): Promise<DownloadResult[]> {
+    return downloadFolder(this.tasks, options);
+  }
+
+  /** Deletes the Dropbox revisions that `results` downloaded; records each outcome in its result. */
+  deleteDownloadedSources(options: {
+    connection: string;
+    results: DownloadResult[];
+    signal?: AbortSignal;
+  }): Promise<void> {
+    return deleteDownloadedSources(this.tasks, options);
   }
 
   /** Deletes items; one outcome per item. */

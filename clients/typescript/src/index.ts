@@ -2,6 +2,7 @@ export { DropboxConnectorClient } from "./client.js";
 export { ContentHasher, CONTENT_HASH_BLOCK_SIZE } from "./content-hash.js";
 export type { DeleteOptions, DeleteOutcome } from "./delete.js";
 export type { DownloadFileOptions } from "./download.js";
+export type { DownloadFailure, DownloadResult, DownloadStatus, DownloadToOptions, SourceStatus } from "./download-options.js";
 export { DropboxConnectorError, ERROR_DOMAIN } from "./errors.js";
 export type { ListOptions } from "./list.js";
 export { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE } from "./local-files.js";
