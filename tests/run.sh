@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what it needs (a Python venv for the
-# official Dropbox SDK and the gRPC clients, buf from npm), checks formatting and lints,
-# builds the binaries, and runs the Rust, Python and proto checks.
+# The whole test suite, from a fresh clone: installs what it needs (Debian packages, a Python
+# venv for the official Dropbox SDK, buf from npm; each client's script makes its own venv,
+# node_modules or vendor/), checks formatting, lints and the contract, builds the binaries,
+# and runs the Rust tests, the SDK conformance suite and the Python, TypeScript and Go
+# clients' suites against the real server.
 #
 #   bash tests/run.sh            # everything
 #   bash tests/run.sh --no-lint  # skip fmt/clippy/buf (quicker while iterating)
@@ -14,24 +16,33 @@ lint=1
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Debian packages for the browser and proxy tests: chromium, tinyproxy, dante-server"
-if ! command -v tinyproxy >/dev/null || ! command -v danted >/dev/null \
-    || ! command -v chromium >/dev/null; then
+step "Debian packages: chromium, tinyproxy, dante-server (browser and proxy tests); Go, protoc and its Go plugins (Go client)"
+# Installed in one apt run here so that the suites below, some of which run side by side,
+# never contend for apt's lock; each suite's own script still installs what it lacks when
+# run alone.
+debian_packages=(tinyproxy dante-server chromium
+    golang-go protobuf-compiler protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev
+    golang-google-protobuf-dev golang-google-genproto-dev golang-github-golang-protobuf-1-5-dev)
+missing=()
+for package in "${debian_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
+        || missing+=("$package")
+done
+if (( ${#missing[@]} )); then
     as_root=()
     [[ $(id -u) == 0 ]] || as_root=(sudo)
     "${as_root[@]}" apt-get update -qq
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq tinyproxy dante-server chromium
+        apt-get install -y -qq "${missing[@]}"
 fi
 
-step "Python environment (.venv): official Dropbox SDK, grpcio clients, pytest"
+step "Python environment (.venv): the official Dropbox SDK and pytest for the conformance suite"
 python="${PYTHON:-python3}"
 if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    -r emulator/conformance/requirements.txt \
-    -r clients/python/requirements.txt
+    -r emulator/conformance/requirements.txt
 
 if [[ $lint == 1 ]]; then
     step "cargo fmt --check"
@@ -64,13 +75,40 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
-step "Dropbox SDK conformance suite against the emulator (Python, dropbox==12.2.4)"
-DROPBOX_EMULATOR_BIN="$repo/target/debug/dropbox-emulator" \
-    .venv/bin/python -m pytest -q emulator/conformance
+# The suites below start their own servers on free ports and share nothing, so they run side
+# by side; each writes a log that is printed whole once it ends.
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+suite_names=()
+suite_pids=()
+start_suite() {
+    local name="$1"
+    shift
+    ("$@") >"$logs/${#suite_pids[@]}.log" 2>&1 &
+    suite_names+=("$name")
+    suite_pids+=("$!")
+}
+export DBXC_SERVER_BIN="$repo/target/debug/dropbox-connector"
+export DROPBOX_EMULATOR_BIN="$repo/target/debug/dropbox-emulator"
 
-step "Python gRPC clients: health, reflection, generated stubs"
-DBXC_SERVER_BIN="$repo/target/debug/dropbox-connector" \
-    .venv/bin/python -m pytest -q clients/python/tests
+step "Side by side: SDK conformance, the Python, TypeScript and Go clients"
+start_suite "Dropbox SDK conformance suite against the emulator (Python, dropbox==12.2.4)" \
+    .venv/bin/python -m pytest -q -p no:cacheprovider emulator/conformance
+start_suite "Python client (clients/python/test.sh)" bash clients/python/test.sh
+start_suite "TypeScript client (clients/typescript/test.sh)" bash clients/typescript/test.sh
+start_suite "Go client (clients/go/test.sh)" bash clients/go/test.sh
+
+failed=()
+for i in "${!suite_pids[@]}"; do
+    name="${suite_names[$i]}"
+    if wait "${suite_pids[$i]}"; then outcome="passed"; else outcome="FAILED"; failed+=("$name"); fi
+    printf '\n==> %s: %s\n' "$name" "$outcome"
+    cat "$logs/$i.log"
+done
+if (( ${#failed[@]} )); then
+    printf '\nfailed: %s\n' "${failed[@]}" >&2
+    exit 1
+fi
 
 echo
 echo "all test suites passed"

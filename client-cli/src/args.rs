@@ -334,8 +334,12 @@ each other; the one named exactly as it lands, if there is one, is downloaded.
 --overwrite compares with the local file: if-newer replaces when the remote modified time is
 later than the local one; if-size=X replaces when the local (destination) size is X compared
 to the remote's; `different` also compares content_hash. --delete-source deletes each remote
-file only after its verified download, and only the revision that was downloaded.
-Exit code 1 when any file failed (skipped files are not failures).")]
+file only after its verified download, and only the revision that was downloaded: a source
+that changed in Dropbox meanwhile is kept and reported (REVISION_CHANGED). The overwrite
+decision is the server's: dbxc tells it what is in LOCAL_DIR (size, modified time, and the
+content_hash for `different`), and the server reports the files it skips.
+Exit code 1 when any file failed or a source could not be deleted (skipped files are not
+failures).")]
 pub struct DownloadArgs {
     /// A Dropbox folder or file.
     #[arg(value_name = "REMOTE")]

@@ -34,6 +34,7 @@ pub async fn run(ctx: &Ctx, args: DeleteArgs) -> Result<(), CliError> {
                 items.push(ItemRef {
                     path,
                     rev: String::new(),
+                    ..Default::default()
                 });
             }
             Selection::Items(ItemRefs { items })

@@ -67,3 +67,26 @@ def test_download_an_unknown_rev(dbx):
         dbx.files_download("rev:0123456789abcdef")
     error = raised.value.error
     assert error.is_path() and error.get_path().is_not_found()
+
+
+def test_delete_with_a_stale_parent_rev_keeps_the_file(dbx):
+    """delete_v2 with a parent_rev that is no longer the file's revision refuses with
+    DeleteError.path_write (WriteError.conflict: file) and keeps the file; with the current
+    revision it deletes. Measured against Dropbox by other projects' clients (409
+    `path_write/conflict/file/`); the service reports it as REVISION_CHANGED."""
+    old = dbx.files_upload(b"as downloaded", "/revs/pinned.txt")
+    new = dbx.files_upload(b"changed meanwhile", "/revs/pinned.txt", mode=OVERWRITE)
+    with pytest.raises(ApiError) as raised:
+        dbx.files_delete_v2("/revs/pinned.txt", parent_rev=old.rev)
+    error = raised.value.error
+    assert error.is_path_write(), error
+    conflict = error.get_path_write()
+    assert conflict.is_conflict() and conflict.get_conflict().is_file(), error
+    assert dbx.files_get_metadata("/revs/pinned.txt").rev == new.rev
+
+    deleted = dbx.files_delete_v2("/revs/pinned.txt", parent_rev=new.rev)
+    assert isinstance(deleted.metadata, files.FileMetadata)
+    assert deleted.metadata.rev == new.rev
+    with pytest.raises(ApiError) as raised:
+        dbx.files_get_metadata("/revs/pinned.txt")
+    assert raised.value.error.get_path().is_not_found()

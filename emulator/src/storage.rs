@@ -516,6 +516,7 @@ impl Tree {
         if let Some(rev) = parent_rev {
             match &node.file {
                 Some(f) if f.rev == rev => {}
+                // Dropbox's answer to a stale parent_rev: `path_write/conflict/file`.
                 Some(_) => return Err(DeleteErr::Write(WriteErr::ConflictFile)),
                 None => return Err(DeleteErr::Lookup(LookupErr::NotFile)),
             }

@@ -99,6 +99,7 @@ fn one_item(path: &str) -> pb::ItemRefs {
         items: vec![pb::ItemRef {
             path: path.into(),
             rev: String::new(),
+            ..Default::default()
         }],
     }
 }
@@ -266,6 +267,7 @@ impl Matrix {
                         "/fin/report.csv",
                     ))),
                     range: None,
+                    ..Default::default()
                 },
             ))
             .await?

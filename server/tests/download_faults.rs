@@ -26,9 +26,11 @@ async fn download(env: &Env, path: &str) -> Seen {
             items: vec![pb::ItemRef {
                 path: path.into(),
                 rev: String::new(),
+                ..Default::default()
             }],
         })),
         range: None,
+        ..Default::default()
     };
     let mut stream = env.cloud().download_files(req).await.unwrap().into_inner();
     let mut seen = Seen::default();
@@ -40,6 +42,7 @@ async fn download(env: &Env, path: &str) -> Seen {
                 seen.bytes.extend_from_slice(&c.data);
             }
             Down::End(e) => seen.end = Some(e),
+            Down::Skipped(s) => panic!("no overwrite policy was set, yet {s:?}"),
             Down::Error(e) => seen.error = e.error,
         }
     }

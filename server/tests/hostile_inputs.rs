@@ -324,6 +324,7 @@ fn items(paths: &[(&str, &str)]) -> pb::ItemRefs {
             .map(|(path, rev)| pb::ItemRef {
                 path: (*path).into(),
                 rev: (*rev).into(),
+                ..Default::default()
             })
             .collect(),
     }
@@ -334,6 +335,7 @@ fn download(refs: pb::ItemRefs, range: Option<pb::ByteRange>) -> Call {
         connection: CONN.into(),
         selection: Some(pb::download_files_request::Selection::Items(refs)),
         range,
+        ..Default::default()
     })
 }
 
@@ -1218,6 +1220,7 @@ fn cases() -> Vec<Case> {
                 connection: CONN.into(),
                 selection: None,
                 range: None,
+                ..Default::default()
             }),
             Status(InvalidArgument, INVALID, &[("field", "selection")]),
         ),
@@ -1234,6 +1237,7 @@ fn cases() -> Vec<Case> {
                         pb::ItemRef {
                             path: "/hostile/a.txt".into(),
                             rev: String::new(),
+                            ..Default::default()
                         };
                         10_001
                     ],
@@ -1327,6 +1331,7 @@ fn cases() -> Vec<Case> {
                     },
                 )),
                 range: None,
+                ..Default::default()
             }),
             Status(InvalidArgument, INVALID, &[("field", "filter.mask")]),
         ),

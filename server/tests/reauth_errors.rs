@@ -44,6 +44,7 @@ fn one_item(path: &str) -> pb::ItemRefs {
         items: vec![pb::ItemRef {
             path: path.into(),
             rev: String::new(),
+            ..Default::default()
         }],
     }
 }
@@ -99,6 +100,7 @@ async fn a_download_per_file_error_names_the_connection() {
                 "/a.txt",
             ))),
             range: None,
+            ..Default::default()
         })
         .await
         .unwrap()

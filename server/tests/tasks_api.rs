@@ -29,6 +29,7 @@ async fn download(
                 cur.1.extend_from_slice(&c.data);
             }
             Down::End(e) => out.last_mut().unwrap().2 = e.content_hash,
+            Down::Skipped(s) => panic!("no overwrite policy was set, yet {s:?}"),
             Down::Error(e) => out.push((
                 e.path,
                 Vec::new(),
@@ -46,6 +47,7 @@ fn refs(items: &[(&str, &str)]) -> Option<pb::download_files_request::Selection>
             .map(|(p, r)| pb::ItemRef {
                 path: p.to_string(),
                 rev: r.to_string(),
+                ..Default::default()
             })
             .collect(),
     }))
@@ -69,6 +71,7 @@ async fn download_by_filter_items_rev_and_range() {
             connection: CONN.into(),
             selection: Some(pb::download_files_request::Selection::Filter(filter)),
             range: None,
+            ..Default::default()
         },
     )
     .await
@@ -100,6 +103,7 @@ async fn download_by_filter_items_rev_and_range() {
                 ("/dl/sub/s.txt", ""),
             ]),
             range: None,
+            ..Default::default()
         },
     )
     .await
@@ -113,6 +117,7 @@ async fn download_by_filter_items_rev_and_range() {
             connection: CONN.into(),
             selection: refs(&[("/dl/sub/s.txt", "0123456789abc")]),
             range: None,
+            ..Default::default()
         },
     )
     .await
@@ -129,6 +134,7 @@ async fn download_by_filter_items_rev_and_range() {
                 offset: 100,
                 length: 50,
             }),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -150,6 +156,7 @@ async fn download_by_filter_items_rev_and_range() {
                 offset: 1,
                 length: 1,
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -269,10 +276,12 @@ async fn delete_by_filter_dry_run_items_and_parent_rev() {
                 pb::ItemRef {
                     path: "/del/c.txt".into(),
                     rev: rev.into(),
+                    ..Default::default()
                 },
                 pb::ItemRef {
                     path: "/del/none".into(),
                     rev: String::new(),
+                    ..Default::default()
                 },
             ],
         })

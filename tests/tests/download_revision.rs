@@ -96,9 +96,11 @@ async fn download(server_url: &str, rev: &str, offset: u64, stop_after: Option<u
                 items: vec![pb::ItemRef {
                     path: REMOTE.into(),
                     rev: rev.into(),
+                    ..Default::default()
                 }],
             })),
             range: (offset > 0).then_some(pb::ByteRange { offset, length: 0 }),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -115,6 +117,7 @@ async fn download(server_url: &str, rev: &str, offset: u64, stop_after: Option<u
                 }
             }
             Down::End(e) => out.end = Some(e),
+            Down::Skipped(s) => panic!("no overwrite policy was set, yet {s:?}"),
             Down::Error(e) => out.error = e.error,
         }
     }

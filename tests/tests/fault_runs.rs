@@ -318,9 +318,11 @@ async fn a_256_mib_upload_and_download_survive_every_fault_kind() {
                 items: vec![pb::ItemRef {
                     path: "/faults/big.bin".into(),
                     rev: String::new(),
+                    ..Default::default()
                 }],
             })),
             range: None,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -342,6 +344,7 @@ async fn a_256_mib_upload_and_download_survive_every_fault_kind() {
                 }
             }
             Down::End(e) => end = Some(e),
+            Down::Skipped(s) => panic!("no overwrite policy was set, yet {s:?}"),
             Down::Error(e) => panic!("download failed (seed {seed}): {e:?}"),
         }
     }
@@ -403,9 +406,11 @@ async fn a_cancelled_download_stops_the_dropbox_read() {
                 items: vec![pb::ItemRef {
                     path: "/cancel/slow.bin".into(),
                     rev: String::new(),
+                    ..Default::default()
                 }],
             })),
             range: None,
+            ..Default::default()
         })
         .await
         .unwrap()

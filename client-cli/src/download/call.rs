@@ -74,6 +74,9 @@ impl Call<'_> {
                 .item
                 .content_hash
                 .eq_ignore_ascii_case(&partial.hasher.clone().finish());
+        // Only the server decides whether a file held locally is replaced: a complete
+        // partial is moved into place without a call only when nothing is held there.
+        let complete_here = complete_here && planned.held.is_none();
         if partial.resumed_from >= size && !complete_here {
             // Longer than the file, or all of it but not its bytes: start over.
             if let Err(e) = partial.restart().await {
@@ -91,7 +94,13 @@ impl Call<'_> {
         }
         progress.inc(partial.resumed_from);
         if complete_here {
-            return Ok(self.complete(planned, partial, "").await);
+            // No header will come: the listing's client_modified is the same Dropbox time.
+            let modified = self
+                .args
+                .keep_dates
+                .then_some(planned.item.client_modified.as_ref())
+                .flatten();
+            return Ok(self.complete(planned, partial, "", modified).await);
         }
         self.batch(std::slice::from_ref(planned), Some(partial))
             .await
@@ -114,6 +123,7 @@ impl Call<'_> {
                     .map(|p| ItemRef {
                         path: stable_ref(&p.item),
                         rev: p.item.rev.clone(),
+                        relative_path: p.key.clone(),
                     })
                     .collect(),
             })),
@@ -121,6 +131,9 @@ impl Call<'_> {
                 offset: first_offset,
                 length: 0,
             }),
+            overwrite: Some(self.args.overwrite),
+            local_files: batch.iter().filter_map(|p| p.held.clone()).collect(),
+            keep_modified_date: self.args.keep_dates,
         };
         let mut tally =
             Tally::new(batch.iter().map(|p| p.item.size).collect()).already(0, first_offset);
@@ -168,10 +181,16 @@ impl Call<'_> {
     }
 
     /// Verifies a finished download and moves it into place, then reports it (and deletes
-    /// the source when asked). Returns 1 when the file failed, else 0.
-    async fn complete(&self, planned: &Planned, partial: Partial, server_hash: &str) -> usize {
+    /// the source when asked). Returns 1 when the file or its source's deletion failed, else 0.
+    async fn complete(
+        &self,
+        planned: &Planned,
+        partial: Partial,
+        server_hash: &str,
+        modified_time: Option<&prost_types::Timestamp>,
+    ) -> usize {
         let resumed_from = partial.resumed_from;
-        match sink::finish(partial, planned, server_hash, self.args.keep_dates).await {
+        match sink::finish(partial, planned, server_hash, modified_time).await {
             Ok(hash) => {
                 let mut report = Report::downloaded(
                     &planned.item,
@@ -184,7 +203,9 @@ impl Call<'_> {
                     self.delete_source(&planned.item, &mut report).await;
                 }
                 report.print(self.ctx, Some(self.progress));
-                0
+                // A source that was asked to go and stays (changed meanwhile, refused) fails
+                // the run, so a scheduler sees it.
+                usize::from(report.failed)
             }
             Err((reason, text)) => {
                 let error = FileError::local(reason, text);
@@ -208,6 +229,7 @@ impl Call<'_> {
                 items: vec![ItemRef {
                     path: stable_ref(item),
                     rev: item.rev.clone(),
+                    ..Default::default()
                 }],
             })),
             dry_run: false,
@@ -225,7 +247,14 @@ impl Call<'_> {
                 match response.map_err(|s| status_error(&s))?.outcome {
                     Some(DeleteOutcome::Deleted(_)) => deleted = true,
                     Some(DeleteOutcome::Error(e)) => {
-                        return Err((item_error_json(&e), item_error_text(&e)));
+                        let text = match server_reason(&e.reason) {
+                            Some(ErrorReason::RevisionChanged) => format!(
+                                "it changed in Dropbox after it was downloaded, so it was kept ({})",
+                                item_error_text(&e)
+                            ),
+                            _ => item_error_text(&e),
+                        };
+                        return Err((item_error_json(&e), text));
                     }
                     None => {}
                 }
@@ -280,7 +309,11 @@ impl Receiving<'_, '_> {
     async fn handle(&mut self, events: Vec<Event>) {
         for event in events {
             match event {
-                Event::Start { index, offset } => self.start(index, offset).await,
+                Event::Start {
+                    index,
+                    offset,
+                    modified_time,
+                } => self.start(index, offset, modified_time).await,
                 Event::Data { index, data } => self.data(index, &data).await,
                 Event::End {
                     index,
@@ -290,9 +323,24 @@ impl Receiving<'_, '_> {
                     if let Some(w) = self.writing.take() {
                         self.failed += self
                             .call
-                            .complete(&self.batch[index], w.partial, &content_hash)
+                            .complete(
+                                &self.batch[index],
+                                w.partial,
+                                &content_hash,
+                                w.modified_time.as_ref(),
+                            )
                             .await;
                     }
+                }
+                Event::Skipped { index, reason } => {
+                    // The local file stays: a partial toward replacing it has no use.
+                    if let Some(p) = self.resumed.take() {
+                        p.discard();
+                    }
+                    self.call.progress.inc(self.tally.settle(index));
+                    let p = &self.batch[index];
+                    Report::skipped(&p.item, &p.relative, &p.local, &reason)
+                        .print(self.call.ctx, Some(self.call.progress));
                 }
                 Event::Refused { index, error } => {
                     let useless = bytes_are_useless(server_reason(&error.reason));
@@ -308,11 +356,26 @@ impl Receiving<'_, '_> {
         }
     }
 
-    async fn start(&mut self, index: usize, offset: u64) {
+    async fn start(
+        &mut self,
+        index: usize,
+        offset: u64,
+        modified_time: Option<prost_types::Timestamp>,
+    ) {
         let batch = self.batch;
         let planned = &batch[index];
         self.call.progress.set_message(&planned.relative);
-        match sink::start(self.call.base, planned, index, offset, self.resumed.take()).await {
+        let resumed = self.resumed.take();
+        match sink::start(
+            self.call.base,
+            planned,
+            index,
+            offset,
+            modified_time,
+            resumed,
+        )
+        .await
+        {
             Ok(w) => self.writing = Some(w),
             Err(text) => {
                 self.decoder.abandon();

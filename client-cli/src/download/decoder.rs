@@ -34,14 +34,21 @@ impl FileKey {
 /// What the stream says about the files of the call, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// File `index` begins at byte `offset`.
-    Start { index: usize, offset: u64 },
+    /// File `index` begins at byte `offset`; `modified_time` is the time to give the
+    /// written file (sent with keep_modified_date).
+    Start {
+        index: usize,
+        offset: u64,
+        modified_time: Option<prost_types::Timestamp>,
+    },
     /// The next bytes of file `index`, at the offset its previous bytes ended.
     Data { index: usize, data: Vec<u8> },
     /// File `index` is complete; the server's content_hash to verify it by.
     End { index: usize, content_hash: String },
     /// The server's error for file `index`: it will not complete in this call.
     Refused { index: usize, error: ItemError },
+    /// The server's overwrite decision keeps the local file `index`: nothing comes for it.
+    Skipped { index: usize, reason: String },
     /// The stream went wrong for file `index`: it will not complete in this call.
     Failed { index: usize, failure: Failure },
 }
@@ -165,6 +172,7 @@ impl Decoder {
                     events.push(Event::Start {
                         index,
                         offset: header.offset,
+                        modified_time: header.modified_time,
                     });
                 }
             }
@@ -195,6 +203,29 @@ impl Decoder {
                     events.push(Event::End {
                         index: c.index,
                         content_hash: end.content_hash,
+                    });
+                }
+            }
+            Message::Skipped(skipped) => {
+                if let Some(c) = self.current.take() {
+                    self.fail(c.index, Failure::Interrupted, &mut events);
+                }
+                let skipped = skipped.skipped.unwrap_or_default();
+                let key = skipped
+                    .existing
+                    .as_ref()
+                    .map(|m| (m.path_lower.as_str(), m.id.as_str()));
+                let Some(index) = self.header_index(key) else {
+                    return events;
+                };
+                for earlier in self.next..index {
+                    self.fail(earlier, Failure::Skipped, &mut events);
+                }
+                self.next = index + 1;
+                if self.settle(index) {
+                    events.push(Event::Skipped {
+                        index,
+                        reason: skipped.reason,
                     });
                 }
             }
@@ -310,6 +341,7 @@ mod tests {
             }),
             offset,
             length: 0,
+            ..Default::default()
         })
     }
 
@@ -351,7 +383,11 @@ mod tests {
     }
 
     fn started(index: usize, offset: u64) -> Event {
-        Event::Start { index, offset }
+        Event::Start {
+            index,
+            offset,
+            modified_time: None,
+        }
     }
 
     fn data(index: usize, bytes: &[u8]) -> Event {
@@ -549,6 +585,41 @@ mod tests {
         // An unknown path is the next file's.
         let events = run(decoder(&["a"]), vec![error("/elsewhere", "PATH_NOT_FOUND")]);
         assert!(matches!(&events[..], [Event::Refused { index: 0, .. }]));
+    }
+
+    #[test]
+    fn a_skip_settles_its_file_by_metadata_and_the_stream_goes_on() {
+        use dropbox_connector_proto::v1::{DownloadSkipped, Skipped};
+        let skip = |name: &str| {
+            Message::Skipped(DownloadSkipped {
+                path: format!("/D/{name}"),
+                skipped: Some(Skipped {
+                    reason: "kept".into(),
+                    existing: Some(ItemMetadata {
+                        path_lower: format!("/d/{name}"),
+                        id: format!("id:{name}"),
+                        ..Default::default()
+                    }),
+                }),
+            })
+        };
+        let events = run(
+            decoder(&["a", "b", "c"]),
+            vec![skip("b"), header("c", 0), chunk(0, b"x"), end("h")],
+        );
+        assert_eq!(
+            events,
+            vec![
+                failed(0, Failure::Skipped),
+                Event::Skipped {
+                    index: 1,
+                    reason: "kept".into()
+                },
+                started(2, 0),
+                data(2, b"x"),
+                ended(2, "h"),
+            ]
+        );
     }
 
     #[test]

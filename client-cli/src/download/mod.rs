@@ -1,6 +1,7 @@
-//! `dbxc download`: list what to fetch, decide the overwrite option against the local files,
-//! then download exactly those revisions, each into a partial file that is renamed only
-//! after its content_hash is verified. A partial left by an interrupted run is continued
+//! `dbxc download`: list what to fetch, tell the server what is held locally so that it
+//! decides the overwrite option (and reports the files it skips), then download exactly
+//! those revisions, each into a partial file that is renamed only after its content_hash is
+//! verified. A partial left by an interrupted run is continued
 //! with a byte range. Never writes outside LOCAL_DIR.
 //!
 //! [`plan`] decides what to fetch, [`call`] runs the DownloadFiles calls: their streams go
@@ -16,7 +17,7 @@ mod tally;
 
 use std::path::PathBuf;
 
-use dropbox_connector_proto::v1::ItemMetadata;
+use dropbox_connector_proto::v1::{ItemMetadata, LocalFile};
 
 use crate::Ctx;
 use crate::args::DownloadArgs;
@@ -26,7 +27,7 @@ use crate::partial;
 use crate::progress::Progress;
 use crate::reason::LocalReason;
 use call::Call;
-use plan::{collisions, decide, resolve};
+use plan::{collisions, local_file, resolve};
 use report::{FileError, Report};
 
 /// Files per DownloadFiles call.
@@ -37,6 +38,12 @@ struct Planned {
     item: ItemMetadata,
     relative: String,
     local: PathBuf,
+    /// `local` below LOCAL_DIR, `/`-separated: how the server is told where the file goes
+    /// (ItemRef.relative_path) and what is held there (LocalFile.relative_path). The remote
+    /// relative path is not used for this: hostile names (`/x`, `a\b`) land elsewhere.
+    key: String,
+    /// What is at `local` already, when the overwrite option has to look at it.
+    held: Option<LocalFile>,
 }
 
 /// Runs `dbxc download`.
@@ -86,13 +93,15 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
                 continue;
             }
         };
-        match decide(&local, &item, &args.overwrite).await {
-            Ok(None) => planned.push(Planned {
+        let key = local_key(&base, &local);
+        match local_file(&local, &item, &key, &args.overwrite).await {
+            Ok(held) => planned.push(Planned {
                 item,
                 relative,
                 local,
+                key,
+                held,
             }),
-            Ok(Some(reason)) => Report::skipped(&item, &relative, &local, &reason).print(ctx, None),
             Err(message) => {
                 failed += 1;
                 Report::error(
@@ -156,6 +165,17 @@ pub async fn run(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
         eprintln!("no files matched; nothing downloaded");
     }
     Ok(())
+}
+
+/// `local` relative to `base`, `/`-separated (safe_join made it a plain path below `base`).
+fn local_key(base: &std::path::Path, local: &std::path::Path) -> String {
+    local
+        .strip_prefix(base)
+        .unwrap_or(local)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// How to name a listed item in a later call: by its Dropbox id when there is one, since

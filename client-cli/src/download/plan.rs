@@ -1,11 +1,12 @@
 //! What to download: REMOTE and the filter resolved to files, the local paths they land on
-//! (refusing collisions), and the overwrite option decided against the local files.
+//! (refusing collisions), and what is already held there, for the server's overwrite
+//! decision.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use dropbox_connector_proto::v1::{
-    ItemKind, ItemMetadata, OverwriteMode, OverwritePolicy, SizeComparison,
+    ItemKind, ItemMetadata, LocalFile, OverwriteMode, OverwritePolicy, SizeComparison,
 };
 use dropbox_content_hash as content_hash;
 
@@ -14,7 +15,7 @@ use crate::exit::{CliError, NOT_FOUND};
 use crate::filter_args::{FilterArgs, normalize_remote};
 use crate::list::list_items;
 use crate::local_paths::UnsafePath;
-use crate::output::{from_timestamp, is_folder};
+use crate::output::is_folder;
 
 /// The files of this download that must not be written because their local path is also
 /// another file's (`x`, `\x` and `/x` all become LOCAL_DIR/x): index -> why. When exactly
@@ -139,13 +140,16 @@ pub(super) async fn resolve(
     Ok(out)
 }
 
-/// Applies the overwrite option against the local destination. `Ok(None)`: download;
-/// `Ok(Some(reason))`: skip; `Err`: the local side cannot be checked.
-pub(super) async fn decide(
+/// What dbxc holds at `local`, for the server's overwrite decision: `Ok(None)` when nothing
+/// is there or the policy never looks (ALWAYS), `Err` when the local side cannot be checked
+/// or a directory is in the way. The content_hash is read only when the server could use
+/// it: IF_SIZE with DIFFERENT and the sizes equal.
+pub(super) async fn local_file(
     local: &Path,
     item: &ItemMetadata,
+    relative: &str,
     policy: &OverwritePolicy,
-) -> Result<Option<String>, String> {
+) -> Result<Option<LocalFile>, String> {
     let meta = match tokio::fs::metadata(local).await {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -158,64 +162,34 @@ pub(super) async fn decide(
         ));
     }
     let mode = OverwriteMode::try_from(policy.mode).unwrap_or(OverwriteMode::Always);
-    match mode {
-        OverwriteMode::Unspecified | OverwriteMode::Always => Ok(None),
-        OverwriteMode::Never => Ok(Some("exists locally (overwrite: never)".into())),
-        OverwriteMode::IfNewer => {
-            let remote = item
-                .client_modified
-                .as_ref()
-                .or(item.server_modified.as_ref())
-                .and_then(from_timestamp);
-            let local_time = meta.modified().ok().map(time::OffsetDateTime::from);
-            match (remote, local_time) {
-                (Some(r), Some(l)) if r > l => Ok(None),
-                (Some(_), Some(_)) => Ok(Some(
-                    "the local file is as new or newer (overwrite: if-newer)".into(),
-                )),
-                _ => Ok(None),
-            }
-        }
-        OverwriteMode::IfSize => {
-            let (dest, source) = (meta.len(), item.size);
-            let cmp = SizeComparison::try_from(policy.size_comparison)
-                .unwrap_or(SizeComparison::Unspecified);
-            let replace = match cmp {
-                SizeComparison::Same => dest == source,
-                SizeComparison::Smaller => dest < source,
-                SizeComparison::Larger => dest > source,
-                SizeComparison::SmallerOrLarger => dest != source,
-                SizeComparison::Different => {
-                    if dest != source {
-                        true
-                    } else if item.content_hash.is_empty() {
-                        false
-                    } else {
-                        let path = local.to_path_buf();
-                        let hashed =
-                            tokio::task::spawn_blocking(move || content_hash::of_file(&path))
-                                .await
-                                .map_err(|e| e.to_string())?
-                                .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
-                        hashed.0 != item.content_hash
-                    }
-                }
-                SizeComparison::Unspecified => return Err("if-size needs a comparison".into()),
-            };
-            if replace {
-                Ok(None)
-            } else {
-                let name = match cmp {
-                    SizeComparison::Same => "same",
-                    SizeComparison::Smaller => "smaller",
-                    SizeComparison::Larger => "larger",
-                    SizeComparison::SmallerOrLarger => "smaller-or-larger",
-                    _ => "different",
-                };
-                Ok(Some(format!(
-                    "local size {dest} vs remote {source} does not allow replacing (overwrite: if-size={name})"
-                )))
-            }
-        }
+    if matches!(mode, OverwriteMode::Unspecified | OverwriteMode::Always) {
+        return Ok(None);
     }
+    let modified = meta.modified().ok().map(time::OffsetDateTime::from);
+    if mode == OverwriteMode::IfNewer && modified.is_none() {
+        // No time to compare: the file is downloaded, as if not held.
+        return Ok(None);
+    }
+    let hash_needed = mode == OverwriteMode::IfSize
+        && policy.size_comparison == SizeComparison::Different as i32
+        && meta.len() == item.size;
+    let content_hash = if hash_needed {
+        let path = local.to_path_buf();
+        tokio::task::spawn_blocking(move || content_hash::of_file(&path))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot read {}: {e}", local.display()))?
+            .0
+    } else {
+        String::new()
+    };
+    Ok(Some(LocalFile {
+        relative_path: relative.to_owned(),
+        size: meta.len(),
+        modified_time: modified.map(|t| prost_types::Timestamp {
+            seconds: t.unix_timestamp(),
+            nanos: t.nanosecond() as i32,
+        }),
+        content_hash,
+    }))
 }

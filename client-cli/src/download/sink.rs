@@ -19,6 +19,8 @@ pub(super) struct Writing {
     pub(super) partial: Partial,
     /// The next byte of the file expected (bytes before it are in the partial).
     pub(super) next_offset: u64,
+    /// The server's DownloadHeader.modified_time (with keep_modified_date).
+    pub(super) modified_time: Option<prost_types::Timestamp>,
 }
 
 impl Writing {
@@ -79,6 +81,7 @@ pub(super) async fn start(
     planned: &Planned,
     index: usize,
     offset: u64,
+    modified_time: Option<prost_types::Timestamp>,
     resumed: Option<Partial>,
 ) -> Result<Writing, String> {
     let partial = match resumed {
@@ -89,17 +92,18 @@ pub(super) async fn start(
         index,
         partial,
         next_offset: offset,
+        modified_time,
     })
 }
 
-/// Verifies a finished download against Dropbox's content_hash and renames it over the
-/// destination. A mismatch removes the partial (its bytes are wrong somewhere). Returns the
-/// verified hash.
+/// Verifies a finished download against Dropbox's content_hash, gives it `modified_time`
+/// (the server's, sent when dates are kept) and renames it over the destination. A mismatch
+/// removes the partial (its bytes are wrong somewhere). Returns the verified hash.
 pub(super) async fn finish(
     mut partial: Partial,
     planned: &Planned,
     server_hash: &str,
-    keep_dates: bool,
+    modified_time: Option<&prost_types::Timestamp>,
 ) -> Result<String, (LocalReason, String)> {
     let io = |e: std::io::Error| {
         (
@@ -136,13 +140,7 @@ pub(super) async fn finish(
         ));
     }
     partial.file.sync_all().await.map_err(io)?;
-    if keep_dates
-        && let Some(when) = planned
-            .item
-            .client_modified
-            .as_ref()
-            .and_then(from_timestamp)
-    {
+    if let Some(when) = modified_time.and_then(from_timestamp) {
         let std_file = partial.file.try_clone().await.map_err(io)?.into_std().await;
         std_file.set_modified(when.into()).map_err(io)?;
     }

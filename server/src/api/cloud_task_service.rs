@@ -156,10 +156,12 @@ fn download_message(e: DownloadEvent) -> pb::DownloadFilesResponse {
             relative_path,
             offset,
             length,
+            modified_time,
         } => Message::Header(pb::DownloadHeader {
             metadata: Some(convert::file_metadata(&metadata, relative_path)),
             offset,
             length,
+            modified_time: modified_time.map(convert::timestamp),
         }),
         DownloadEvent::Chunk { offset, data } => Message::Chunk(pb::DataChunk {
             offset,
@@ -175,6 +177,18 @@ fn download_message(e: DownloadEvent) -> pb::DownloadFilesResponse {
         DownloadEvent::Failed { path, error } => Message::Error(pb::DownloadError {
             path,
             error: Some(to_item_error(&error)),
+        }),
+        DownloadEvent::Skipped {
+            path,
+            relative_path,
+            reason,
+            metadata,
+        } => Message::Skipped(pb::DownloadSkipped {
+            path,
+            skipped: Some(pb::Skipped {
+                reason,
+                existing: Some(convert::file_metadata(&metadata, relative_path)),
+            }),
         }),
     };
     pb::DownloadFilesResponse {
@@ -343,6 +357,7 @@ impl CloudTaskService for CloudTasksApi {
             return Err(TaskError::invalid("range", "a byte range needs exactly one item").into());
         }
         let range = r.range.as_ref().map(convert::byte_range).transpose()?;
+        let options = convert::download_options(&r)?;
         let client = self
             .client(&caller, Method::DownloadFiles, &r.connection, &metadata)
             .instrument(span.clone())
@@ -353,7 +368,9 @@ impl CloudTaskService for CloudTasksApi {
             move |tx| async move {
                 tasks::run_to_channel(
                     tx.clone(),
-                    tasks::download::download_files(&client, &selection, range, limits, &tx),
+                    tasks::download::download_files(
+                        &client, &selection, range, &options, limits, &tx,
+                    ),
                 )
                 .await
             },

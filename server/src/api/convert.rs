@@ -4,11 +4,13 @@ use crate::tasks::dropbox::{FileMetadata, FolderMetadata, Metadata, paths};
 use dropbox_connector_proto::v1 as pb;
 use time::OffsetDateTime;
 
-use crate::tasks::download::Range;
+use std::collections::HashMap;
+
+use crate::tasks::download::{DownloadOptions, Range};
 use crate::tasks::filter::{
     DateField, Join, KindFilter, NameMatcher, RemoteFilter, RemoteItem, SortKey,
 };
-use crate::tasks::overwrite::{OverwritePolicy, SizeComparison};
+use crate::tasks::overwrite::{LocalFacts, OverwritePolicy, SizeComparison};
 use crate::tasks::upload::{FileHeader, MAX_PATH_BYTES, UploadSpec};
 use crate::tasks::{ItemRef, Selection, TaskError};
 
@@ -222,9 +224,102 @@ pub fn item_refs(refs: &pb::ItemRefs) -> Result<Vec<ItemRef>, TaskError> {
                     ),
                 ));
             }
-            Ok(ItemRef { path, rev })
+            let relative_path = Some(r.relative_path.clone()).filter(|p| !p.is_empty());
+            if let Some(relative) = &relative_path {
+                relative_key("items.relative_path", relative)?;
+            }
+            Ok(ItemRef {
+                path,
+                rev,
+                relative_path,
+            })
         })
         .collect()
+}
+
+/// Most LocalFile entries a DownloadFiles request may carry.
+pub const MAX_LOCAL_FILES: usize = 100_000;
+/// Longest relative path accepted as a download's key.
+const MAX_RELATIVE_PATH_BYTES: usize = 4096;
+
+/// A relative path as DownloadFiles names files: what a listing's relative_path can be,
+/// so that one that can never match is refused instead of silently never matching.
+fn relative_key(field: &str, relative: &str) -> Result<(), TaskError> {
+    let bad = |why: String| Err(TaskError::invalid(field, why));
+    let shown = || relative.chars().take(200).collect::<String>();
+    if relative.is_empty() {
+        return bad("give the path relative to your destination folder, e.g. \"sub/a.txt\"".into());
+    }
+    if relative.len() > MAX_RELATIVE_PATH_BYTES {
+        return bad(format!(
+            "{} bytes is longer than the {MAX_RELATIVE_PATH_BYTES} bytes a relative path may have",
+            relative.len()
+        ));
+    }
+    if relative.starts_with('/') {
+        return bad(format!(
+            "{:?} is absolute; give the path relative to your destination folder, as DownloadHeader.metadata.relative_path names it",
+            shown()
+        ));
+    }
+    if relative
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return bad(format!(
+            "{:?} has an empty, \".\" or \"..\" component",
+            shown()
+        ));
+    }
+    Ok(())
+}
+
+/// The overwrite options of DownloadFiles: the policy, the caller's files (bounded, each
+/// relative path once, with what the policy needs), and keep_modified_date.
+pub fn download_options(r: &pb::DownloadFilesRequest) -> Result<DownloadOptions, TaskError> {
+    let overwrite = overwrite(r.overwrite.as_ref())?;
+    if r.local_files.len() > MAX_LOCAL_FILES {
+        return Err(TaskError::invalid(
+            "local_files",
+            format!(
+                "{} entries is more than the {MAX_LOCAL_FILES} a call may carry; download in smaller selections",
+                r.local_files.len()
+            ),
+        ));
+    }
+    let mut local_files = HashMap::with_capacity(r.local_files.len());
+    for f in &r.local_files {
+        relative_key("local_files.relative_path", &f.relative_path)?;
+        let modified = opt_timestamp("local_files.modified_time", f.modified_time.as_ref())?;
+        if overwrite == OverwritePolicy::IfNewer && modified.is_none() {
+            return Err(TaskError::invalid(
+                "local_files.modified_time",
+                format!(
+                    "overwrite IF_NEWER compares modification times, but the entry for {:?} has none",
+                    f.relative_path.chars().take(200).collect::<String>()
+                ),
+            ));
+        }
+        let facts = LocalFacts {
+            size: f.size,
+            modified,
+            content_hash: content_hash("local_files.content_hash", f.content_hash.clone())?,
+        };
+        if local_files.insert(f.relative_path.clone(), facts).is_some() {
+            return Err(TaskError::invalid(
+                "local_files.relative_path",
+                format!(
+                    "{:?} is given twice; send each file once",
+                    f.relative_path.chars().take(200).collect::<String>()
+                ),
+            ));
+        }
+    }
+    Ok(DownloadOptions {
+        overwrite,
+        local_files,
+        keep_modified_date: r.keep_modified_date,
+    })
 }
 
 /// The folder CreateFolder makes: a path below the root (not an `id:` or `rev:`).

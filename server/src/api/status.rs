@@ -104,6 +104,20 @@ pub fn classify(e: &TaskError) -> Classified {
             },
         )
         .with("upload_id", redact(upload_id)),
+        TaskError::RevisionChanged { path, expected_rev, current_rev } => c(
+            Code::Aborted,
+            R::RevisionChanged,
+            format!(
+                "{path} changed in Dropbox since revision {expected_rev} ({}); it was kept. Download the current revision before deleting it",
+                match current_rev {
+                    Some(rev) => format!("now revision {rev}"),
+                    None => "the current revision could not be read".to_owned(),
+                }
+            ),
+        )
+        .with("path", path)
+        .with("expected_rev", expected_rev)
+        .with("current_rev", current_rev.clone().unwrap_or_default()),
         TaskError::UploadBusy { upload_id } => c(
             Code::Aborted,
             R::UploadBusy,
@@ -614,6 +628,15 @@ mod tests {
                 Code::Internal,
                 R::DropboxError,
             ),
+            (
+                TaskError::RevisionChanged {
+                    path: "/a.txt".into(),
+                    expected_rev: "015f00000001".into(),
+                    current_rev: Some("015f00000002".into()),
+                },
+                Code::Aborted,
+                R::RevisionChanged,
+            ),
         ];
         for (err, code, reason) in cases {
             let k = classify(&err);
@@ -734,6 +757,7 @@ mod tests {
                 TaskError::ListingTooLarge { .. } => "ListingTooLarge",
                 TaskError::StreamIdle { .. } => "StreamIdle",
                 TaskError::TargetNotAllowed { .. } => "TargetNotAllowed",
+                TaskError::RevisionChanged { .. } => "RevisionChanged",
             })
             .collect();
         kinds.sort_unstable();

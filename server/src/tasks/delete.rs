@@ -1,6 +1,6 @@
 //! "Cloud - Delete item(s)": one result per item, checked for cancellation between items.
 
-use dropbox_client::Metadata;
+use dropbox_client::{ConflictKind, Error as DbxError, LookupError, Metadata};
 
 use super::connection_client::ConnectionClient;
 use super::filter::{Lister, ListingLimits, RemoteItem};
@@ -107,8 +107,32 @@ async fn delete_one(conn: &ConnectionClient, r: &ItemRef, dry_run: bool) -> Dele
         },
         Err(e) => DeleteEvent::Failed {
             path: r.path.clone(),
-            error: conn.check(TaskError::dropbox(&r.path, e)),
+            error: match (&r.rev, &e) {
+                (
+                    Some(expected),
+                    DbxError::Path {
+                        kind: LookupError::Conflict(ConflictKind::File),
+                        ..
+                    },
+                ) => revision_changed(conn, &r.path, expected).await,
+                _ => conn.check(TaskError::dropbox(&r.path, e)),
+            },
         },
+    }
+}
+
+/// Dropbox refuses a `delete_v2` whose `parent_rev` is not the file's current revision
+/// with `path_write/conflict/file`: the file changed since that revision was read. The
+/// current revision is looked up (best effort) so the caller can tell what it would lose.
+async fn revision_changed(conn: &ConnectionClient, path: &str, expected: &str) -> TaskError {
+    let current_rev = match conn.dropbox().get_metadata(path).await {
+        Ok(Metadata::File(f)) => Some(f.rev),
+        _ => None,
+    };
+    TaskError::RevisionChanged {
+        path: path.to_owned(),
+        expected_rev: expected.to_owned(),
+        current_rev,
     }
 }
 

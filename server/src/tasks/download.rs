@@ -4,6 +4,8 @@
 //! When Dropbox's body breaks off mid-file (reset, stall, 5xx), the rest is fetched with a
 //! Range pinned to the same revision, unseen by the caller, within the client's budget.
 
+use std::collections::HashMap;
+
 use bytes::{Bytes, BytesMut};
 use dropbox_client::content_hash::ContentHasher;
 use dropbox_client::{ByteRange, DropboxClient, FileMetadata};
@@ -11,6 +13,7 @@ use futures::StreamExt;
 
 use super::connection_client::ConnectionClient;
 use super::filter::{Lister, ListingLimits, RemoteItem};
+use super::overwrite::{LocalFacts, OverwritePolicy};
 use super::{Events, Selection, TaskError, emit};
 
 /// Largest DataChunk sent (the server's choice, within what the contract promises).
@@ -25,6 +28,32 @@ pub struct Range {
     pub length: u64,
 }
 
+/// VisualCron's Download options that the caller sets for the whole call.
+#[derive(Debug, Clone, Default)]
+pub struct DownloadOptions {
+    pub overwrite: OverwritePolicy,
+    /// What the caller holds, by relative path.
+    pub local_files: HashMap<String, LocalFacts>,
+    /// Report each file's client_modified for the caller to set on its copy.
+    pub keep_modified_date: bool,
+}
+
+impl DownloadOptions {
+    /// Whether any file could be skipped: only then is the remote file looked at first.
+    fn may_skip(&self) -> bool {
+        self.overwrite != OverwritePolicy::Always && !self.local_files.is_empty()
+    }
+
+    /// `Some(reason)` when the policy keeps the caller's file at `relative_path`.
+    fn skip_reason(&self, relative_path: &str, remote: &FileMetadata) -> Option<String> {
+        if !self.may_skip() {
+            return None;
+        }
+        self.overwrite
+            .keeps_local(self.local_files.get(relative_path), remote)
+    }
+}
+
 #[derive(Debug)]
 pub enum DownloadEvent {
     Header {
@@ -32,6 +61,8 @@ pub enum DownloadEvent {
         relative_path: String,
         offset: u64,
         length: u64,
+        /// With keep_modified_date: the time to set on the caller's copy.
+        modified_time: Option<time::OffsetDateTime>,
     },
     Chunk {
         offset: u64,
@@ -45,6 +76,13 @@ pub enum DownloadEvent {
         path: String,
         error: TaskError,
     },
+    /// The overwrite policy keeps the caller's file; nothing is sent for it.
+    Skipped {
+        path: String,
+        relative_path: String,
+        reason: String,
+        metadata: FileMetadata,
+    },
 }
 
 /// One file to fetch: what to ask Dropbox for, and how to name it to the caller.
@@ -54,16 +92,19 @@ struct Target {
     /// What the caller named (for errors).
     shown: String,
     relative_path: Option<String>,
+    /// What a listing already reported about it (filter downloads).
+    listed: Option<FileMetadata>,
 }
 
 pub async fn download_files(
     conn: &ConnectionClient,
     selection: &Selection,
     range: Option<Range>,
+    options: &DownloadOptions,
     limits: ListingLimits,
     tx: &Events<DownloadEvent>,
 ) -> Result<(), TaskError> {
-    conn.named(download_all(conn, selection, range, limits, tx))
+    conn.named(download_all(conn, selection, range, options, limits, tx))
         .await
 }
 
@@ -71,6 +112,7 @@ async fn download_all(
     conn: &ConnectionClient,
     selection: &Selection,
     range: Option<Range>,
+    options: &DownloadOptions,
     limits: ListingLimits,
     tx: &Events<DownloadEvent>,
 ) -> Result<(), TaskError> {
@@ -103,6 +145,7 @@ async fn download_all(
                             .unwrap_or_else(|| path.clone()),
                         shown: path,
                         relative_path: Some(i.relative_path),
+                        listed: i.metadata.as_file().cloned(),
                     }
                 })
                 .collect()
@@ -115,7 +158,8 @@ async fn download_all(
                     None => r.path.clone(),
                 },
                 shown: r.path.clone(),
-                relative_path: None,
+                relative_path: r.relative_path.clone(),
+                listed: None,
             })
             .collect(),
     };
@@ -132,7 +176,7 @@ async fn download_all(
         if tx.is_closed() {
             return Err(TaskError::Cancelled);
         }
-        if let Err(error) = download_one(client, target, range, tx).await {
+        if let Err(error) = download_or_skip(client, target, range, options, tx).await {
             if matches!(error, TaskError::Cancelled) {
                 return Err(error);
             }
@@ -149,12 +193,75 @@ async fn download_all(
     Ok(())
 }
 
+/// Applies the overwrite policy to one file, then streams it or reports it skipped. The
+/// remote file is looked at first only when the policy could skip it; a file named
+/// directly is then downloaded at exactly the revision the policy was decided on.
+async fn download_or_skip(
+    client: &DropboxClient,
+    target: &Target,
+    range: Option<Range>,
+    options: &DownloadOptions,
+    tx: &Events<DownloadEvent>,
+) -> Result<(), TaskError> {
+    if !options.may_skip() {
+        return download_one(client, target, range, options, tx).await;
+    }
+    let (remote, pinned) = match &target.listed {
+        Some(listed) => (listed.clone(), None),
+        None => {
+            let metadata = client
+                .get_metadata(&target.arg)
+                .await
+                .map_err(|e| TaskError::dropbox(&target.shown, e))?;
+            let Some(file) = metadata.as_file().cloned() else {
+                return Err(TaskError::WrongKind {
+                    path: target.shown.clone(),
+                    wanted: "file",
+                    actual: "folder",
+                });
+            };
+            let pinned = Target {
+                arg: format!("rev:{}", file.rev),
+                shown: target.shown.clone(),
+                relative_path: target.relative_path.clone(),
+                listed: None,
+            };
+            (file, Some(pinned))
+        }
+    };
+    let relative_path = target
+        .relative_path
+        .clone()
+        .unwrap_or_else(|| remote.name.clone());
+    if let Some(reason) = options.skip_reason(&relative_path, &remote) {
+        return emit(
+            tx,
+            DownloadEvent::Skipped {
+                path: target.shown.clone(),
+                relative_path,
+                reason,
+                metadata: remote,
+            },
+        )
+        .await;
+    }
+    download_one(
+        client,
+        pinned.as_ref().unwrap_or(target),
+        range,
+        options,
+        tx,
+    )
+    .await
+}
+
 /// Streams one file. A Dropbox failure is returned (and reported for this file);
 /// `Cancelled` means the caller is gone.
 async fn download_one(
     client: &DropboxClient,
     target: &Target,
     range: Option<Range>,
+    options: &DownloadOptions,
     tx: &Events<DownloadEvent>,
 ) -> Result<(), TaskError> {
     let byte_range = range
@@ -181,6 +288,9 @@ async fn download_one(
     emit(
         tx,
         DownloadEvent::Header {
+            modified_time: options
+                .keep_modified_date
+                .then_some(metadata.client_modified),
             metadata: metadata.clone(),
             relative_path,
             offset: start,

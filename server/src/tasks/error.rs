@@ -101,6 +101,14 @@ pub enum TaskError {
     /// The client stopped sending on a stream for longer than the idle timeout.
     #[error("stream idle for {idle_seconds} s")]
     StreamIdle { idle_seconds: u64 },
+    /// A delete pinned to a revision found another one: the file changed and was kept.
+    #[error("{path} is no longer at revision {expected_rev}")]
+    RevisionChanged {
+        path: String,
+        expected_rev: String,
+        /// `None` when the current revision could not be read.
+        current_rev: Option<String>,
+    },
     /// A connection test aimed at a loopback, link-local or private address.
     #[error("test target {target} is not allowed: {message}")]
     TargetNotAllowed { target: String, message: String },

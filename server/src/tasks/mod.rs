@@ -55,6 +55,8 @@ pub struct ItemRef {
     pub path: String,
     /// A revision: the one to download, or the one a delete requires.
     pub rev: Option<String>,
+    /// Downloads: how the caller names the file (else its name).
+    pub relative_path: Option<String>,
 }
 
 /// What List-like tasks operate on.

@@ -54,6 +54,26 @@ pub enum Decision {
     Invalid(String),
 }
 
+/// The file that would be replaced, as far as the policy looks at it.
+#[derive(Debug, Clone, Copy)]
+struct Destination<'a> {
+    size: u64,
+    /// `None`: not known (counts as older).
+    modified: Option<OffsetDateTime>,
+    content_hash: Option<&'a str>,
+}
+
+/// The policy's answer once both sides are known as far as they are.
+#[derive(Debug, Clone, PartialEq)]
+enum Verdict {
+    Replace,
+    Keep(String),
+    /// The source's size (or hash) is not known yet.
+    NeedSize,
+    /// IF_NEWER without the source's modified time.
+    NeedModified,
+}
+
 impl OverwritePolicy {
     /// Decides for `existing` (the destination's metadata, `None` when nothing is there).
     pub fn decide(&self, existing: Option<&Metadata>, source: &SourceFacts<'_>) -> Decision {
@@ -62,37 +82,75 @@ impl OverwritePolicy {
             Some(Metadata::Folder(_)) => return Decision::FolderInTheWay,
             Some(Metadata::File(f)) => f,
         };
-        let replace = || Decision::Replace {
-            rev: file.rev.clone(),
+        let destination = Destination {
+            size: file.size,
+            modified: Some(file.client_modified),
+            content_hash: file.content_hash.as_deref(),
         };
-        let skip = |reason: String| Decision::Skip {
-            reason,
-            existing: Box::new(Metadata::File(file.clone())),
+        match self.compare(&destination, source) {
+            Verdict::Replace => Decision::Replace {
+                rev: file.rev.clone(),
+            },
+            Verdict::Keep(reason) => Decision::Skip {
+                reason,
+                existing: Box::new(Metadata::File(file.clone())),
+            },
+            Verdict::NeedSize => Decision::NeedSize,
+            Verdict::NeedModified => Decision::Invalid(
+                "overwrite policy IF_NEWER needs the file's modified_time in its FileHeader".into(),
+            ),
+        }
+    }
+
+    /// A download, where the Dropbox file is the source and the caller's own file (`local`,
+    /// `None` when it holds none) the destination. `Some(reason)`: keep the caller's file.
+    pub fn keeps_local(&self, local: Option<&LocalFacts>, remote: &FileMetadata) -> Option<String> {
+        let local = local?;
+        let destination = Destination {
+            size: local.size,
+            modified: local.modified,
+            content_hash: local.content_hash.as_deref(),
         };
+        let source = SourceFacts {
+            size: Some(remote.size),
+            modified: Some(remote.client_modified),
+            content_hash: remote.content_hash.as_deref(),
+        };
+        match self.compare(&destination, &source) {
+            Verdict::Replace | Verdict::NeedModified => None,
+            Verdict::Keep(reason) => Some(reason),
+            // Same size and Dropbox gave no hash to compare with: the same file.
+            Verdict::NeedSize => Some(format!(
+                "the destination has the source's size ({} bytes) and Dropbox gave no content_hash to compare",
+                remote.size
+            )),
+        }
+    }
+
+    fn compare(&self, dest: &Destination<'_>, source: &SourceFacts<'_>) -> Verdict {
         match self {
-            OverwritePolicy::Always => replace(),
-            OverwritePolicy::Never => skip(
+            OverwritePolicy::Always => Verdict::Replace,
+            OverwritePolicy::Never => Verdict::Keep(
                 "a file already exists at the destination and the overwrite policy is NEVER".into(),
             ),
-            OverwritePolicy::IfNewer => match source.modified {
-                None => Decision::Invalid(
-                    "overwrite policy IF_NEWER needs the file's modified_time in its FileHeader"
-                        .into(),
-                ),
+            OverwritePolicy::IfNewer => match (source.modified, dest.modified) {
+                (None, _) => Verdict::NeedModified,
                 // Dropbox keeps whole seconds: compare at that precision.
-                Some(m) if m.unix_timestamp() > file.client_modified.unix_timestamp() => replace(),
-                Some(m) => skip(format!(
-                    "the destination (modified {}) is not older than the source (modified {})",
-                    fmt_time(file.client_modified),
-                    fmt_time(m)
-                )),
+                (Some(m), Some(d)) if m.unix_timestamp() <= d.unix_timestamp() => {
+                    Verdict::Keep(format!(
+                        "the destination (modified {}) is not older than the source (modified {})",
+                        fmt_time(d),
+                        fmt_time(m)
+                    ))
+                }
+                (Some(_), _) => Verdict::Replace,
             },
-            OverwritePolicy::IfSize(cmp) => match size_allows(*cmp, file, source) {
-                None => Decision::NeedSize,
-                Some(true) => replace(),
-                Some(false) => skip(format!(
+            OverwritePolicy::IfSize(cmp) => match size_allows(*cmp, dest, source) {
+                None => Verdict::NeedSize,
+                Some(true) => Verdict::Replace,
+                Some(false) => Verdict::Keep(format!(
                     "the destination's size ({} bytes) is not {} the source's ({})",
-                    file.size,
+                    dest.size,
                     describe(*cmp),
                     source
                         .size
@@ -104,8 +162,20 @@ impl OverwritePolicy {
     }
 }
 
+/// What the caller of a download holds where the file would go.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocalFacts {
+    pub size: u64,
+    pub modified: Option<OffsetDateTime>,
+    pub content_hash: Option<String>,
+}
+
 /// Whether the comparison allows replacing; `None` when the source's size is not known yet.
-fn size_allows(cmp: SizeComparison, dest: &FileMetadata, source: &SourceFacts<'_>) -> Option<bool> {
+fn size_allows(
+    cmp: SizeComparison,
+    dest: &Destination<'_>,
+    source: &SourceFacts<'_>,
+) -> Option<bool> {
     let src = source.size?;
     Some(match cmp {
         SizeComparison::Same => dest.size == src,
@@ -116,11 +186,11 @@ fn size_allows(cmp: SizeComparison, dest: &FileMetadata, source: &SourceFacts<'_
             if dest.size != src {
                 return Some(true);
             }
-            match (source.content_hash, dest.content_hash.as_deref()) {
+            match (source.content_hash, dest.content_hash) {
                 (Some(a), Some(b)) => !a.eq_ignore_ascii_case(b),
                 // Same size: wait for the source's hash (always known at the end of the file).
                 (None, Some(_)) => return None,
-                // Dropbox gave no hash to compare with: same size counts as the same.
+                // No destination hash to compare with: same size counts as the same.
                 (_, None) => false,
             }
         }
@@ -246,5 +316,46 @@ mod tests {
                 && !replaces(d(Different, Some(10), Some("HASH-A")))
         );
         assert_eq!(d(Same, None, None), Decision::NeedSize);
+    }
+
+    /// Downloads: the Dropbox file is the source, the caller's file the destination.
+    #[test]
+    fn downloads_compare_the_other_way_round() {
+        use SizeComparison::*;
+        let Metadata::File(remote) = existing(10, 1000, "aa") else {
+            unreachable!()
+        };
+        let local = |size, modified: i64, hash: Option<&str>| LocalFacts {
+            size,
+            modified: Some(OffsetDateTime::from_unix_timestamp(modified).unwrap()),
+            content_hash: hash.map(str::to_owned),
+        };
+        let keeps = |p: OverwritePolicy, l: &LocalFacts| p.keeps_local(Some(l), &remote).is_some();
+        assert!(
+            OverwritePolicy::Never.keeps_local(None, &remote).is_none(),
+            "nothing held"
+        );
+        assert!(keeps(OverwritePolicy::Never, &local(10, 0, None)));
+        assert!(!keeps(OverwritePolicy::Always, &local(10, 5000, None)));
+        // The remote (modified 1000) replaces only an older local file, in whole seconds.
+        assert!(!keeps(OverwritePolicy::IfNewer, &local(10, 999, None)));
+        assert!(keeps(OverwritePolicy::IfNewer, &local(10, 1000, None)));
+        assert!(keeps(OverwritePolicy::IfNewer, &local(10, 2000, None)));
+        // IF_SIZE reads the local (destination) size against the remote's.
+        assert!(!keeps(OverwritePolicy::IfSize(Smaller), &local(9, 0, None)));
+        assert!(keeps(OverwritePolicy::IfSize(Smaller), &local(11, 0, None)));
+        assert!(!keeps(OverwritePolicy::IfSize(Larger), &local(11, 0, None)));
+        assert!(!keeps(
+            OverwritePolicy::IfSize(Different),
+            &local(10, 0, Some("bb"))
+        ));
+        assert!(keeps(
+            OverwritePolicy::IfSize(Different),
+            &local(10, 0, Some("AA"))
+        ));
+        assert!(keeps(
+            OverwritePolicy::IfSize(Different),
+            &local(10, 0, None)
+        ));
     }
 }

@@ -1,0 +1,1 @@
+"""Generated from proto/dropbox_connector/v1 by clients/python/generate.sh. DO NOT EDIT."""
