@@ -63,10 +63,16 @@ if [[ $lint == 1 ]]; then
         npm install --silent --no-audit --no-fund --prefix .ci @bufbuild/buf@1 >/dev/null
     fi
     (cd proto && "$repo/.ci/node_modules/.bin/buf" lint)
+
+    step "buf breaking against main (intentional breaks listed in proto/breaking-allowed.txt)"
+    bash proto/check-breaking.sh
 fi
 
 step "cargo build (binaries used by the end-to-end tests)"
 cargo build --workspace --bins --locked
+
+step "API reference docs/api.md is current with proto/"
+bash proto/check-api-reference.sh
 
 step "Rust tests (unit, emulator rules, server API, end-to-end)"
 if cargo nextest --version >/dev/null 2>&1; then
