@@ -361,53 +361,65 @@ async fn the_upload_buffer_budget_turns_an_upload_away_with_server_busy() {
     .await;
     // A holds 7 MiB in the server's buffer (short of the 8 MiB piece that would go out).
     let a_data = bytes(16 * MIB, 1);
-    let start_a = || async {
-        let a = OpenUpload::start(env.channel.clone());
-        a.send_file_start("/budget", "a.bin", a_data.len(), &a_data[..7 * MIB])
-            .await;
-        a
-    };
-    let mut a = start_a().await;
-    // B wants 4 MiB more: once A's bytes are in, B is turned away.
+    let b_data = bytes(4 * MIB, 2);
+    // B wants 4 MiB more: once A's bytes are in, B is turned away. On a slow machine B may
+    // get the room first, or A may wait too long and be turned away itself; either way
+    // the round proves nothing and starts again.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let busy = loop {
-        if a.call.is_finished() {
-            // B had the room first and A waited too long (a slow machine): again.
-            a = start_a().await;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "B was never turned away while A went on"
+        );
+        let a = OpenUpload::start(env.channel.clone());
+        if !a
+            .send_file_start("/budget", "a.bin", a_data.len(), &a_data[..7 * MIB])
+            .await
+        {
+            continue;
         }
         let b = env
             .upload(
                 spec("/budget", None, false),
-                vec![Src::new("b.bin", &bytes(4 * MIB, 2))],
+                vec![Src::new("b.bin", &b_data)],
             )
             .await;
-        match b {
-            Err(s) => break s,
-            Ok(_) => assert!(Instant::now() < deadline, "B was never turned away"),
-        }
-    };
-    assert_eq!(
-        reason(&busy),
-        (tonic::Code::ResourceExhausted, "SERVER_BUSY".into())
-    );
-    assert!(busy.get_error_details().retry_info().is_some(), "{busy:?}");
-    // A is not hurt: it finishes, and its bytes arrive whole.
-    for (i, piece) in a_data.chunks(MIB).enumerate().skip(7) {
-        a.tx.send(chunk(i * MIB, piece)).await.unwrap();
+        let Err(busy) = b else { continue };
+        let Some(result) = finish_upload(a, &a_data).await else {
+            continue;
+        };
+        assert_eq!(
+            reason(&busy),
+            (tonic::Code::ResourceExhausted, "SERVER_BUSY".into())
+        );
+        assert!(busy.get_error_details().retry_info().is_some(), "{busy:?}");
+        // A is not hurt: it finishes, and its bytes arrive whole.
+        assert!(
+            matches!(
+                result.results[0].outcome,
+                Some(pb::file_result::Outcome::Uploaded(_))
+            ),
+            "{result:?}"
+        );
+        assert!(env.remote_bytes("/budget/a.bin").await == a_data);
+        break;
+    }
+    env.stop().await;
+}
+
+/// Sends the rest of `data` (from 7 MiB) and its end, and waits for the outcome. `None`
+/// when the server had already ended the call (A was turned away before it could go on).
+async fn finish_upload(a: OpenUpload, data: &[u8]) -> Option<pb::UploadFilesResponse> {
+    for (i, piece) in data.chunks(MIB).enumerate().skip(7) {
+        a.tx.send(chunk(i * MIB, piece)).await.ok()?;
     }
     a.tx.send(msg(Up::FileEnd(pb::FileEnd {
-        content_hash: dropbox_client::content_hash::content_hash(&a_data),
+        content_hash: dropbox_client::content_hash::content_hash(data),
     })))
     .await
-    .unwrap();
+    .ok()?;
     drop(a.tx);
-    let r = a.call.await.unwrap().unwrap();
-    assert!(matches!(
-        r.results[0].outcome,
-        Some(pb::file_result::Outcome::Uploaded(_))
-    ));
-    assert!(env.remote_bytes("/budget/a.bin").await == a_data);
-    env.stop().await;
+    a.call.await.ok()?.ok()
 }
 
 /// Opens a raw HTTP/2 connection: the preface and an empty SETTINGS frame; nothing else
