@@ -97,12 +97,14 @@ start_suite() {
 export DBXC_SERVER_BIN="$repo/target/debug/dropbox-connector"
 export DROPBOX_EMULATOR_BIN="$repo/target/debug/dropbox-emulator"
 
-step "Side by side: SDK conformance, the Python, TypeScript and Go clients"
+step "Side by side: SDK conformance, the Python, TypeScript and Go clients, the deploy manifests"
 start_suite "Dropbox SDK conformance suite against the emulator (Python, dropbox==12.2.4)" \
     .venv/bin/python -m pytest -q -p no:cacheprovider emulator/conformance
 start_suite "Python client (clients/python/test.sh)" bash clients/python/test.sh
 start_suite "TypeScript client (clients/typescript/test.sh)" bash clients/typescript/test.sh
 start_suite "Go client (clients/go/test.sh)" bash clients/go/test.sh
+start_suite "Deploy manifests (deploy/check.sh: kustomize, kubernetes-validate, checkov, policy semantics)" \
+    bash deploy/check.sh
 
 failed=()
 for i in "${!suite_pids[@]}"; do
