@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dropbox_connector_server::config::{Config, Overrides};
+#[cfg(feature = "dev")]
+use dropbox_connector_server::dev;
 use dropbox_connector_server::server::serve_with_health;
 use dropbox_connector_server::store::{StoreLock, files};
-use dropbox_connector_server::{dev, telemetry};
+use dropbox_connector_server::telemetry;
 
 /// The dropbox-connector gRPC service: VisualCron's Dropbox Cloud tasks for other services.
 ///
@@ -40,10 +42,18 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Start with an in-process Dropbox emulator and a connection named `demo`
-    /// (data dir defaults to ./.dev-data).
+    /// (data dir defaults to ./.dev-data). Builds with the `dev` cargo feature only.
     #[arg(long)]
     dev: bool,
 }
+
+/// The answer to --dev of a build without the `dev` feature: the flag stays known so an
+/// operator reads what to do instead of clap's "unexpected argument".
+#[cfg(not(feature = "dev"))]
+const NO_DEV_MODE: &str = "this build has no development mode (built without the `dev` cargo \
+     feature, as production images are): point it at Dropbox, or at a dropbox-emulator with \
+     DBXC_DROPBOX__API_URL, DBXC_DROPBOX__CONTENT_URL and DBXC_DROPBOX__OAUTH_URL; for --dev \
+     build with `--features dev` (the default of `cargo run`)";
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
@@ -67,6 +77,11 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(not(feature = "dev"))]
+    if cli.dev {
+        eprintln!("dropbox-connector: {NO_DEV_MODE}");
+        return ExitCode::from(2);
+    }
     let overrides = Overrides {
         config_file: cli.config,
         listen: cli.listen,
@@ -192,6 +207,14 @@ fn warn_about_exposed_files(config: &Config) {
     }
 }
 
+#[cfg_attr(
+    not(feature = "dev"),
+    expect(
+        unused_mut,
+        unused_variables,
+        reason = "only --dev rewrites the config"
+    )
+)]
 async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {
     telemetry::init(&config.log)?;
     // Bad TLS files refuse the start before anything listens.
@@ -206,6 +229,7 @@ async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {
         Some(health) => Some(tokio::net::TcpListener::bind(health).await?),
         None => None,
     };
+    #[cfg(feature = "dev")]
     let emulator = if dev_mode {
         Some(dev::prepare(&mut config).await?)
     } else {
@@ -216,6 +240,7 @@ async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {
     if let Some(health) = &health_listener {
         writeln!(out, "health listening on {}", health.local_addr()?)?;
     }
+    #[cfg(feature = "dev")]
     if let Some(e) = &emulator {
         writeln!(out, "{}", dev::next_steps(address, e.base_url(), &config))?;
     }
@@ -228,6 +253,7 @@ async fn run(mut config: Config, dev_mode: bool) -> anyhow::Result<()> {
         telemetry::shutdown_signal(),
     )
     .await;
+    #[cfg(feature = "dev")]
     if let Some(e) = emulator {
         e.stop().await;
     }

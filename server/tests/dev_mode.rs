@@ -1,6 +1,7 @@
 //! `--dev` set-up: the emulator keeps its files under the data dir, and `demo` is created
 //! once, across restarts.
 
+#![cfg(feature = "dev")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use dropbox_connector_server::config::{Config, Overrides};
