@@ -71,6 +71,9 @@ fi
 step "cargo build (binaries used by the end-to-end tests)"
 cargo build --workspace --bins --locked
 
+step "production build: no dev feature, --dev refused (server/check-no-dev-feature.sh)"
+bash server/check-no-dev-feature.sh
+
 step "API reference docs/api.md is current with proto/"
 bash proto/check-api-reference.sh
 
