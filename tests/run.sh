@@ -58,7 +58,7 @@ if [[ $lint == 1 ]]; then
     fi
     cargo deny --offline --locked check --hide-inclusion-graph licenses bans sources
 
-    step "buf lint (STANDARD) on proto/"
+    step "buf lint (STANDARD and COMMENTS) on proto/"
     if [[ ! -x .ci/node_modules/.bin/buf ]]; then
         npm install --silent --no-audit --no-fund --prefix .ci @bufbuild/buf@1 >/dev/null
     fi
