@@ -285,19 +285,21 @@ async fn a_256_mib_upload_and_download_survive_every_fault_kind() {
     };
     assert_eq!(uploaded.size, FILE_SIZE);
     assert_eq!(uploaded.content_hash, expected);
+    let (up, last_seq) = fired(&s.emulator, 0);
+    report_and_check("upload", &up);
+    // The faults go before the test reads the emulator's state itself: its own read of
+    // files/* must not meet the background 429s and 503s meant for the service.
+    control(&s.emulator, "DELETE", "/__emulator/faults", None);
     let meta = tokio::task::block_in_place(|| s.emulator.metadata("/faults/big.bin")).unwrap();
     assert_eq!(
         meta["content_hash"],
         expected.as_str(),
         "the emulator's own hash"
     );
-    let (up, last_seq) = fired(&s.emulator, 0);
-    report_and_check("upload", &up);
 
     // Download: a reset (the response cut halfway), a 429 and a 503 on the download
     // requests, in an order the seed picks; the token expires once 32 MiB have arrived,
     // so the request after the cut meets it.
-    control(&s.emulator, "DELETE", "/__emulator/faults", None);
     let mut download_faults = vec![
         json!({"route": "files/download", "kind": "reset", "phase": "response", "times": 1}),
         json!({"route": "files/download", "kind": "status", "status": 429, "retry_after": 1,
