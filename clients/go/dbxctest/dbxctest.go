@@ -93,8 +93,10 @@ func New(options ...Option) (server *Server, err error) {
 		}
 	}()
 	server.EmulatorCAFile = filepath.Join(dir, "emulator-ca.pem")
+	// `--token=VALUE` in one argument: a random token may begin with "-", which a separate
+	// argument would turn into an unknown flag.
 	emulator, err := server.start(binary("DROPBOX_EMULATOR_BIN", "dropbox-emulator"), "emulator",
-		[]string{"--tls", "--ca-out", server.EmulatorCAFile, "--token", server.DropboxToken}, nil)
+		[]string{"--tls", "--ca-out", server.EmulatorCAFile, "--token=" + server.DropboxToken}, nil)
 	if err != nil {
 		return server, err
 	}
