@@ -672,6 +672,62 @@ pub(crate) fn commit_info(
 mod tests {
     use super::*;
 
+    fn failed_result(relative_path: String) -> FileResult {
+        FileResult {
+            relative_path,
+            outcome: FileOutcome::Failed(TaskError::Cancelled),
+        }
+    }
+
+    /// A caller that sends everything before reading: results queue without any wait
+    /// until RESULTS_BUDGET_BYTES are unread; past that, a result waits READER_WAIT for
+    /// the reader and then fails the call with SERVER_BUSY. Time is paused, so the wait
+    /// costs nothing here.
+    #[tokio::test(start_paused = true)]
+    async fn unread_results_past_the_budget_fail_the_call_after_the_reader_wait() {
+        let unread = Arc::new(Semaphore::new(RESULTS_BUDGET_BYTES));
+        let long = "r".repeat(MAX_PATH_BYTES - 8);
+        let cost = result_bytes("/dest", &long);
+        let started = tokio::time::Instant::now();
+        let mut held = Vec::new();
+        while unread.available_permits() >= cost {
+            held.push(
+                queue(&unread, "/dest", failed_result(long.clone()))
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(
+            started.elapsed(),
+            std::time::Duration::ZERO,
+            "no result waited while the budget had room"
+        );
+        assert!(
+            held.len() * cost > RESULTS_BUDGET_BYTES - cost,
+            "{}",
+            held.len()
+        );
+
+        let refused = queue(&unread, "/dest", failed_result(long.clone())).await;
+        assert!(
+            matches!(refused, Err(TaskError::ServerBusy { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(started.elapsed(), READER_WAIT);
+
+        // A reader that takes one result lets the next one in at once.
+        let waiting = tokio::spawn({
+            let unread = unread.clone();
+            let long = long.clone();
+            async move { queue(&unread, "/dest", failed_result(long)).await }
+        });
+        tokio::task::yield_now().await;
+        let taken_at = tokio::time::Instant::now();
+        assert_eq!(held.pop().unwrap().take().relative_path, long);
+        assert!(waiting.await.unwrap().is_ok());
+        assert_eq!(taken_at.elapsed(), std::time::Duration::ZERO);
+    }
+
     #[test]
     fn relative_paths_and_joining() {
         assert_eq!(destination_path("", "a.txt").unwrap(), "/a.txt");
